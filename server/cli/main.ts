@@ -1,0 +1,58 @@
+// bin/beam-live: the engine from a terminal. Exit status 0 on success, 2 when the node cannot
+// be reached or the arguments are wrong (1 is kept for an upgrade that ran and failed).
+import { NodeError } from '../runtime/errors';
+import { UsageError } from './args';
+import { beamCommand } from './beam';
+import { processesCommand } from './processes';
+import { statusCommand } from './status';
+
+const USAGE = `Usage: beam-live <command> [options]
+
+Commands:
+  status     --node NAME [--cookie-file F] [--name-type sname|name] [--json]
+             node, OTP release, applications with vsn, process count
+  processes  --node NAME [--cookie-file F] [--json] [--limit N] [--app APP]...
+             each running application's supervision tree, and project processes outside them
+  beam       FILE... [--json]
+             module, MD5, vsn, exports and behaviours of .beam files
+
+The cookie is read from --cookie-file (default ~/.erlang.cookie); it is never printed.`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  status: statusCommand,
+  processes: processesCommand,
+  beam: beamCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    console.error(`beam-live: unknown command "${cmd}".\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`beam-live ${cmd}: ${e.message}. See beam-live --help.`);
+      return 2;
+    }
+    if (e instanceof NodeError) {
+      console.error(`beam-live ${cmd}: ${e.message}`);
+      return 2;
+    }
+    console.error(`beam-live ${cmd}: unexpected error: ${(e as Error).stack ?? e}`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,292 @@
+%% The agent: loaded into the target node by the bridge, it does the work where the data lives
+%% and sends back only results. OTP only, so it serves Elixir and Erlang projects alike.
+%%
+%% Everything it returns is made of maps, atoms, binaries and integers: pids travel as their
+%% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
+-module(beam_live_agent).
+-export([status/0, processes/1, supervised_procs/0, module_infos/1]).
+
+%% ---- status ---------------------------------------------------------------------------------
+
+status() ->
+    #{node => node(),
+      otp_release => list_to_binary(erlang:system_info(otp_release)),
+      applications => [#{name => App, description => bin(Desc), vsn => bin(Vsn)}
+                       || {App, Desc, Vsn} <- application:which_applications()],
+      process_count => erlang:system_info(process_count),
+      elixir => code:is_loaded('Elixir.Kernel') =/= false}.
+
+%% ---- supervision trees ----------------------------------------------------------------------
+
+%% Each running application's tree, walked as release_handler_1:get_supervised_procs/0 does
+%% (application master -> top supervisor -> which_children, recursively), and the processes of
+%% the project's applications that no tree reaches.
+processes(Opts) ->
+    Limit = maps:get(limit, Opts, infinity),
+    Apps = [A || {A, _, _} <- application:which_applications()],
+    {Trees, Budget} = lists:foldl(
+        fun(App, {Acc, B}) ->
+            {Tree, B1} = app_tree(App, B),
+            {[Tree | Acc], B1}
+        end, {[], Limit}, Apps),
+    Supervised = supervised_pids(),
+    ProjectApps = project_apps(maps:get(apps, Opts, auto)),
+    ProjectMods = project_modules(ProjectApps),
+    Unsupervised = unsupervised(Supervised, ProjectMods),
+    {Shown, Truncated} = take(Unsupervised, Budget),
+    #{node => node(),
+      applications => lists:reverse(Trees),
+      project_applications => ProjectApps,
+      unsupervised => Shown,
+      truncated => Truncated orelse Budget =:= 0}.
+
+app_tree(App, Budget) ->
+    Vsn = case application:get_key(App, vsn) of {ok, V} -> bin(V); _ -> undefined end,
+    Base = #{application => App, vsn => Vsn},
+    case application_controller:get_master(App) of
+        Master when is_pid(Master) ->
+            case catch application_master:get_child(Master) of
+                {Root, _AppMod} when is_pid(Root) ->
+                    Mod = case catch supervisor:get_callback_module(Root) of
+                              M when is_atom(M) -> M;
+                              _ -> undefined
+                          end,
+                    {Node, B1} = node_of(Root, undefined, supervisor, [Mod], Mod, Budget),
+                    {Base#{supervisor => Node}, B1};
+                _ ->
+                    {Base#{supervisor => undefined}, Budget}
+            end;
+        _ ->
+            {Base#{supervisor => undefined}, Budget}
+    end.
+
+node_of(_Pid, _Id, _Type, _Mods, _Mod, 0) ->
+    {undefined, 0};
+node_of(Pid, Id, Type, Mods, Mod0, Budget) ->
+    Mod = case Mod0 of undefined -> callback_module(Pid); _ -> Mod0 end,
+    Info = proc(Pid, Mod),
+    Node0 = Info#{id => Id, type => Type, modules => mods(Mods)},
+    case Type of
+        supervisor when is_pid(Pid) ->
+            {Children, B1} = children(which_children(Pid), spend(Budget)),
+            {Node0#{children => Children}, B1};
+        _ ->
+            {Node0#{children => []}, spend(Budget)}
+    end.
+
+spend(infinity) -> infinity;
+spend(N) -> N - 1.
+
+children(Specs, Budget) ->
+    lists:foldl(
+        fun(_, {Acc, 0}) ->
+                {Acc, 0};
+           ({Id, Child, Type, Mods}, {Acc, B}) when is_pid(Child) ->
+                Mod = case Type of
+                          supervisor -> supervisor_module(Child);
+                          _ -> undefined
+                      end,
+                {Node, B1} = node_of(Child, show(Id), Type, Mods, Mod, B),
+                {Acc ++ [Node], B1};
+           ({Id, Status, Type, Mods}, {Acc, B}) ->
+                %% restarting | undefined: release_handler skips these, we show them.
+                {Acc ++ [#{pid => undefined, name => undefined, id => show(Id), type => Type,
+                           modules => mods(Mods), module => undefined, vsn => undefined,
+                           status => Status, children => []}], spend(B)}
+        end, {[], Budget}, Specs).
+
+mods(dynamic) -> dynamic;
+mods(L) when is_list(L) -> L;
+mods(_) -> [].
+
+which_children(Pid) ->
+    try supervisor:which_children(Pid) of
+        L when is_list(L) -> L
+    catch
+        _:_ -> []
+    end.
+
+supervisor_module(Pid) ->
+    case catch supervisor:get_callback_module(Pid) of
+        M when is_atom(M) -> M;
+        _ -> callback_module(Pid)
+    end.
+
+%% The pids the release handler would consider, with the modules their child specs name.
+supervised_procs() ->
+    lists:foldl(
+        fun({App, _, _}, Acc) ->
+            case application_controller:get_master(App) of
+                Master when is_pid(Master) ->
+                    case catch application_master:get_child(Master) of
+                        {Root, _} when is_pid(Root) ->
+                            [{Root, [supervisor_module(Root)]} | walk(Root)] ++ Acc;
+                        _ -> Acc
+                    end;
+                _ -> Acc
+            end
+        end, [], application:which_applications()).
+
+walk(Sup) ->
+    lists:flatmap(
+        fun({_Id, Pid, supervisor, Mods}) when is_pid(Pid) -> [{Pid, mods(Mods)} | walk(Pid)];
+           ({_Id, Pid, _Type, Mods}) when is_pid(Pid) -> [{Pid, mods(Mods)}];
+           (_) -> []
+        end, which_children(Sup)).
+
+supervised_pids() ->
+    maps:from_list([{P, true} || {P, _} <- supervised_procs()]).
+
+%% ---- processes outside the trees ------------------------------------------------------------
+
+project_apps(auto) ->
+    Root = code:root_dir(),
+    Core = [elixir, logger, iex, mix, eex, ex_unit, hex, compiler, stdlib, kernel],
+    [A || {A, _, _} <- application:loaded_applications(),
+          not lists:member(A, Core),
+          not under(code:lib_dir(A), Root)];
+project_apps(Apps) when is_list(Apps) ->
+    Apps.
+
+under(Dir, Root) when is_list(Dir) -> lists:prefix(Root, Dir);
+under(_, _) -> true.
+
+project_modules(Apps) ->
+    maps:from_list([{M, App} || App <- Apps,
+                                {ok, Ms} <- [application:get_key(App, modules)],
+                                M <- Ms]).
+
+unsupervised(Supervised, ProjectMods) ->
+    lists:filtermap(
+        fun(P) ->
+            case maps:is_key(P, Supervised) of
+                true -> false;
+                false ->
+                    case initial_module(P) of
+                        {M, How} ->
+                            case maps:find(M, ProjectMods) of
+                                {ok, App} ->
+                                    Info = proc(P, M),
+                                    {true, Info#{application => App,
+                                                 started_by => How,
+                                                 parent => parent(P)}};
+                                error -> false
+                            end;
+                        undefined -> false
+                    end
+            end
+        end, processes()).
+
+%% proc_lib processes (gen_server & co) record their callback module in $initial_call;
+%% plain spawned processes carry it in their initial_call.
+initial_module(P) ->
+    case erlang:process_info(P, initial_call) of
+        {initial_call, {proc_lib, init_p, _}} ->
+            case proc_lib:translate_initial_call(P) of
+                {M, _, _} when M =/= proc_lib -> {M, proc_lib};
+                _ -> undefined
+            end;
+        {initial_call, {M, _, _}} -> {M, spawn};
+        _ -> undefined
+    end.
+
+parent(P) ->
+    case erlang:process_info(P, dictionary) of
+        {dictionary, D} ->
+            case proplists:get_value('$ancestors', D) of
+                [A | _] when is_atom(A) -> A;
+                [A | _] when is_pid(A) -> pid_bin(A);
+                _ -> undefined
+            end;
+        _ -> undefined
+    end.
+
+callback_module(P) ->
+    case initial_module(P) of
+        {M, _} -> M;
+        undefined -> undefined
+    end.
+
+%% ---- one process ----------------------------------------------------------------------------
+
+proc(Pid, Mod) ->
+    case erlang:process_info(Pid, [registered_name, status, message_queue_len]) of
+        undefined ->
+            #{pid => pid_bin(Pid), name => undefined, module => Mod, vsn => loaded_vsn(Mod),
+              status => dead, message_queue_len => 0};
+        Info ->
+            Name = case proplists:get_value(registered_name, Info) of
+                       [] -> undefined;
+                       N -> N
+                   end,
+            #{pid => pid_bin(Pid), name => Name, module => Mod, vsn => loaded_vsn(Mod),
+              status => proplists:get_value(status, Info),
+              message_queue_len => proplists:get_value(message_queue_len, Info)}
+    end.
+
+%% ---- modules --------------------------------------------------------------------------------
+
+%% What the node has loaded for each module: MD5 and vsn, or not_loaded. Never loads anything.
+module_infos(Mods) ->
+    [module_info_of(M) || M <- Mods].
+
+module_info_of(M) ->
+    case code:is_loaded(M) of
+        false ->
+            #{module => M, loaded => false};
+        {file, File} ->
+            #{module => M, loaded => true,
+              md5 => erlang:get_module_info(M, md5),
+              vsn => loaded_vsn(M),
+              file => file_bin(File),
+              old_code => erlang:check_old_code(M)}
+    end.
+
+%% release_handler_1:get_vsn/1, applied to the loaded module rather than the file on disk.
+loaded_vsn(undefined) -> undefined;
+loaded_vsn(M) ->
+    case code:is_loaded(M) of
+        false -> undefined;
+        _ ->
+            case catch erlang:get_module_info(M, attributes) of
+                Attrs when is_list(Attrs) ->
+                    case lists:keyfind(vsn, 1, Attrs) of
+                        {vsn, V} -> fmt(unwrap_vsn(V));
+                        false -> undefined
+                    end;
+                _ -> undefined
+            end
+    end.
+
+unwrap_vsn(V) ->
+    case is_string(V) of
+        true -> V;
+        false ->
+            case V of
+                [T] -> T;
+                _ -> V
+            end
+    end.
+
+is_string([]) -> false;
+is_string(L) when is_list(L) ->
+    try lists:all(fun(C) -> is_integer(C) andalso C >= 32 andalso C =< 255 end, L)
+    catch error:_ -> false    % an improper list
+    end;
+is_string(_) -> false.
+
+%% ---- helpers --------------------------------------------------------------------------------
+
+take(L, infinity) -> {L, false};
+take(L, N) when length(L) =< N -> {L, false};
+take(L, N) -> {lists:sublist(L, N), true}.
+
+pid_bin(P) -> list_to_binary(pid_to_list(P)).
+fmt(undefined) -> undefined;
+fmt(T) -> show(T).
+show(T) -> iolist_to_binary(io_lib:format("~p", [T])).
+file_bin(F) when is_list(F) -> unicode:characters_to_binary(F);
+file_bin(F) -> fmt(F).
+bin(L) when is_list(L) -> unicode:characters_to_binary(L);
+bin(B) when is_binary(B) -> B;
+bin(T) -> fmt(T).

@@ -1,0 +1,144 @@
+%% The bridge: a hidden node between the language server and the target node.
+%%
+%% It speaks {packet,4} frames of external term format with the language server over its own
+%% stdin/stdout, and Erlang distribution with the target. The cookie arrives in the first frame,
+%% never on a command line. The work itself runs on the target, in beam_live_agent: the bridge
+%% only connects, loads the agent and relays calls, so that nothing per process crosses the wire.
+%%
+%% Frames in:  {Id, Request}          Frames out: {reply, Id, Result} | {event, Name, Data}
+-module(beam_live_bridge).
+-export([main/0]).
+
+main() ->
+    %% stdout carries our frames: the logger must not write to it.
+    _ = logger:remove_handler(default),
+    _ = logger:add_handler(default, logger_std_h, #{config => #{type => standard_error}}),
+    Port = open_port({fd, 0, 1}, [{packet, 4}, binary, eof]),
+    process_flag(trap_exit, true),
+    loop(#{port => Port, target => undefined}).
+
+loop(#{port := Port} = S) ->
+    receive
+        {Port, {data, Data}} ->
+            {Id, Request} = binary_to_term(Data),
+            loop(handle(Id, Request, S));
+        {Port, eof} ->
+            %% The language server is gone. The agent's watchdog on the target sees our node
+            %% disappear and resumes anything an unfinished upgrade suspended.
+            halt(0);
+        {reply, Id, Result} ->
+            send(Port, {reply, Id, Result}),
+            loop(S);
+        {nodedown, Node} ->
+            send(Port, {event, nodedown, Node}),
+            loop(S#{target := undefined});
+        {'EXIT', Port, _} ->
+            halt(0);
+        _Other ->
+            loop(S)
+    end.
+
+send(Port, Term) ->
+    port_command(Port, term_to_binary(Term)).
+
+handle(Id, {connect, Opts}, #{port := Port} = S) ->
+    Result = connect(Opts),
+    send(Port, {reply, Id, Result}),
+    case Result of
+        {ok, _} -> S#{target := maps:get(target, Opts)};
+        _ -> S
+    end;
+handle(Id, {call, M, F, A, Timeout}, #{target := Target} = S) ->
+    Self = self(),
+    spawn_link(fun() -> Self ! {reply, Id, call(Target, M, F, A, Timeout)} end),
+    S;
+handle(Id, disconnect, #{port := Port, target := Target} = S) ->
+    Target =/= undefined andalso erlang:disconnect_node(Target),
+    send(Port, {reply, Id, {ok, ok}}),
+    S#{target := undefined};
+handle(Id, Other, #{port := Port} = S) ->
+    send(Port, {reply, Id, {error, {unknown_request, Other}}}),
+    S.
+
+call(undefined, _M, _F, _A, _Timeout) ->
+    {error, not_attached};
+call(Target, M, F, A, Timeout) ->
+    try erpc:call(Target, M, F, A, Timeout) of
+        R -> {ok, R}
+    catch
+        error:{erpc, Reason} -> {error, {erpc, Reason}};
+        Class:Reason -> {error, {Class, Reason}}
+    end.
+
+connect(#{target := Target, name_type := NameType, cookie := Cookie}) ->
+    Host = host_of(Target),
+    case start_distribution(Host, NameType) of
+        ok ->
+            erlang:set_cookie(Target, binary_to_atom(Cookie, utf8)),
+            case net_kernel:connect_node(Target) of
+                true ->
+                    erlang:monitor_node(Target, true),
+                    case load_agent(Target) of
+                        ok ->
+                            {ok, #{node => Target,
+                                   otp_release => erpc:call(Target, erlang, system_info, [otp_release], 5000)}};
+                        {error, _} = E ->
+                            E
+                    end;
+                _ ->
+                    {error, diagnose(Target, Host)}
+            end;
+        {error, Reason} ->
+            {error, {distribution_failed, Reason}}
+    end.
+
+host_of(Node) ->
+    case string:split(atom_to_list(Node), "@") of
+        [_, Host] -> Host;
+        _ -> "localhost"
+    end.
+
+%% -dist_listen false (set by the language server) keeps this node from listening at all and
+%% from registering with epmd: it only ever connects out.
+start_distribution(Host, NameType) ->
+    case node() of
+        nonode@nohost ->
+            Name = list_to_atom("beam_live_" ++ os:getpid() ++ "@" ++ Host),
+            case net_kernel:start(Name, #{name_domain => NameType, hidden => true}) of
+                {ok, _} -> ok;
+                {error, {already_started, _}} -> ok;
+                {error, Reason} -> {error, Reason}
+            end;
+        _ ->
+            ok
+    end.
+
+%% pang covers a stopped node, a wrong cookie and an unreachable host alike; epmd tells them apart.
+diagnose(Target, Host) ->
+    [Name | _] = string:split(atom_to_list(Target), "@"),
+    case erl_epmd:names(Host) of
+        {ok, Names} ->
+            case lists:keymember(Name, 1, Names) of
+                true -> {connection_rejected, Target};
+                false -> {not_running, Target, [list_to_binary(N) || {N, _} <- Names]}
+            end;
+        {error, address} ->
+            {epmd_unreachable, list_to_binary(Host)};
+        {error, Reason} ->
+            {epmd_unreachable, list_to_binary(Host), Reason}
+    end.
+
+%% Loading a module purges its old code, which would kill an agent process still running in it
+%% (a watchdog, say): load only when the node does not already run this very agent.
+load_agent(Target) ->
+    {Mod, Bin, File} = code:get_object_code(beam_live_agent),
+    {ok, {Mod, Md5}} = beam_lib:md5(Bin),
+    case catch erpc:call(Target, erlang, get_module_info, [Mod, md5], 5000) of
+        Md5 ->
+            ok;
+        _ ->
+            case catch erpc:call(Target, code, load_binary, [Mod, File, Bin], 10000) of
+                {module, Mod} -> ok;
+                Other -> {error, {agent_load_failed, Other}}
+            end
+    end.

@@ -1,0 +1,90 @@
+// Every way attaching or talking to a node can fail, each with a message that names the cause
+// and what to do. No message ever includes the cookie.
+import { formatTerm } from '../beam/format';
+import { Atom, Term, Tuple, isAtom, text } from '../beam/term';
+
+export type NodeErrorCode =
+  | 'bad-argument'
+  | 'cookie-file'
+  | 'cookie-rejected'
+  | 'not-running'
+  | 'epmd-unreachable'
+  | 'distribution'
+  | 'agent-load'
+  | 'timeout'
+  | 'node-down'
+  | 'bridge-exit'
+  | 'toolchain'
+  | 'remote-error';
+
+export class NodeError extends Error {
+  override name = 'NodeError';
+  constructor(
+    readonly code: NodeErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function startHint(node: string): string {
+  const [name, host] = node.split('@');
+  const flag = host && host.includes('.') ? '--name' : '--sname';
+  return `Start it with "iex ${flag} ${name} -S mix" (or "elixir ${flag} ${name} -S mix run --no-halt") and try again.`;
+}
+
+/** Turns the bridge's `{error, Reason}` for a connect into a NodeError. */
+export function connectError(node: string, reason: Term): NodeError {
+  const r = reason instanceof Tuple ? reason.elements : [reason];
+  const tag = r[0];
+  if (isAtom(tag, 'connection_rejected')) {
+    return new NodeError(
+      'cookie-rejected',
+      `Node ${node} is running but refused the connection: the cookie is probably wrong. ` +
+        `Point --cookie-file (setting beamLive.cookieFile) at the file holding the node's cookie. ` +
+        `If the node was started with ${node.includes('.') ? '--sname' : '--name'} instead, set the name type to match.`,
+    );
+  }
+  if (isAtom(tag, 'not_running')) {
+    const names = Array.isArray(r[2]) ? r[2].map((n) => text(n)).filter(Boolean) : [];
+    const known = names.length ? ` epmd knows ${names.join(', ')}.` : ' No node is registered with epmd there.';
+    return new NodeError('not-running', `Node ${node} is not running.${known} ${startHint(node)}`);
+  }
+  if (isAtom(tag, 'epmd_unreachable')) {
+    const host = text(r[1]) ?? 'the host';
+    return new NodeError(
+      'epmd-unreachable',
+      `Could not reach epmd on ${host}, so no node is running there (or epmd listens elsewhere: check ERL_EPMD_PORT). ${startHint(node)}`,
+    );
+  }
+  if (isAtom(tag, 'distribution_failed')) {
+    return new NodeError(
+      'distribution',
+      `Could not start Erlang distribution to reach ${node}: ${formatTerm(r[1] ?? reason)}. Check that the name type (sname/name) matches the node's.`,
+    );
+  }
+  if (isAtom(tag, 'agent_load_failed')) {
+    return new NodeError(
+      'agent-load',
+      `Connected to ${node} but could not load BEAM Live's agent into it: ${formatTerm(r[1] ?? reason)}. ` +
+        `The node's OTP may be older than the erlc on PATH; use the same Erlang for both.`,
+    );
+  }
+  return new NodeError('distribution', `Could not attach to ${node}: ${formatTerm(reason)}`);
+}
+
+/** Turns the bridge's `{error, Reason}` for a call into a NodeError. */
+export function callError(node: string, what: string, reason: Term): NodeError {
+  if (isAtom(reason, 'not_attached')) return new NodeError('node-down', `Not attached to ${node}. Attach first.`);
+  if (reason instanceof Tuple && isAtom(reason.elements[0], 'erpc')) {
+    const why = reason.elements[1];
+    if (isAtom(why, 'noconnection')) {
+      return new NodeError('node-down', `Lost the connection to ${node} during ${what}. Is the node still running? Attach again once it is.`);
+    }
+    if (isAtom(why, 'timeout')) return new NodeError('timeout', `${node} did not answer ${what} in time.`);
+  }
+  if (reason instanceof Tuple && reason.elements[0] instanceof Atom) {
+    return new NodeError('remote-error', `${what} failed on ${node}: ${formatTerm(reason.elements[1] ?? reason)}`);
+  }
+  return new NodeError('remote-error', `${what} failed on ${node}: ${formatTerm(reason)}`);
+}

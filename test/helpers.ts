@@ -1,0 +1,136 @@
+// Real parts for the tests: real erl/elixir processes on loopback, started and stopped by pid.
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const ROOT = resolve(__dirname, '..');
+export const FIXTURES = join(ROOT, 'test', 'fixtures');
+export const CLI = join(ROOT, 'bin', 'beam-live');
+
+export function tmp(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `beam-live-${prefix}-`));
+}
+
+/** The environment every Erlang process of the tests gets: epmd on loopback only. */
+export function loopbackEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ERL_EPMD_ADDRESS: '127.0.0.1', ...extra };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      cmd,
+      args,
+      { cwd: opts.cwd, env: opts.env ?? loopbackEnv(), timeout: opts.timeoutMs ?? 120_000, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Runs bin/beam-live. */
+export function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return run(process.execPath, [CLI, ...args], { env });
+}
+
+/** Evaluates Erlang expressions in a fresh `erl` and returns what it printed. */
+export async function erlEval(code: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const r = await run('erl', ['-noshell', '-eval', `${code}, halt().`], { env });
+  if (r.code !== 0) throw new Error(`erl failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+export interface TestNode {
+  name: string;
+  cookieFile: string;
+  /** A HOME whose .erlang.cookie is the node's: an erl started with it can connect. */
+  home: string;
+  dir: string;
+  proc: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** A cookie in a file of its own, as a user's ~/.erlang.cookie: never on a command line. */
+export function makeCookieHome(): { home: string; cookieFile: string; cookie: string } {
+  const home = tmp('home');
+  const cookie = randomBytes(12).toString('hex').toUpperCase();
+  const cookieFile = join(home, '.erlang.cookie');
+  writeFileSync(cookieFile, cookie);
+  chmodSync(cookieFile, 0o400);
+  return { home, cookieFile, cookie };
+}
+
+/** Copies a fixture mix project to a temp folder and compiles it there. */
+export async function prepareProject(fixture = 'sample_app'): Promise<string> {
+  const dir = join(tmp('proj'), fixture);
+  cpSync(join(FIXTURES, fixture), dir, { recursive: true, filter: (src) => !src.includes('/_build') && !src.includes('/deps') });
+  const r = await run('mix', ['compile'], { cwd: dir, env: loopbackEnv({ MIX_ENV: 'dev' }) });
+  if (r.code !== 0) throw new Error(`mix compile failed in ${dir}: ${r.stdout}${r.stderr}`);
+  return dir;
+}
+
+/** Starts a mix project as a node named NAME@localhost on loopback, and waits until its app runs. */
+export async function startNode(opts: { dir?: string; name?: string } = {}): Promise<TestNode> {
+  const dir = opts.dir ?? (await prepareProject());
+  const name = `${opts.name ?? 'bltest'}_${randomBytes(3).toString('hex')}@localhost`;
+  const { home, cookieFile } = makeCookieHome();
+  mkdirSync(join(home, '.mix'), { recursive: true });
+  const proc = spawn(
+    'elixir',
+    ['--sname', name, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'],
+    { cwd: dir, env: loopbackEnv({ HOME: home, MIX_ENV: 'dev' }), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  await new Promise<void>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`node ${name} did not start in 60 s:\n${out}`)), 60_000);
+    const check = () => {
+      if (out.includes('beam-live-test-ready')) {
+        clearTimeout(t);
+        res();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`node ${name} exited (${code}) while starting:\n${out}`));
+    });
+  });
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  return { name, cookieFile, home, dir, proc, output: () => out, stop };
+}
+
+/**
+ * Evaluates Erlang expressions on the test node itself, from an independent hidden erl that
+ * reads the cookie from its HOME: the tests' check on what our agent reports.
+ */
+export async function onNode(node: TestNode, body: string): Promise<string> {
+  const probe = `probe_${randomBytes(3).toString('hex')}@localhost`;
+  const r = await run(
+    'erl',
+    ['-sname', probe, '-hidden', '-noshell', '-dist_listen', 'false', '-eval',
+     `R = rpc:call('${node.name}', erlang, apply, [fun() -> ${body} end, []]), io:put_chars(R), halt().`],
+    { env: loopbackEnv({ HOME: node.home }) },
+  );
+  if (r.code !== 0) throw new Error(`probe on ${node.name} failed: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
