@@ -20,6 +20,7 @@ const builds = [
 
 mkdirSync('dist/erlang', { recursive: true });
 cpSync('server/erlang', 'dist/erlang', { recursive: true, filter: (f) => !f.endsWith('.beam') });
+cpSync('server/elixir', 'dist/elixir', { recursive: true });
 
 if (watch) {
   for (const b of builds) await (await esbuild.context({ ...common, ...b })).watch();

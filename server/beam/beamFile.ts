@@ -28,6 +28,8 @@ export interface BeamInfo {
   behaviours: string[];
   compileInfo: Array<[string, Term]>;
   chunkIds: string[];
+  /** Entries in the fun table: funs this module creates, which a purge turns into badfuns. */
+  funCount: number;
 }
 
 // beam_lib:md5_chunks/0, in the order beam_lib feeds them to erlang:md5.
@@ -69,6 +71,7 @@ export function readBeam(raw: Buffer, file = '<binary>'): BeamInfo {
     behaviours,
     compileInfo,
     chunkIds: [...chunks.keys()],
+    funCount: (chunks.get('FunT')?.length ?? 0) >= 4 ? chunks.get('FunT')!.readUInt32BE(0) : 0,
   };
 }
 

@@ -1,10 +1,14 @@
 // bin/beam-live: the engine from a terminal. Exit status 0 on success, 2 when the node cannot
 // be reached or the arguments are wrong (1 is kept for an upgrade that ran and failed).
+import { CompileError } from '../compile/compile';
+import { ProjectError } from '../compile/project';
 import { NodeError } from '../runtime/errors';
 import { UsageError } from './args';
 import { beamCommand } from './beam';
 import { processesCommand } from './processes';
 import { statusCommand } from './status';
+import { planCommand, rollbackCommand, upgradeCommand } from './upgrade';
+import { watchCommand } from './watch';
 
 const USAGE = `Usage: beam-live <command> [options]
 
@@ -15,6 +19,16 @@ Commands:
              each running application's supervision tree, and project processes outside them
   beam       FILE... [--json]
              module, MD5, vsn, exports and behaviours of .beam files
+  plan       --node NAME --project DIR [--mode release|all] [--json]
+             compile, diff and plan the upgrade; changes nothing on the node
+  upgrade    --node NAME --project DIR [--mode release|all] [--on-failure rollback|resume]
+             [--parallel] [--suspend-timeout MS] [--code-change-timeout MS] [--json]
+             compile, then suspend/load/code_change/resume in the node, transactionally
+             exit 0: upgraded; 1: failed (rolled back or resumed); 2: could not run
+  watch      --node NAME --project DIR [upgrade options]
+             upgrade on every save, one line per upgrade
+  rollback   --node NAME [--json]
+             undo the last upgrade (code_change down where defined, else saved states)
 
 The cookie is read from --cookie-file (default ~/.erlang.cookie); it is never printed.`;
 
@@ -22,6 +36,10 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   status: statusCommand,
   processes: processesCommand,
   beam: beamCommand,
+  plan: planCommand,
+  upgrade: upgradeCommand,
+  watch: watchCommand,
+  rollback: rollbackCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`beam-live ${cmd}: ${e.message}. See beam-live --help.`);
       return 2;
     }
-    if (e instanceof NodeError) {
+    if (e instanceof NodeError || e instanceof ProjectError || e instanceof CompileError) {
       console.error(`beam-live ${cmd}: ${e.message}`);
       return 2;
     }

@@ -4,7 +4,7 @@
 %% Everything it returns is made of maps, atoms, binaries and integers: pids travel as their
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
--export([status/0, processes/1, supervised_procs/0, module_infos/1]).
+-export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -236,11 +236,21 @@ module_info_of(M) ->
             #{module => M, loaded => false};
         {file, File} ->
             #{module => M, loaded => true,
-              md5 => erlang:get_module_info(M, md5),
+              md5 => hex(erlang:get_module_info(M, md5)),
               vsn => loaded_vsn(M),
               file => file_bin(File),
               old_code => erlang:check_old_code(M)}
     end.
+
+%% The modules loaded from files under Dirs (a project's ebin folders): a module that vanished
+%% from the build but is still loaded is a deleted (or renamed) one.
+loaded_under(Dirs) ->
+    Prefixes = [unicode:characters_to_list(D) ++ "/" || D <- Dirs],
+    [M || {M, File} <- code:all_loaded(), is_list(File),
+          lists:any(fun(P) -> lists:prefix(P, File) end, Prefixes)].
+
+hex(undefined) -> undefined;
+hex(Bin) -> list_to_binary([io_lib:format("~2.16.0b", [X]) || <<X>> <= Bin]).
 
 %% release_handler_1:get_vsn/1, applied to the loaded module rather than the file on disk.
 loaded_vsn(undefined) -> undefined;

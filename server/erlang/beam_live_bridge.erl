@@ -52,6 +52,12 @@ handle(Id, {call, M, F, A, Timeout}, #{target := Target} = S) ->
     Self = self(),
     spawn_link(fun() -> Self ! {reply, Id, call(Target, M, F, A, Timeout)} end),
     S;
+handle(Id, {call_watched, M, F, [Req], Timeout}, #{target := Target} = S) when is_map(Req) ->
+    %% The agent's watchdog monitors this worker: if the bridge dies, the upgrade is undone
+    %% and everything it suspended is resumed.
+    Self = self(),
+    spawn_link(fun() -> Self ! {reply, Id, call(Target, M, F, [Req#{caller => self()}], Timeout)} end),
+    S;
 handle(Id, disconnect, #{port := Port, target := Target} = S) ->
     Target =/= undefined andalso erlang:disconnect_node(Target),
     send(Port, {reply, Id, {ok, ok}}),
@@ -129,16 +135,21 @@ diagnose(Target, Host) ->
     end.
 
 %% Loading a module purges its old code, which would kill an agent process still running in it
-%% (a watchdog, say): load only when the node does not already run this very agent.
+%% (the keeper, a watchdog): load only what the node does not already run in this very version.
 load_agent(Target) ->
-    {Mod, Bin, File} = code:get_object_code(beam_live_agent),
+    load_agent(Target, [beam_live_agent, beam_live_upgrade]).
+
+load_agent(_Target, []) ->
+    ok;
+load_agent(Target, [Mod | Rest]) ->
+    {Mod, Bin, File} = code:get_object_code(Mod),
     {ok, {Mod, Md5}} = beam_lib:md5(Bin),
     case catch erpc:call(Target, erlang, get_module_info, [Mod, md5], 5000) of
         Md5 ->
-            ok;
+            load_agent(Target, Rest);
         _ ->
             case catch erpc:call(Target, code, load_binary, [Mod, File, Bin], 10000) of
-                {module, Mod} -> ok;
+                {module, Mod} -> load_agent(Target, Rest);
                 Other -> {error, {agent_load_failed, Other}}
             end
     end.

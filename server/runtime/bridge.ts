@@ -154,9 +154,13 @@ export class Bridge extends EventEmitter {
     return this.call(AGENT, atom(fn), args, timeoutMs, `beam_live_agent:${fn}`);
   }
 
-  async call(mod: Atom, fn: Atom, args: Encodable[], timeoutMs: number, what = `${mod.name}:${fn.name}`): Promise<Term> {
+  /**
+   * Calls mod:fn(args...) on the target. `watched` calls pass the bridge-side caller in the
+   * request map (the first argument), so that the agent's watchdog can see the bridge vanish.
+   */
+  async call(mod: Atom, fn: Atom, args: Encodable[], timeoutMs: number, what = `${mod.name}:${fn.name}`, watched = false): Promise<Term> {
     // The bridge's own erpc timeout fires first; ours only catches a wedged bridge.
-    const reply = await this.request(tuple(atom('call'), mod, fn, args as Term[], timeoutMs), timeoutMs + 2000, what);
+    const reply = await this.request(tuple(atom(watched ? 'call_watched' : 'call'), mod, fn, args as Term[], timeoutMs), timeoutMs + 2000, what);
     const r = unwrapResult(reply);
     if (!r.ok) throw callError(this.node, what, r.value);
     return r.value;

@@ -83,8 +83,26 @@ export function callError(node: string, what: string, reason: Term): NodeError {
     }
     if (isAtom(why, 'timeout')) return new NodeError('timeout', `${node} did not answer ${what} in time.`);
   }
-  if (reason instanceof Tuple && reason.elements[0] instanceof Atom) {
-    return new NodeError('remote-error', `${what} failed on ${node}: ${formatTerm(reason.elements[1] ?? reason)}`);
+  return new NodeError('remote-error', `${what} failed on ${node}: ${describeException(reason)}`);
+}
+
+/**
+ * `{exception, Reason, Stack}` as one readable line: the reason and where it was raised, never
+ * the arguments (they can hold whole binaries, or process state).
+ */
+function describeException(reason: Term): string {
+  const parts = reason instanceof Tuple ? reason.elements : [reason];
+  const why = parts.length >= 2 ? parts[1]! : reason;
+  const stack = parts[2];
+  let where = '';
+  if (Array.isArray(stack) && stack[0] instanceof Tuple) {
+    const [m, f, a] = stack[0].elements;
+    const arity = Array.isArray(a) ? a.length : typeof a === 'number' ? a : '?';
+    if (m instanceof Atom && f instanceof Atom) where = ` in ${m.name}:${f.name}/${arity}`;
   }
-  return new NodeError('remote-error', `${what} failed on ${node}: ${formatTerm(reason)}`);
+  return `${truncate(formatTerm(why), 500)}${where}`;
+}
+
+export function truncate(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters)` : s;
 }

@@ -1,0 +1,36 @@
+// plan, upgrade and rollback: one shot each, through the same engine as the editor.
+import { UpgradeEngine } from '../upgrade/engine';
+import { rollbackLast } from '../upgrade/rollback';
+import { parse } from './args';
+import { withSession } from './attach';
+import { printPlan, printRollback, printUpgrade } from './printReport';
+import { UPGRADE_OPTIONS, projectDir, upgradeOptions } from './upgradeArgs';
+
+export async function planCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, UPGRADE_OPTIONS);
+  const opts = upgradeOptions(values);
+  const plan = await withSession(values, (s) => new UpgradeEngine(s, projectDir(values)).plan(opts));
+  if (values.json) console.log(JSON.stringify(plan, null, 2));
+  else printPlan(plan);
+  return plan.diagnostics.some((d) => d.severity === 'error') ? 2 : 0;
+}
+
+export async function upgradeCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, UPGRADE_OPTIONS);
+  const opts = upgradeOptions(values);
+  const report = await withSession(values, (s) => new UpgradeEngine(s, projectDir(values)).upgrade(opts));
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else printUpgrade(report);
+  if (report.ok) return 0;
+  // Nothing reached the node (compile error, unreadable beam): "could not run".
+  return report.modules.length === 0 ? 2 : 1;
+}
+
+export async function rollbackCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, UPGRADE_OPTIONS);
+  const opts = upgradeOptions(values);
+  const report = await withSession(values, (s) => rollbackLast(s, opts));
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else printRollback(report);
+  return report.ok ? 0 : 1;
+}

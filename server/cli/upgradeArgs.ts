@@ -1,0 +1,33 @@
+// Options shared by plan, upgrade, watch and rollback.
+import type { FailurePolicy, UpgradeMode } from '../protocol';
+import type { UpgradeOptions } from '../upgrade/engine';
+import { NODE_OPTIONS, UsageError, positiveInt } from './args';
+
+export const UPGRADE_OPTIONS = {
+  ...NODE_OPTIONS,
+  project: { type: 'string' },
+  mode: { type: 'string' },
+  'on-failure': { type: 'string' },
+  parallel: { type: 'boolean' },
+  'suspend-timeout': { type: 'string' },
+  'code-change-timeout': { type: 'string' },
+} as const;
+
+export function upgradeOptions(v: Record<string, unknown>): UpgradeOptions {
+  const mode = (v.mode ?? 'release') as string;
+  if (mode !== 'release' && mode !== 'all') throw new UsageError(`--mode must be release or all, not ${mode}`);
+  const onFailure = (v['on-failure'] ?? 'rollback') as string;
+  if (onFailure !== 'rollback' && onFailure !== 'resume') throw new UsageError(`--on-failure must be rollback or resume, not ${onFailure}`);
+  return {
+    mode: mode as UpgradeMode,
+    onFailure: onFailure as FailurePolicy,
+    parallel: v.parallel === true,
+    suspendTimeoutMs: positiveInt(v['suspend-timeout'], '--suspend-timeout'),
+    codeChangeTimeoutMs: positiveInt(v['code-change-timeout'], '--code-change-timeout'),
+    pauseAfterSuspendMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS, 'BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS'),
+  };
+}
+
+export function projectDir(v: Record<string, unknown>): string {
+  return typeof v.project === 'string' ? v.project : process.cwd();
+}

@@ -1,0 +1,55 @@
+// Save-to-upgrade from a terminal: watch the sources, fold a burst of saves ("Save All") into
+// one upgrade, print one line per upgrade and failures in full.
+import { watch } from 'node:fs';
+import { relative } from 'node:path';
+import { isUpgradeSource } from '../compile/project';
+import { UpgradeEngine } from '../upgrade/engine';
+import { Debouncer } from '../save/debounce';
+import { parse, positiveInt } from './args';
+import { attachFromArgs } from './attach';
+import { printUpgrade } from './printReport';
+import { UPGRADE_OPTIONS, projectDir, upgradeOptions } from './upgradeArgs';
+
+export async function watchCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { ...UPGRADE_OPTIONS, debounce: { type: 'string' } });
+  const opts = upgradeOptions(values);
+  const dir = projectDir(values);
+  const session = await attachFromArgs(values);
+  const engine = new UpgradeEngine(session, dir);
+  await engine.keepOldBinaries();
+  console.log(`Watching ${dir} for saves; upgrading ${session.node}. Ctrl-C to stop.`);
+
+  const run = async () => {
+    try {
+      const r = await engine.upgrade(opts);
+      if (values.json) console.log(JSON.stringify(r));
+      else if (r.ok) console.log(r.summary);
+      else printUpgrade(r);
+    } catch (e) {
+      console.error(`Upgrade failed: ${(e as Error).message}`);
+    }
+  };
+  const debouncer = new Debouncer(positiveInt(values.debounce, '--debounce') ?? 200, run);
+  const watcher = watch(dir, { recursive: true }, (_event, file) => {
+    if (file && isUpgradeSource(relative(dir, `${dir}/${file}`))) debouncer.trigger();
+  });
+
+  return new Promise<number>((resolve) => {
+    const stop = (code: number) => {
+      watcher.close();
+      debouncer.cancel();
+      session.close();
+      resolve(code);
+    };
+    process.once('SIGINT', () => stop(0));
+    process.once('SIGTERM', () => stop(0));
+    session.bridge.once('exit', () => {
+      console.error(`Lost the bridge to ${session.node}; stopping.`);
+      stop(2);
+    });
+    session.bridge.once('nodedown', () => {
+      console.error(`${session.node} went down; stopping. Start it again and rerun beam-live watch.`);
+      stop(2);
+    });
+  });
+}

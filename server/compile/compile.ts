@@ -1,0 +1,99 @@
+// Compiles a project the way its own tools do, into its own build folders, and says where the
+// beams are. Nothing here touches the node.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { decode } from '../beam/etf';
+import { termToJson } from '../beam/json';
+import { which, installHint } from '../runtime/erlangBuild';
+import { CompileDiagnostic, cleanElixirMessage, parseErlcOutput } from './diagnostics';
+import { Project } from './project';
+
+export interface CompileResult {
+  ok: boolean;
+  diagnostics: CompileDiagnostic[];
+  /** Folders of beams to diff, consolidated protocols first so that they win. */
+  beamDirs: string[];
+  apps: string[];
+  ms: number;
+}
+
+export class CompileError extends Error {
+  override name = 'CompileError';
+}
+
+function helperScript(): string {
+  for (const dir of [join(__dirname, 'elixir'), join(__dirname, '..', 'elixir')]) {
+    const f = join(dir, 'beam_live_mix.exs');
+    if (existsSync(f)) return f;
+  }
+  throw new CompileError(`BEAM Live's mix helper is missing beside ${__dirname}. Run npm run build.`);
+}
+
+function runTool(cmd: string, args: string[], cwd: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    p.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+    p.on('error', (e) => resolve({ code: -1, out: `${out}${e.message}` }));
+    p.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+export async function compileProject(p: Project): Promise<CompileResult> {
+  const started = Date.now();
+  const r = p.kind === 'mix' ? await compileMix(p) : p.kind === 'rebar3' ? await compileRebar3(p) : await compileErlc(p);
+  return { ...r, ms: Date.now() - started };
+}
+
+async function compileMix(p: Project): Promise<Omit<CompileResult, 'ms'>> {
+  if (!which('elixir')) throw new CompileError(installHint('elixir was not found on PATH'));
+  const { code, out } = await runTool('elixir', [helperScript()], p.dir);
+  const line = out.split('\n').find((l) => l.startsWith('BEAM_LIVE_RESULT '));
+  if (!line) {
+    throw new CompileError(`mix compile in ${p.dir} failed before it could report (exit ${code}):\n${out.trim().slice(-2000)}`);
+  }
+  const r = termToJson(decode(Buffer.from(line.slice('BEAM_LIVE_RESULT '.length), 'base64'))) as {
+    status: string;
+    diagnostics: Array<{ file: string | null; severity: string; message: string; line: number | null; column: number | null }>;
+    apps: string[];
+    buildPath?: string;
+    consolidationPath?: string;
+  };
+  const diagnostics: CompileDiagnostic[] = r.diagnostics.map((d) => ({
+    file: d.file ? relative(p.dir, d.file) || d.file : 'mix.exs',
+    line: d.line ?? 1,
+    column: d.column ?? undefined,
+    severity: d.severity === 'warning' ? 'warning' : 'error',
+    message: cleanElixirMessage(d.message),
+  }));
+  const beamDirs: string[] = [];
+  if (r.consolidationPath && existsSync(r.consolidationPath)) beamDirs.push(r.consolidationPath);
+  if (r.buildPath) for (const app of r.apps) beamDirs.push(join(r.buildPath, 'lib', app, 'ebin'));
+  return { ok: r.status !== 'error', diagnostics, beamDirs: beamDirs.filter((d) => existsSync(d)), apps: r.apps };
+}
+
+async function compileRebar3(p: Project): Promise<Omit<CompileResult, 'ms'>> {
+  const { code, out } = await runTool('rebar3', ['compile'], p.dir);
+  const lib = join(p.dir, '_build', 'default', 'lib');
+  const apps = existsSync(lib) ? readdirSync(lib) : [];
+  return {
+    ok: code === 0,
+    diagnostics: parseErlcOutput(out),
+    beamDirs: apps.map((a) => join(lib, a, 'ebin')).filter((d) => existsSync(d)),
+    apps,
+  };
+}
+
+async function compileErlc(p: Project): Promise<Omit<CompileResult, 'ms'>> {
+  const erlc = which('erlc');
+  if (!erlc) throw new CompileError(installHint('erlc was not found on PATH'));
+  const srcDir = existsSync(join(p.dir, 'src')) ? join(p.dir, 'src') : p.dir;
+  const sources = readdirSync(srcDir).filter((f) => f.endsWith('.erl'));
+  const ebin = join(p.dir, 'ebin');
+  mkdirSync(ebin, { recursive: true });
+  const includes = ['include', 'src'].filter((d) => existsSync(join(p.dir, d))).flatMap((d) => ['-I', join(p.dir, d)]);
+  const { code, out } = await runTool(erlc, ['+debug_info', '-o', ebin, ...includes, ...sources.map((f) => relative(p.dir, join(srcDir, f)))], p.dir);
+  return { ok: code === 0, diagnostics: parseErlcOutput(out), beamDirs: [ebin], apps: [] };
+}

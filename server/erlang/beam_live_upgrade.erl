@@ -1,0 +1,738 @@
+%% The upgrade, run on the target node itself: suspend, load, code_change, resume, as
+%% release_handler_1 does it (../shared/OTP_SEMANTICS.md §3–5), made transactional.
+%%
+%% - The process set is found in one pass on the node; only results cross the wire.
+%% - Purges are kept off the suspended path: old code is purged before anyone is suspended
+%%   (killing exactly whom load_binary's own purge would have killed), and the soft_purge runs
+%%   after everyone is resumed.
+%% - A watchdog resumes every process the runner suspended if the runner dies or overruns, and
+%%   tells the runner to abort and roll back if its caller (the bridge) disappears.
+%% - The last successful upgrade is kept in a keeper process, so that rollback/1 can undo it
+%%   from a later session.
+-module(beam_live_upgrade).
+-export([upgrade/1, plan/1, rollback/1, last/0, suspended/1]).
+-export([keeper_loop/1]).
+
+-define(KEEPER, beam_live_keeper).
+-define(WINDOW, 64).
+
+%% ---- entry points ---------------------------------------------------------------------------
+
+%% Req: #{modules => [#{module, instruction, binary, file, old_binary, old_file, extra}],
+%%        mode => release | all, on_failure => rollback | resume, parallel => boolean(),
+%%        suspend_timeout => Ms, code_change_timeout => Ms, caller => pid() | undefined,
+%%        hooks => #{pause_after_suspend => Ms}}
+upgrade(Req) ->
+    supervise_run(fun(Wd) -> run(Req, Wd) end, Req).
+
+%% The processes each suspend would reach and those a release would miss; changes nothing.
+plan(Req) ->
+    Mods = maps:get(modules, Req),
+    {Reach, Missed, DevOnly} = discover(Mods, maps:get(mode, Req, release)),
+    Changed = [maps:get(module, M) || M <- Mods],
+    Users = [(proc_summary(P, M))#{callback => callback(P)}
+             || {P, Ms} <- beam_live_agent:supervised_procs(), is_list(Ms), M <- Changed, lists:member(M, Ms)],
+    #{reach => [(proc_summary(P, M))#{dev_only => maps:is_key(P, DevOnly)} || {P, M} <- Reach],
+      missed => Missed,
+      users => Users,
+      versions => [maps:remove(old_vsn_term, versions(M)) || M <- Mods]}.
+
+callback(P) ->
+    case initial_module(P) of
+        {M, _} -> M;
+        undefined -> undefined
+    end.
+
+%% Undoes the last successful upgrade: code_change {down, Vsn} where the module defines one
+%% that changes the state, else the saved state; then the old binaries. Same watchdog.
+rollback(Req) ->
+    case last() of
+        undefined -> #{ok => false, error => no_upgrade_to_roll_back};
+        Last -> supervise_run(fun(Wd) -> run_rollback(Last, Req, Wd) end, Req)
+    end.
+
+last() ->
+    case whereis(?KEEPER) of
+        undefined -> undefined;
+        K -> call_keeper(K, get)
+    end.
+
+%% The pids among Pids that are suspended right now (for tests and the fault suite).
+suspended(Pids) ->
+    [P || P <- Pids, is_suspended(P)].
+
+%% ---- runner and watchdog --------------------------------------------------------------------
+
+supervise_run(Fun, Req) ->
+    Self = self(),
+    Ref = make_ref(),
+    Deadline = deadline(Req),
+    Wd = spawn(fun() -> watchdog_init(maps:get(caller, Req, undefined), Deadline) end),
+    Runner = spawn(fun() ->
+                       Result = try Fun(Wd)
+                                catch C:R:St -> #{ok => false, error => {crashed, C, R, St}}
+                                end,
+                       Self ! {Ref, Result}
+                   end),
+    Wd ! {runner, Runner},
+    MRef = monitor(process, Runner),
+    receive
+        {Ref, Result} ->
+            demonitor(MRef, [flush]),
+            Wd ! done,
+            Result;
+        {'DOWN', MRef, process, Runner, Why} ->
+            %% The watchdog has already resumed whatever the runner had suspended.
+            #{ok => false, error => {runner_died, Why}}
+    end.
+
+deadline(Req) ->
+    ST = maps:get(suspend_timeout, Req, 5000),
+    CT = maps:get(code_change_timeout, Req, 5000),
+    Pause = maps:get(pause_after_suspend, maps:get(hooks, Req, #{}), 0),
+    maps:get(deadline, Req, 60000 + 4 * (ST + CT) + Pause).
+
+watchdog_init(Caller, Deadline) ->
+    receive {runner, Runner} -> ok end,
+    MR = monitor(process, Runner),
+    case Caller of
+        P when is_pid(P) -> monitor(process, P);
+        _ -> ok
+    end,
+    End = erlang:monotonic_time(millisecond) + Deadline,
+    watchdog(#{runner => Runner, mr => MR, suspended => #{}, end_at => End}).
+
+watchdog(#{runner := Runner, mr := MR, suspended := Sus, end_at := End} = S) ->
+    Left = max(0, End - erlang:monotonic_time(millisecond)),
+    receive
+        {suspending, Pids} ->
+            watchdog(S#{suspended := lists:foldl(fun(P, A) -> A#{P => true} end, Sus, Pids)});
+        {resumed, Pids} ->
+            watchdog(S#{suspended := maps:without(Pids, Sus)});
+        done ->
+            ok;
+        {'DOWN', MR, process, Runner, _} ->
+            resume_all(maps:keys(Sus));
+        {'DOWN', _, process, _Caller, _} ->
+            %% The bridge is gone: nobody will read the report. Roll back rather than leave
+            %% half an upgrade nobody asked to keep.
+            Runner ! caller_down,
+            watchdog(S)
+    after Left ->
+        exit(Runner, kill),
+        resume_all(maps:keys(Sus))
+    end.
+
+resume_all(Pids) ->
+    [catch sys:resume(P, 5000) || P <- lists:reverse(Pids)],
+    ok.
+
+%% Between steps the runner looks for an abort from its watchdog.
+check_abort() ->
+    receive caller_down -> throw({abort, caller_down})
+    after 0 -> ok
+    end.
+
+pause(0) -> ok;
+pause(Ms) ->
+    receive caller_down -> throw({abort, caller_down})
+    after Ms -> ok
+    end.
+
+%% ---- the upgrade ----------------------------------------------------------------------------
+
+run(Req, Wd) ->
+    T0 = now_us(),
+    Mods = maps:get(modules, Req),
+    Mode = maps:get(mode, Req, release),
+    Policy = maps:get(on_failure, Req, rollback),
+    Parallel = maps:get(parallel, Req, false),
+    ST = maps:get(suspend_timeout, Req, 5000),
+    CT = maps:get(code_change_timeout, Req, 5000),
+    Hooks = maps:get(hooks, Req, #{}),
+    Versions = [versions(M) || M <- Mods],
+    %% §3: nothing changes before here.
+    {Reach, Missed, DevOnly} = discover(Mods, Mode),
+    T1 = now_us(),
+    Killed = pre_purge([maps:get(module, M) || M <- Mods]),
+    T2 = now_us(),
+    %% §4–5: suspend, in module order, each pid once.
+    SuspendOrder = dedup([P || {P, _} <- Reach]),
+    Wd ! {suspending, SuspendOrder},
+    Suspended = suspend(SuspendOrder, ST, Parallel),
+    T3 = now_us(),
+    NotSuspended = [P || {P, {error, _}} <- Suspended],
+    SusPids = [P || {P, {ok, _}} <- Suspended],
+    Wd ! {resumed, NotSuspended},
+    Result =
+        try
+            pause(maps:get(pause_after_suspend, Hooks, 0)),
+            Snap = snapshot(SusPids, ST),
+            Funs = stored_funs(Snap, Reach, [maps:get(module, M) || M <- Mods]),
+            %% The last moment to abort with nothing to undo; past the load the runner finishes
+            %% the upgrade under its failure policy, bounded by the code_change timeouts.
+            check_abort(),
+            T4 = now_us(),
+            Loads = load_all(lists:reverse(Mods)),
+            T5 = now_us(),
+            Changes = code_change(Mods, Versions, Reach, SusPids, CT, Parallel),
+            T6 = now_us(),
+            Failure = first_failure(Changes),
+            case {Failure, Policy} of
+                {none, _} ->
+                    {ok, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => false,
+                           stored_funs => Funs, t => [T4, T5, T6]}};
+                {_, rollback} ->
+                    RB = roll_back(Mods, Snap, Changes),
+                    {failed, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => true,
+                               stored_funs => Funs, rollback => RB, failure => Failure, t => [T4, T5, T6]}};
+                {_, resume} ->
+                    {failed, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => false,
+                               stored_funs => Funs, failure => Failure, t => [T4, T5, T6]}}
+            end
+        catch
+            throw:{abort, Why} ->
+                %% Nothing was loaded yet: resuming leaves the node as it was.
+                {aborted, Why}
+        end,
+    T7 = now_us(),
+    Resumed = resume(lists:reverse(SusPids), Parallel),
+    Wd ! {resumed, SusPids},
+    T8 = now_us(),
+    %% After resume, off the suspended path: soft_purge as the release handler does.
+    {Unpurged, OldCode} = soft_purge([maps:get(module, M) || M <- Mods]),
+    T9 = now_us(),
+    report(Result, #{versions => Versions, reach => Reach, missed => Missed, killed => Killed,
+                     dev_only => DevOnly,
+                     suspended => Suspended, resumed => Resumed, unpurged => Unpurged,
+                     old_code => OldCode, mode => Mode, parallel => Parallel, policy => Policy,
+                     mods => Mods, t => [T0, T1, T2, T3, T7, T8, T9]}).
+
+%% OldVsn from the loaded module, never from the disk (§1.1); NewVsn from the new binary.
+versions(#{module := M} = Spec) ->
+    New = maps:get(binary, Spec, undefined),
+    #{module => M,
+      instruction => maps:get(instruction, Spec),
+      old_vsn_term => loaded_vsn(M),
+      old_vsn => show_vsn(loaded_vsn(M)),
+      new_vsn => case New of undefined -> undefined; _ -> show_vsn(binary_vsn(New)) end,
+      old_md5 => beam_live_agent:hex(loaded_md5(M)),
+      new_md5 => case New of undefined -> undefined; _ -> beam_live_agent:hex(binary_md5(New)) end}.
+
+loaded_vsn(M) ->
+    case code:is_loaded(M) of
+        false -> undefined;
+        _ ->
+            case lists:keyfind(vsn, 1, erlang:get_module_info(M, attributes)) of
+                {vsn, V} -> unwrap_vsn(V);
+                false -> undefined
+            end
+    end.
+
+loaded_md5(M) ->
+    case code:is_loaded(M) of
+        false -> undefined;
+        _ -> erlang:get_module_info(M, md5)
+    end.
+
+binary_vsn(Bin) ->
+    case beam_lib:version(Bin) of
+        {ok, {_, V}} -> unwrap_vsn(V);
+        _ -> undefined
+    end.
+
+binary_md5(Bin) ->
+    case beam_lib:md5(Bin) of
+        {ok, {_, Md5}} -> Md5;
+        _ -> undefined
+    end.
+
+%% release_handler_1:get_vsn/1.
+unwrap_vsn(V) ->
+    IsString = is_list(V) andalso V =/= [] andalso
+        (catch lists:all(fun(C) -> is_integer(C) andalso C >= 32 andalso C =< 255 end, V)) =:= true,
+    case {IsString, V} of
+        {true, _} -> V;
+        {false, [T]} -> T;
+        _ -> V
+    end.
+
+show_vsn(undefined) -> undefined;
+show_vsn(V) -> iolist_to_binary(io_lib:format("~p", [V])).
+
+%% ---- discovery (§4) -------------------------------------------------------------------------
+
+%% Reach: [{Pid, Module}] the suspends will reach, in module order. Missed: what a real release
+%% would not reach, and why. In mode all, the missed special processes are reached as well.
+discover(Mods, Mode) ->
+    Changed = [maps:get(module, M) || M <- Mods],
+    Suspends = [maps:get(module, M) || M <- Mods, suspends(M)],
+    Procs = beam_live_agent:supervised_procs(),
+    Supervised = maps:from_list([{P, Ms} || {P, Ms} <- Procs]),
+    Reach0 = [{P, M} || M <- Suspends, {P, Ms} <- Procs, is_list(Ms), lists:member(M, Ms)],
+    Missed = missed(Changed, Supervised, maps:from_list([{P, true} || {P, _} <- Reach0])),
+    Extra = case Mode of
+                all -> [{P, M} || #{pid_term := P, module := M, special := true} <- Missed,
+                                  lists:member(M, Suspends)];
+                _ -> []
+            end,
+    {Reach0 ++ Extra, [maps:without([pid_term, special], X) || X <- Missed],
+     maps:from_list([{P, true} || {P, _} <- Extra])}.
+
+suspends(#{instruction := I}) -> I =:= update orelse I =:= supervisor.
+
+missed(Changed, Supervised, Reached) ->
+    ChangedSet = maps:from_list([{M, true} || M <- Changed]),
+    lists:filtermap(
+        fun(P) ->
+            case maps:is_key(P, Reached) of
+                true -> false;
+                false ->
+                    case initial_module(P) of
+                        {M, How} ->
+                            case maps:is_key(M, ChangedSet) of
+                                true -> {true, missed_entry(P, M, How, Supervised)};
+                                false -> false
+                            end;
+                        undefined -> false
+                    end
+            end
+        end, processes()).
+
+missed_entry(P, M, How, Supervised) ->
+    Why = case {How, maps:find(P, Supervised)} of
+              {spawn, _} ->
+                  <<"not a special process: code_change is never called; it keeps running old code until it makes a fully qualified call, and is killed by the next purge if it does not">>;
+              {proc_lib, {ok, _ChildSpecMods}} ->
+                  <<"started through a helper module: its child spec does not name this module, so a release does not suspend it; new code will run on old state">>;
+              {proc_lib, error} ->
+                  iolist_to_binary(["not in a supervision tree (started by ", parent(P),
+                                    "): a release does not suspend it; new code will run on old state"])
+          end,
+    (proc_summary(P, M))#{why => Why, special => How =:= proc_lib, pid_term => P}.
+
+initial_module(P) ->
+    case erlang:process_info(P, initial_call) of
+        {initial_call, {proc_lib, init_p, _}} ->
+            case proc_lib:translate_initial_call(P) of
+                {supervisor, M, _} -> {M, proc_lib};
+                {M, _, _} when M =/= proc_lib -> {M, proc_lib};
+                _ -> undefined
+            end;
+        {initial_call, {M, _, _}} -> {M, spawn};
+        _ -> undefined
+    end.
+
+parent(P) ->
+    case erlang:process_info(P, dictionary) of
+        {dictionary, D} ->
+            case proplists:get_value('$ancestors', D) of
+                [A | _] when is_atom(A) -> atom_to_binary(A, utf8);
+                [A | _] when is_pid(A) -> list_to_binary(pid_to_list(A));
+                _ -> <<"an unknown process">>
+            end;
+        _ -> <<"an unknown process">>
+    end.
+
+proc_summary(P, M) ->
+    #{pid => list_to_binary(pid_to_list(P)), name => reg_name(P), module => M}.
+
+reg_name(P) ->
+    case erlang:process_info(P, registered_name) of
+        {registered_name, N} -> N;
+        _ -> undefined
+    end.
+
+%% ---- purge, suspend, snapshot, load, code_change, resume ------------------------------------
+
+%% load_binary purges the previous old code first, killing whoever still runs it. Doing that
+%% purge here, before anyone is suspended, kills the same processes and keeps the suspended
+%% window free of the process scan a purge costs.
+pre_purge(Mods) ->
+    lists:flatmap(
+        fun(M) ->
+            case erlang:check_old_code(M) of
+                true ->
+                    Victims = [P || P <- processes(), erlang:check_process_code(P, M) =:= true],
+                    code:purge(M),
+                    [(proc_summary(P, M))#{reason => <<"ran old code purged by this load">>} || P <- Victims];
+                false -> []
+            end
+        end, Mods).
+
+suspend(Pids, T, Parallel) ->
+    each(fun(P) ->
+             S = now_us(),
+             R = try sys:suspend(P, T) of
+                     ok -> {ok, S}
+                 catch
+                     exit:{timeout, _} ->
+                         %% The suspend request is still queued: have it undone once the
+                         %% process gets to it, without waiting here (OTP's own catch sys:resume).
+                         spawn(fun() -> catch sys:resume(P, 60000) end),
+                         {error, timeout};
+                     exit:{noproc, _} -> {error, noproc};
+                     exit:{Reason, _} -> {error, Reason}
+                 end,
+             {P, R}
+         end, Pids, Parallel).
+
+%% The rollback's copy of each state, taken while the process is suspended.
+snapshot(Pids, T) ->
+    maps:from_list(lists:filtermap(
+        fun(P) ->
+            try sys:get_state(P, T) of
+                S -> {true, {P, S}}
+            catch _:_ -> false
+            end
+        end, Pids)).
+
+load_all(Mods) ->
+    [load(M) || M <- Mods].
+
+load(#{module := M, instruction := delete_module}) ->
+    S = now_us(),
+    R = case code:delete(M) of true -> ok; false -> {error, not_loaded} end,
+    #{module => M, result => R, us => now_us() - S};
+load(#{module := M, binary := Bin, file := File}) ->
+    S = now_us(),
+    R = case code:load_binary(M, File, Bin) of
+            {module, M} -> ok;
+            {error, E} -> {error, E}
+        end,
+    #{module => M, result => R, us => now_us() - S}.
+
+%% One code_change per suspended pid of each updated module, in module order; after the first
+%% failure no further pid is changed (§5.14). In parallel mode one module's pids run together.
+code_change(Mods, Versions, Reach, SusPids, T, Parallel) ->
+    SusSet = maps:from_list([{P, true} || P <- SusPids]),
+    lists:foldl(
+        fun(#{module := M} = Spec, Acc) ->
+            case suspends(Spec) of
+                false -> Acc;
+                true ->
+                    #{old_vsn_term := OldVsn} = version_of(M, Versions),
+                    Extra = maps:get(extra, Spec, []),
+                    Pids = [P || {P, M2} <- Reach, M2 =:= M, maps:is_key(P, SusSet)],
+                    case first_failure(Acc) of
+                        none ->
+                            Acc ++ each(fun(P) -> change_one(P, M, OldVsn, Extra, T) end, Pids, Parallel);
+                        _ ->
+                            Acc ++ [{P, M, not_called, <<"an earlier code_change failed">>, 0} || P <- Pids]
+                    end
+            end
+        end, [], Mods).
+
+change_one(P, M, Vsn, Extra, T) ->
+    S = now_us(),
+    R = try sys:change_code(P, M, Vsn, Extra, T) of
+            ok -> ok;
+            {error, E} -> {error, E}
+        catch
+            exit:{timeout, _} -> {error, timeout};
+            exit:{noproc, _} -> {error, noproc};
+            C:E -> {error, {C, E}}
+        end,
+    case R of
+        ok -> {P, M, ok, undefined, now_us() - S};
+        {error, Reason} -> {P, M, error, Reason, now_us() - S}
+    end.
+
+first_failure(Changes) ->
+    case [C || {_, _, error, _, _} = C <- Changes] of
+        [] -> none;
+        [F | _] -> F
+    end.
+
+%% Old binary back as current, each changed state back, from the snapshot.
+roll_back(Mods, Snap, Changes) ->
+    Loads = [restore_binary(M) || M <- lists:reverse(Mods)],
+    States = [{P, restore_state(P, Snap)} || {P, _, ok, _, _} <- Changes],
+    #{loads => Loads, states => States}.
+
+restore_binary(#{module := M} = Spec) ->
+    case maps:get(old_binary, Spec, undefined) of
+        undefined ->
+            #{module => M, result => {error, no_old_binary}};
+        Old ->
+            File = maps:get(old_file, Spec, maps:get(file, Spec)),
+            case code:load_binary(M, File, Old) of
+                {module, M} -> #{module => M, result => ok};
+                {error, E} -> #{module => M, result => {error, E}}
+            end
+    end.
+
+restore_state(P, Snap) ->
+    case maps:find(P, Snap) of
+        {ok, S} ->
+            try sys:replace_state(P, fun(_) -> S end, 5000) of
+                _ -> ok
+            catch C:E -> {error, {C, E}}
+            end;
+        error -> {error, no_snapshot}
+    end.
+
+resume(Pids, Parallel) ->
+    each(fun(P) ->
+             R = try sys:resume(P, 5000) of ok -> ok catch _:E -> {error, E} end,
+             {P, R, now_us()}
+         end, Pids, Parallel).
+
+soft_purge(Mods) ->
+    lists:foldl(
+        fun(M, {Unpurged, Old}) ->
+            case code:soft_purge(M) of
+                true -> {Unpurged, Old};
+                false ->
+                    Users = [(proc_summary(P, M))#{reason => <<"still runs old code">>}
+                             || P <- processes(), erlang:check_process_code(P, M) =:= true],
+                    {[M | Unpurged], Old ++ Users}
+            end
+        end, {[], []}, Mods).
+
+%% Sequential, or bounded-parallel in windows of ?WINDOW (in the spirit of sys:multi_suspend).
+each(F, L, false) -> [F(X) || X <- L];
+each(F, L, true) -> pmap(F, L).
+
+pmap(F, L) ->
+    pmap(F, L, []).
+pmap(_F, [], Acc) -> lists:append(lists:reverse(Acc));
+pmap(F, L, Acc) ->
+    {Batch, Rest} = case length(L) > ?WINDOW of
+                        true -> lists:split(?WINDOW, L);
+                        false -> {L, []}
+                    end,
+    Self = self(),
+    Refs = [begin R = make_ref(), spawn_link(fun() -> Self ! {R, F(X)} end), R end || X <- Batch],
+    Out = [receive {R, V} -> V end || R <- Refs],
+    pmap(F, Rest, [Out | Acc]).
+
+%% Funs of a changed module held in a suspended process's state: after the purge they raise
+%% badfun (the purge does not see funs, §17). Looked for in the snapshot, bounded.
+stored_funs(Snap, Reach, Mods) ->
+    Set = maps:from_list([{M, true} || M <- Mods]),
+    lists:usort(lists:flatmap(
+        fun({P, _}) ->
+            case maps:find(P, Snap) of
+                {ok, S} -> [proc_summary(P, M) || M <- funs_in(S, Set, 10000)];
+                error -> []
+            end
+        end, Reach)).
+
+funs_in(T, Set, Budget) ->
+    {Found, _} = funs_in(T, Set, Budget, []),
+    lists:usort(Found).
+
+funs_in(_, _, B, Acc) when B =< 0 -> {Acc, B};
+funs_in(F, Set, B, Acc) when is_function(F) ->
+    {module, M} = erlang:fun_info(F, module),
+    {type, Type} = erlang:fun_info(F, type),
+    case Type =:= local andalso maps:is_key(M, Set) of
+        true -> {[M | Acc], B - 1};
+        false -> {Acc, B - 1}
+    end;
+funs_in([H | T], Set, B, Acc) ->
+    {A1, B1} = funs_in(H, Set, B - 1, Acc),
+    funs_in(T, Set, B1, A1);
+funs_in(T, Set, B, Acc) when is_tuple(T) ->
+    funs_in(tuple_to_list(T), Set, B - 1, Acc);
+funs_in(T, Set, B, Acc) when is_map(T) ->
+    funs_in(maps:to_list(T), Set, B - 1, Acc);
+funs_in(_, _, B, Acc) ->
+    {Acc, B - 1}.
+
+%% ---- report ---------------------------------------------------------------------------------
+
+report(Result, #{versions := Versions, reach := Reach, missed := Missed, killed := Killed,
+                 dev_only := DevOnly,
+                 suspended := Suspended, resumed := Resumed, unpurged := Unpurged,
+                 old_code := OldCode, mode := Mode, parallel := Parallel, policy := Policy,
+                 mods := Mods, t := [T0, T1, T2, T3, T7, T8, T9]}) ->
+    {Status, Info} = case Result of
+                         {ok, I} -> {ok, I};
+                         {failed, I} -> {failed, I};
+                         {aborted, Why} -> {aborted, #{abort => Why}}
+                     end,
+    Changes = maps:get(changes, Info, []),
+    SusAt = maps:from_list([{P, S} || {P, {ok, S}} <- Suspended]),
+    ResAt = maps:from_list([{P, At} || {P, _, At} <- Resumed]),
+    ChangeOf = maps:from_list([{P, {R, Why, Us}} || {P, _, R, Why, Us} <- Changes]),
+    NotSus = maps:from_list([{P, E} || {P, {error, E}} <- Suspended]),
+    Procs = [begin
+                 {CC, Reason, CCUs} =
+                     case maps:find(P, NotSus) of
+                         {ok, E} -> {not_called, not_suspended_reason(E), 0};
+                         error -> maps:get(P, ChangeOf, {not_called, not_called_reason(Status), 0})
+                     end,
+                 SusMs = case {maps:find(P, SusAt), maps:find(P, ResAt)} of
+                             {{ok, S}, {ok, R}} -> (R - S) / 1000;
+                             _ -> 0
+                         end,
+                 (proc_summary(P, M))#{code_change => CC, reason => show_reason(Reason),
+                                       suspended_ms => SusMs, code_change_ms => CCUs / 1000,
+                                       dev_only => maps:is_key(P, DevOnly)}
+             end || {P, M} <- dedup_pairs(Reach)],
+    [T4, T5, T6] = maps:get(t, Info, [T7, T7, T7]),
+    Ok = Status =:= ok,
+    Rep = #{ok => Ok,
+            mode => Mode,
+            parallel => Parallel,
+            on_failure => Policy,
+            rolled_back => maps:get(rolled_back, Info, Status =:= aborted),
+            error => error_text(Status, Info),
+            modules => [maps:remove(old_vsn_term, V) || V <- Versions],
+            loads => [L#{result => show_reason(R)} || #{result := R} = L <- maps:get(loads, Info, [])],
+            processes => Procs,
+            missed => Missed,
+            killed => Killed,
+            old_code => OldCode,
+            unpurged => Unpurged,
+            stored_funs => maps:get(stored_funs, Info, []),
+            timings => #{discover_ms => (T1 - T0) / 1000,
+                         purge_ms => (T2 - T1) / 1000,
+                         suspend_ms => (T3 - T2) / 1000,
+                         snapshot_ms => (T4 - T3) / 1000,
+                         load_ms => (T5 - T4) / 1000,
+                         code_change_ms => (T6 - T5) / 1000,
+                         resume_ms => (T8 - T7) / 1000,
+                         soft_purge_ms => (T9 - T8) / 1000,
+                         agent_ms => (T9 - T0) / 1000,
+                         max_suspended_ms => lists:max([0 | [maps:get(suspended_ms, X) || X <- Procs]])}},
+    case Status of
+        ok -> remember(Mods, Versions, maps:get(snapshot, Info, #{}), Changes);
+        _ -> ok
+    end,
+    Rep.
+
+not_suspended_reason(timeout) -> <<"not suspended: busy past the suspend timeout; a release would go on without it, so it runs the new code on its old state">>;
+not_suspended_reason(noproc) -> <<"not suspended: the process exited">>;
+not_suspended_reason(E) -> iolist_to_binary(io_lib:format("not suspended: ~p", [E])).
+
+not_called_reason(aborted) -> <<"upgrade aborted before code_change">>;
+not_called_reason(_) -> <<"not reached">>.
+
+error_text(ok, _) -> undefined;
+error_text(aborted, #{abort := caller_down}) ->
+    <<"the caller disappeared mid-upgrade; everything was put back and resumed">>;
+error_text(aborted, #{abort := Why}) -> show_reason(Why);
+error_text(failed, #{failure := {P, M, error, Reason, _}}) ->
+    iolist_to_binary(io_lib:format("code_change of ~p failed in ~s: ~tp",
+                                   [M, pid_to_list(P), Reason])).
+
+show_reason(undefined) -> undefined;
+show_reason(ok) -> ok;
+show_reason(B) when is_binary(B) -> B;
+show_reason(R) -> iolist_to_binary(io_lib:format("~0tp", [R])).
+
+%% ---- the keeper: the last upgrade, for rollback ---------------------------------------------
+
+remember(Mods, Versions, Snap, Changes) ->
+    Changed = [{P, M} || {P, M, ok, _, _} <- Changes],
+    Entry = #{modules => [maps:without([binary], S) || S <- Mods],
+              versions => Versions,
+              states => [{P, M, maps:get(P, Snap)} || {P, M} <- Changed, maps:is_key(P, Snap)],
+              at => erlang:system_time(millisecond)},
+    call_keeper(keeper(), {put, Entry}).
+
+keeper() ->
+    case whereis(?KEEPER) of
+        undefined ->
+            P = spawn(fun() -> keeper_loop(undefined) end),
+            try register(?KEEPER, P) of
+                true -> P
+            catch error:badarg ->
+                exit(P, kill),
+                whereis(?KEEPER)
+            end;
+        P -> P
+    end.
+
+%% Fully qualified, so that a newer agent takes the keeper over instead of killing it.
+keeper_loop(Last) ->
+    receive
+        {From, Ref, get} -> From ! {Ref, Last}, ?MODULE:keeper_loop(Last);
+        {From, Ref, {put, New}} -> From ! {Ref, ok}, ?MODULE:keeper_loop(New);
+        {From, Ref, clear} -> From ! {Ref, ok}, ?MODULE:keeper_loop(undefined)
+    end.
+
+call_keeper(K, Msg) ->
+    Ref = make_ref(),
+    K ! {self(), Ref, Msg},
+    receive {Ref, R} -> R after 5000 -> undefined end.
+
+%% ---- rollback of the last upgrade -----------------------------------------------------------
+
+run_rollback(#{modules := Mods, versions := Versions, states := States}, Req, Wd) ->
+    T0 = now_us(),
+    ST = maps:get(suspend_timeout, Req, 5000),
+    CT = maps:get(code_change_timeout, Req, 5000),
+    Pids = [P || {P, _, _} <- States, is_process_alive(P)],
+    Wd ! {suspending, Pids},
+    Suspended = suspend(Pids, ST, false),
+    SusPids = [P || {P, {ok, _}} <- Suspended],
+    %% Dynamic modules: code_change {down, Vsn} before the old code is loaded (§2.6).
+    Downs = [{P, down_one(P, M, S, Versions, CT)} || {P, M, S} <- States, lists:member(P, SusPids)],
+    Loads = [restore_binary(S) || S <- lists:reverse(Mods)],
+    Resumed = resume(lists:reverse(SusPids), false),
+    Wd ! {resumed, SusPids},
+    {Unpurged, OldCode} = soft_purge([maps:get(module, S) || S <- Mods]),
+    call_keeper(keeper(), clear),
+    Failed = [L || #{result := R} = L <- Loads, R =/= ok],
+    #{ok => Failed =:= [],
+      error => case Failed of [] -> undefined; _ -> show_reason(Failed) end,
+      modules => [#{module => M, old_vsn => NewVsn, new_vsn => OldVsn}
+                  || #{module := M, old_vsn := OldVsn, new_vsn := NewVsn} <- Versions],
+      processes => [(proc_summary(P, M))#{how => How}
+                    || {P, How} <- Downs, {P2, M, _} <- States, P2 =:= P],
+      not_suspended => [list_to_binary(pid_to_list(P)) || {P, {error, _}} <- Suspended],
+      resumed => length(Resumed),
+      loads => [L#{result => show_reason(R)} || #{result := R} = L <- Loads],
+      old_code => OldCode,
+      unpurged => Unpurged,
+      timings => #{total_ms => (now_us() - T0) / 1000}}.
+
+%% The module's own code_change {down, OldVsn} when it transforms the state; otherwise (no
+%% such clause, or a default that hands the state back unchanged) the state saved before.
+down_one(P, M, Saved, Versions, T) ->
+    #{old_vsn_term := OldVsn} = version_of(M, Versions),
+    Before = (catch sys:get_state(P, T)),
+    case catch sys:change_code(P, M, {down, OldVsn}, [], T) of
+        ok ->
+            case catch sys:get_state(P, T) of
+                Before -> restore_state(P, #{P => Saved}), saved_state;
+                _ -> code_change_down
+            end;
+        _ ->
+            restore_state(P, #{P => Saved}),
+            saved_state
+    end.
+
+%% ---- helpers --------------------------------------------------------------------------------
+
+is_suspended(P) ->
+    try sys:get_status(P, 1000) of
+        {status, _, _, [_, suspended | _]} -> true;
+        _ -> false
+    catch _:_ -> false
+    end.
+
+dedup(L) -> dedup(L, #{}).
+dedup([], _) -> [];
+dedup([H | T], Seen) ->
+    case maps:is_key(H, Seen) of
+        true -> dedup(T, Seen);
+        false -> [H | dedup(T, Seen#{H => true})]
+    end.
+
+dedup_pairs(L) -> dedup_pairs(L, #{}).
+dedup_pairs([], _) -> [];
+dedup_pairs([{P, _} = H | T], Seen) ->
+    case maps:is_key(P, Seen) of
+        true -> dedup_pairs(T, Seen);
+        false -> [H | dedup_pairs(T, Seen#{P => true})]
+    end.
+
+version_of(M, Versions) ->
+    hd([V || #{module := M2} = V <- Versions, M2 =:= M]).
+
+now_us() -> erlang:monotonic_time(microsecond).

@@ -1,0 +1,39 @@
+// The beams of a build: every module in a set of ebin folders, read once.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BeamError, BeamInfo, readBeam } from '../beam/beamFile';
+
+export interface BeamOnDisk {
+  module: string;
+  file: string;
+  binary: Buffer;
+  info: BeamInfo;
+}
+
+export interface BeamSet {
+  modules: Map<string, BeamOnDisk>;
+  /** Files that could not be read as beams, with the reason. */
+  errors: Array<{ file: string; error: string }>;
+}
+
+/** Earlier folders win: consolidated protocols shadow the unconsolidated ones, as on the code path. */
+export function readBeamDirs(dirs: string[]): BeamSet {
+  const modules = new Map<string, BeamOnDisk>();
+  const errors: BeamSet['errors'] = [];
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      if (!f.endsWith('.beam')) continue;
+      const file = join(dir, f);
+      try {
+        const binary = readFileSync(file);
+        const info = readBeam(binary, file);
+        if (!modules.has(info.module)) modules.set(info.module, { module: info.module, file, binary, info });
+      } catch (e) {
+        if (e instanceof BeamError) errors.push({ file, error: e.reason });
+        else throw e;
+      }
+    }
+  }
+  return { modules, errors };
+}

@@ -1,0 +1,56 @@
+// The old binaries (OTP_SEMANTICS §1.4): before a compile overwrites a beam the node runs, its
+// bytes are kept here, keyed by MD5, so that a rollback can load them back. On disk, so that a
+// `plan` in one process and an `upgrade` in the next share them.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheDir } from '../runtime/erlangBuild';
+
+export class BinaryStore {
+  constructor(
+    readonly dir = join(cacheDir(), 'binaries'),
+    private readonly maxFiles = 2000,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  has(md5: string): boolean {
+    return existsSync(this.path(md5));
+  }
+
+  get(md5: string): Buffer | undefined {
+    try {
+      return readFileSync(this.path(md5));
+    } catch {
+      return undefined;
+    }
+  }
+
+  put(md5: string, binary: Buffer): void {
+    if (this.has(md5)) return;
+    // The key must be the content's: a beam whose MD5 we misread is not kept under another's name.
+    if (!/^[0-9a-f]{32}$/.test(md5)) return;
+    const tmp = `${this.path(md5)}.${process.pid}.tmp`;
+    writeFileSync(tmp, binary);
+    renameSync(tmp, this.path(md5));
+    this.trim();
+  }
+
+  private path(md5: string): string {
+    return join(this.dir, `${md5}.beam`);
+  }
+
+  /** Oldest first out, so a long session does not fill the disk. */
+  private trim(): void {
+    const files = readdirSync(this.dir).filter((f) => f.endsWith('.beam'));
+    if (files.length <= this.maxFiles) return;
+    const byAge = files.map((f) => ({ f, t: statSync(join(this.dir, f)).mtimeMs })).sort((a, b) => a.t - b.t);
+    for (const { f } of byAge.slice(0, files.length - this.maxFiles)) {
+      try {
+        unlinkSync(join(this.dir, f));
+      } catch {
+        // Another process trimmed it first.
+      }
+    }
+  }
+}
+

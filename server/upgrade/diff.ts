@@ -1,0 +1,40 @@
+// What changed between the node and the build (OTP_SEMANTICS §1): a module changed iff its MD5
+// differs from the loaded one. Pure: the node's answers come in as data.
+import { BeamOnDisk, BeamSet } from './beams';
+
+export interface LoadedInfo {
+  module: string;
+  loaded: boolean;
+  md5?: string;
+  vsn?: string | null;
+  file?: string;
+  oldCode?: boolean;
+}
+
+export interface BuildDiff {
+  changed: Array<{ beam: BeamOnDisk; loaded: LoadedInfo }>;
+  unchanged: string[];
+  /** On disk before this compile, never loaded: interactive mode will load the new code itself. */
+  notLoaded: string[];
+  /** New in this build and not loaded. */
+  added: BeamOnDisk[];
+  /** Loaded from the project's folders, gone from the build. */
+  deleted: string[];
+}
+
+export function diffBuild(before: Set<string>, after: BeamSet, loaded: Map<string, LoadedInfo>, loadedUnderBuild: string[]): BuildDiff {
+  const d: BuildDiff = { changed: [], unchanged: [], notLoaded: [], added: [], deleted: [] };
+  for (const beam of [...after.modules.values()].sort((a, b) => a.module.localeCompare(b.module))) {
+    const l = loaded.get(beam.module);
+    if (l?.loaded) {
+      if (l.md5 === beam.info.md5) d.unchanged.push(beam.module);
+      else d.changed.push({ beam, loaded: l });
+    } else if (before.has(beam.module)) {
+      d.notLoaded.push(beam.module);
+    } else {
+      d.added.push(beam);
+    }
+  }
+  d.deleted = loadedUnderBuild.filter((m) => !after.modules.has(m)).sort();
+  return d;
+}

@@ -1,0 +1,234 @@
+// compile → diff → plan → upgrade, for one project and one attached node. The CLI and the
+// language server both drive this class; the work on the node is beam_live_upgrade's.
+import { Charlist, atom } from '../beam/term';
+import { termToJson } from '../beam/json';
+import { compileProject, CompileResult } from '../compile/compile';
+import { detectProject, guessBeamDirs, Project } from '../compile/project';
+import type {
+  FailurePolicy,
+  ModuleChange,
+  RollbackReport,
+  UpgradeMode,
+  UpgradePlan,
+  UpgradeReport,
+} from '../protocol';
+import { NodeSession } from '../runtime/session';
+import { readBeamDirs } from './beams';
+import { BinaryStore } from './binaries';
+import { BuildDiff, diffBuild, LoadedInfo } from './diff';
+import { expandScript, instructionFor, PlannedModule, planWarnings } from './plan';
+import { emptyReport, summarize } from './report';
+import { agentTimeout, rollbackLast, upgradeCall } from './rollback';
+
+export interface UpgradeOptions {
+  mode?: UpgradeMode;
+  onFailure?: FailurePolicy;
+  parallel?: boolean;
+  suspendTimeoutMs?: number;
+  codeChangeTimeoutMs?: number;
+  /** Fault injection for the tests: pause between suspend and load. */
+  pauseAfterSuspendMs?: number;
+}
+
+interface Prepared {
+  compile: CompileResult;
+  diff?: BuildDiff;
+  planned: PlannedModule[];
+  noOldBinary: string[];
+  unreadable: Array<{ file: string; error: string }>;
+}
+
+export class UpgradeEngine {
+  readonly project: Project;
+  private beamDirs: string[];
+  private readonly store = new BinaryStore();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly session: NodeSession,
+    projectDir: string,
+  ) {
+    this.project = detectProject(projectDir);
+    this.beamDirs = guessBeamDirs(this.project);
+  }
+
+  get node(): string {
+    return this.session.node;
+  }
+
+  /** Upgrades run one at a time, in the order asked: the last saved code wins. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Keeps the binaries the node runs before a compile overwrites them (OTP_SEMANTICS §1.4). */
+  async keepOldBinaries(): Promise<Set<string>> {
+    const beams = readBeamDirs(this.beamDirs);
+    const loaded = await this.loadedInfos([...beams.modules.keys()]);
+    for (const b of beams.modules.values()) {
+      if (loaded.get(b.module)?.md5 === b.info.md5) this.store.put(b.info.md5, b.binary);
+    }
+    return new Set(beams.modules.keys());
+  }
+
+  async loadedInfos(modules: string[]): Promise<Map<string, LoadedInfo>> {
+    if (modules.length === 0) return new Map();
+    const infos = termToJson(await this.session.bridge.agent('module_infos', [modules.map(atom)], 30_000)) as unknown as LoadedInfo[];
+    return new Map(infos.map((i) => [i.module, i]));
+  }
+
+  private async prepare(): Promise<Prepared> {
+    const before = await this.keepOldBinaries();
+    const compile = await compileProject(this.project);
+    if (!compile.ok) return { compile, planned: [], noOldBinary: [], unreadable: [] };
+    if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;
+    const after = readBeamDirs(this.beamDirs);
+    const loaded = await this.loadedInfos([...after.modules.keys()]);
+    const under = (termToJson(await this.session.bridge.agent('loaded_under', [this.beamDirs.map((d) => Buffer.from(d))])) as string[]) ?? [];
+    const diff = diffBuild(before, after, loaded, under);
+    const planned: PlannedModule[] = [
+      ...diff.changed.map(({ beam }) => ({ module: beam.module, instruction: instructionFor(beam), beam })),
+      ...diff.added.map((beam) => ({ module: beam.module, instruction: 'add_module' as const, beam })),
+      ...diff.deleted.map((module) => ({ module, instruction: 'delete_module' as const })),
+    ];
+    const noOldBinary = diff.changed.filter(({ loaded: l }) => !l.md5 || !this.store.has(l.md5)).map(({ beam }) => beam.module);
+    return { compile, diff, planned, noOldBinary, unreadable: after.errors };
+  }
+
+  /** The request the agent's upgrade, plan and rollback take. */
+  private agentRequest(p: Prepared, opts: UpgradeOptions) {
+    const loaded = new Map(p.diff?.changed.map(({ beam, loaded: l }) => [beam.module, l]) ?? []);
+    return {
+      modules: p.planned.map((m) => {
+        const l = loaded.get(m.module);
+        const old = l?.md5 ? this.store.get(l.md5) : undefined;
+        return {
+          module: atom(m.module),
+          instruction: atom(m.instruction),
+          ...(m.beam ? { binary: m.beam.binary, file: new Charlist(m.beam.file) } : {}),
+          ...(old ? { old_binary: old, old_file: new Charlist(l?.file ?? m.beam?.file ?? m.module) } : {}),
+          extra: [],
+        };
+      }),
+      mode: atom(opts.mode ?? 'release'),
+      on_failure: atom(opts.onFailure ?? 'rollback'),
+      parallel: opts.parallel ?? false,
+      suspend_timeout: opts.suspendTimeoutMs ?? 5000,
+      code_change_timeout: opts.codeChangeTimeoutMs ?? 5000,
+      hooks: { pause_after_suspend: opts.pauseAfterSuspendMs ?? 0 },
+    };
+  }
+
+  private upgradeCall(fn: 'plan' | 'upgrade', req: Record<string, unknown>, timeoutMs: number) {
+    return upgradeCall(this.session, fn, req, timeoutMs);
+  }
+
+  /** Compile, diff and plan; nothing on the node changes. */
+  plan(opts: UpgradeOptions = {}): Promise<UpgradePlan> {
+    return this.serial(async () => {
+      const p = await this.prepare();
+      const base: UpgradePlan = {
+        node: this.node,
+        mode: opts.mode ?? 'release',
+        modules: [],
+        unchanged: p.diff?.unchanged ?? [],
+        notLoaded: p.diff?.notLoaded ?? [],
+        added: p.diff?.added.map((b) => b.module) ?? [],
+        deleted: p.diff?.deleted ?? [],
+        script: expandScript(p.planned),
+        reach: [],
+        missed: [],
+        warnings: [],
+        diagnostics: p.compile.diagnostics,
+      };
+      if (!p.compile.ok || p.planned.length === 0) return base;
+      const r = termToJson(await this.upgradeCall('plan', this.agentRequest(p, opts), 60_000)) as unknown as {
+        reach: UpgradePlan['reach'];
+        missed: UpgradePlan['missed'];
+        users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
+        versions: ModuleChange[];
+      };
+      return {
+        ...base,
+        modules: r.versions,
+        reach: r.reach,
+        missed: r.missed,
+        warnings: planWarnings({ modules: p.planned, users: r.users, noOldBinary: p.noOldBinary }),
+      };
+    });
+  }
+
+  /** The whole save-to-upgraded path. Throws only when it could not run at all. */
+  upgrade(opts: UpgradeOptions = {}): Promise<UpgradeReport> {
+    return this.serial(async () => {
+      const started = Date.now();
+      const p = await this.prepare();
+      const report = emptyReport(this.node, opts, p.compile);
+      if (!p.compile.ok) {
+        report.error = `compile failed: ${p.compile.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}: ${d.message}`).join('; ') || 'see the compiler output'}`;
+        return summarize(report, Date.now() - started);
+      }
+      if (p.unreadable.length) {
+        report.error = `cannot read ${p.unreadable.map((u) => `${u.file} (${u.error})`).join(', ')}: nothing was pushed. Rebuild the project (mix compile --force) and save again.`;
+        return summarize(report, Date.now() - started);
+      }
+      Object.assign(report, {
+        unchanged: p.diff!.unchanged,
+        notLoaded: p.diff!.notLoaded,
+        added: p.diff!.added.map((b) => b.module),
+        deleted: p.diff!.deleted,
+      });
+      if (p.planned.length === 0) {
+        report.ok = true;
+        return summarize(report, Date.now() - started);
+      }
+      const planStart = Date.now();
+      const req = this.agentRequest(p, opts);
+      const users = termToJson(await this.upgradeCall('plan', req, 60_000)) as unknown as {
+        users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
+      };
+      report.warnings = planWarnings({ modules: p.planned, users: users.users, noOldBinary: p.noOldBinary });
+      report.timings.planMs = Date.now() - planStart;
+      const r = termToJson(await this.upgradeCall('upgrade', req, agentTimeout(opts))) as Record<string, unknown>;
+      const merged = mergeAgentReport(report, r);
+      const funs = (r.storedFuns as Array<{ pid: string; name: string | null; module: string }>) ?? [];
+      if (funs.length) merged.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: funs }));
+      return summarize(merged, Date.now() - started);
+    });
+  }
+
+  /** Undoes the last upgrade the node remembers, after any upgrade still running. */
+  rollback(opts: UpgradeOptions = {}): Promise<RollbackReport> {
+    return this.serial(() => rollbackLast(this.session, opts));
+  }
+}
+
+function mergeAgentReport(report: UpgradeReport, r: Record<string, unknown>): UpgradeReport {
+  const t = (r.timings ?? {}) as Record<string, number>;
+  report.ok = r.ok === true;
+  report.rolledBack = r.rolledBack === true;
+  report.error = (r.error as string | null) ?? null;
+  report.modules = (r.modules as ModuleChange[]) ?? [];
+  report.processes = (r.processes as UpgradeReport['processes']) ?? [];
+  report.missed = (r.missed as UpgradeReport['missed']) ?? [];
+  report.killed = (r.killed as UpgradeReport['killed']) ?? [];
+  report.oldCode = (r.oldCode as UpgradeReport['oldCode']) ?? [];
+  report.unpurged = (r.unpurged as string[]) ?? [];
+  Object.assign(report.timings, {
+    suspendMs: t.suspendMs ?? 0,
+    loadMs: t.loadMs ?? 0,
+    codeChangeMs: t.codeChangeMs ?? 0,
+    resumeMs: t.resumeMs ?? 0,
+    purgeMs: t.purgeMs ?? 0,
+    softPurgeMs: t.softPurgeMs ?? 0,
+    maxSuspendedMs: t.maxSuspendedMs ?? 0,
+  });
+  if (!report.ok && report.processes.some((p) => p.codeChange === 'error')) {
+    report.release =
+      'A real install_release would have stopped at this code_change failure ({code_change_failed, Pid, Mod, Vsn, Reason}), ' +
+      'left the processes suspended, and restarted the node onto the old release.';
+  }
+  return report;
+}

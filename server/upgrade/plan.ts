@@ -1,0 +1,118 @@
+// The default appup (OTP_SEMANTICS §2): which instruction each module gets, how systools_rc
+// expands and orders them, and what to warn about. Pure logic.
+import { formatAtom } from '../beam/format';
+import type { Instruction, PlanWarning, ProcessRef } from '../protocol';
+import type { BeamOnDisk } from './beams';
+
+const SUPERVISOR = new Set(['supervisor', 'Elixir.Supervisor', 'Elixir.DynamicSupervisor', 'supervisor_bridge']);
+const SPECIAL = new Set(['gen_server', 'gen_statem', 'gen_event', 'gen_fsm', 'Elixir.GenServer', 'Elixir.GenEvent']);
+
+/** By the new module's role: supervisor → update supervisor; gen_* → update advanced; else load_module. */
+export function instructionFor(beam: BeamOnDisk): Instruction {
+  const b = beam.info.behaviours;
+  if (b.some((x) => SUPERVISOR.has(x))) return 'supervisor';
+  if (b.some((x) => SPECIAL.has(x))) return 'update';
+  return 'load_module';
+}
+
+export interface PlannedModule {
+  module: string;
+  instruction: Instruction;
+  beam?: BeamOnDisk;
+}
+
+/** systools_rc's expansion for an upgrade: one block, suspend in order, load in reverse. */
+export function expandScript(mods: PlannedModule[]): string[] {
+  if (mods.length === 0) return [];
+  const a = (m: string) => formatAtom(m);
+  const list = (ms: string[]) => `[${ms.map(a).join(',')}]`;
+  const loaded = mods.filter((m) => m.instruction !== 'delete_module').map((m) => m.module);
+  const suspended = mods.filter((m) => m.instruction === 'update' || m.instruction === 'supervisor').map((m) => m.module);
+  const script: string[] = [];
+  if (loaded.length) script.push(`{load_object_code,${list(loaded)}}`);
+  script.push('point_of_no_return');
+  if (suspended.length) script.push(`{suspend,${list(suspended)}}`);
+  for (const m of [...mods].reverse()) {
+    script.push(m.instruction === 'delete_module' ? `{remove,{${a(m.module)},brutal_purge,brutal_purge}}` : `{load,{${a(m.module)},brutal_purge,brutal_purge}}`);
+  }
+  if (suspended.length) {
+    script.push(`{code_change,up,[${suspended.map((m) => `{${a(m)},[]}`).join(',')}]}`);
+    script.push(`{resume,${list([...suspended].reverse())}}`);
+  }
+  const removed = mods.filter((m) => m.instruction === 'delete_module').map((m) => m.module);
+  if (removed.length) script.push(`{purge,${list(removed)}}`);
+  return script;
+}
+
+function exports(beam: BeamOnDisk, name: string, arity: number): boolean {
+  return beam.info.exports.some(([f, a]) => f === name && a === arity);
+}
+
+export interface WarningInputs {
+  modules: PlannedModule[];
+  /** Supervised processes whose child spec names a changed module, with their callback module. */
+  users: Array<ProcessRef & { callback: string | null }>;
+  /** Changed modules whose running binary BEAM Live does not have. */
+  noOldBinary: string[];
+  /** Suspended processes whose state holds a fun of a changed module (found by the agent). */
+  storedFuns?: ProcessRef[];
+}
+
+export function planWarnings({ modules, users, noOldBinary, storedFuns = [] }: WarningInputs): PlanWarning[] {
+  const w: PlanWarning[] = [];
+  for (const f of storedFuns) {
+    w.push({
+      module: f.module,
+      code: 'badfun',
+      message: `The state of ${f.name ?? f.pid} holds a fun made by ${f.module}: once the old code is purged, calling it raises badfun. ` +
+        `Store {Module, Function, Args} or a fun Module.function/arity capture instead.`,
+    });
+  }
+  for (const m of modules) {
+    const beam = m.beam;
+    if (!beam) continue;
+    const isStatem = beam.info.behaviours.includes('gen_statem');
+    if (m.instruction === 'update' && !exports(beam, 'code_change', isStatem ? 4 : 3)) {
+      w.push({
+        module: m.module,
+        code: 'no-code-change',
+        message: `${m.module} does not export code_change/${isStatem ? 4 : 3}: the upgrade calls it and fails with undef. ` +
+          `"use GenServer" defines one; with only @behaviour, define code_change yourself.`,
+      });
+    }
+    if (m.instruction === 'supervisor') {
+      w.push({
+        module: m.module,
+        code: 'supervisor-init',
+        message: `Upgrading supervisor ${m.module} re-runs its init/1 (side effects included) to update the child specs, ` +
+          `but starts and stops no children: a changed child list needs a restart.`,
+      });
+    }
+    for (const u of users.filter((u) => u.module === m.module && u.callback === 'Elixir.Agent.Server')) {
+      w.push({
+        module: m.module,
+        code: 'agent-extra',
+        message: `${u.name ?? u.pid} is an Agent: its code_change applies Extra as a function, so a release {update, ${m.module}, {advanced, []}} ` +
+          `crashes it with badfun. By default ${m.module} gets load_module and the Agent's state stays as it is; ` +
+          `to transform it, use an appup with Extra = {Module, Function, Args}.`,
+      });
+    }
+    if (beam.info.attributes.some(([k]) => k === 'on_load')) {
+      w.push({
+        module: m.module,
+        code: 'nif',
+        message: `${m.module} has an on_load function: it runs again when the module loads; a changed NIF library needs a restart.`,
+      });
+    }
+  }
+  for (const mod of noOldBinary) {
+    w.push({
+      module: mod,
+      code: 'no-old-binary',
+      message: `The binary of ${mod} that the node runs was overwritten before BEAM Live saw it, so a rollback cannot load it back; ` +
+        `on failure the new code stays. Attach before compiling to keep it.`,
+    });
+  }
+  return w;
+}
+

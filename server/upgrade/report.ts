@@ -1,0 +1,70 @@
+// The upgrade report's frame, and the one line that sums it up.
+import type { CompileResult } from '../compile/compile';
+import type { RollbackReport, UpgradeReport } from '../protocol';
+import type { UpgradeOptions } from './engine';
+
+export function emptyReport(node: string, opts: UpgradeOptions, compile: CompileResult): UpgradeReport {
+  const mode = opts.mode ?? 'release';
+  return {
+    ok: false,
+    node,
+    mode,
+    devOnly: mode === 'all',
+    parallel: opts.parallel ?? false,
+    onFailure: opts.onFailure ?? 'rollback',
+    rolledBack: false,
+    error: null,
+    release: null,
+    modules: [],
+    unchanged: [],
+    notLoaded: [],
+    added: [],
+    deleted: [],
+    processes: [],
+    missed: [],
+    killed: [],
+    oldCode: [],
+    unpurged: [],
+    warnings: [],
+    diagnostics: compile.diagnostics,
+    timings: {
+      compileMs: compile.ms,
+      planMs: 0,
+      suspendMs: 0,
+      loadMs: 0,
+      codeChangeMs: 0,
+      resumeMs: 0,
+      totalMs: 0,
+      purgeMs: 0,
+      softPurgeMs: 0,
+      maxSuspendedMs: 0,
+    },
+    summary: '',
+  };
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
+  r.timings.totalMs = totalMs;
+  const labels = [r.mode === 'all' ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean);
+  const tag = labels.length ? ` [${labels.join(', ')}]` : '';
+  if (r.ok && r.modules.length === 0) {
+    r.summary = `No module changed (${count(r.unchanged.length, 'unchanged', 'unchanged')})${r.notLoaded.length ? `, ${count(r.notLoaded.length, 'module', 'modules')} not loaded` : ''}${tag}`;
+  } else if (r.ok) {
+    const changed = r.processes.filter((p) => p.codeChange === 'ok').length;
+    r.summary = `Upgraded ${count(r.modules.length, 'module', 'modules')}, ${count(changed, 'process', 'processes')} in ${totalMs} ms${tag}`;
+  } else if (r.modules.length === 0 && r.error) {
+    r.summary = `Upgrade skipped: ${r.error}`;
+  } else {
+    r.summary = `Upgrade failed${r.rolledBack ? ' and was rolled back' : ', new code kept'}: ${r.error ?? 'unknown error'}${tag}`;
+  }
+  return r;
+}
+
+export function rollbackSummary(r: RollbackReport): string {
+  if (!r.ok) return `Rollback failed: ${r.error ?? 'unknown error'}`;
+  return `Rolled back ${count(r.modules.length, 'module', 'modules')}, ${count(r.processes.length, 'process', 'processes')} in ${r.totalMs} ms`;
+}
