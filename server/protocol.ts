@@ -41,8 +41,8 @@ export interface ApplicationTree {
 
 export interface UnsupervisedProcess extends ProcessInfo {
   application: string;
-  /** proc_lib: a special process (gen_server & co); spawn: a plain process. */
-  startedBy: 'proc_lib' | 'spawn';
+  /** proc_lib: a special process (gen_server & co); fun_server: one running a fun (Agent, Task); spawn: a plain process. */
+  startedBy: 'proc_lib' | 'fun_server' | 'spawn';
   /** The registered name or pid of the process that started it. */
   parent: string | null;
 }

@@ -15,7 +15,7 @@ export function tmp(prefix: string): string {
 
 /** The environment every Erlang process of the tests gets: epmd on loopback only. */
 export function loopbackEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ERL_EPMD_ADDRESS: '127.0.0.1', ...extra };
+  return { ...process.env, ERL_EPMD_ADDRESS: '127.0.0.1', ERL_CRASH_DUMP_SECONDS: '0', ...extra };
 }
 
 export interface RunResult {
@@ -128,9 +128,39 @@ export async function onNode(node: TestNode, body: string): Promise<string> {
   const r = await run(
     'erl',
     ['-sname', probe, '-hidden', '-noshell', '-dist_listen', 'false', '-eval',
-     `R = rpc:call('${node.name}', erlang, apply, [fun() -> ${body} end, []]), io:put_chars(R), halt().`],
+     `R = rpc:call('${node.name}', erlang, apply, [fun() -> ${body} end, []]),
+      io:put_chars(try iolist_to_binary(R) catch _:_ -> io_lib:format("~0p", [R]) end), halt().`],
     { env: loopbackEnv({ HOME: node.home }) },
   );
   if (r.code !== 0) throw new Error(`probe on ${node.name} failed: ${r.stderr}${r.stdout}`);
   return r.stdout;
+}
+
+/** Rewrites a file of a project copy. */
+export function writeSource(dir: string, rel: string, text: string): void {
+  writeFileSync(join(dir, rel), text);
+}
+
+/** `sys:get_state` of a registered process, as the node prints it (~p on one line). */
+export async function stateOf(node: TestNode, name: string): Promise<string> {
+  return onNode(node, `io_lib:format("~0p", [sys:get_state('${name}', 2000)])`);
+}
+
+/** The loaded module's MD5, lower-case hex, from the node. */
+export async function loadedMd5(node: TestNode, mod: string): Promise<string> {
+  return onNode(node, `[io_lib:format("~2.16.0b", [X]) || <<X>> <= erlang:get_module_info('${mod}', md5)]`);
+}
+
+/**
+ * The sample app's processes that are suspended right now, by sys:get_status on each process
+ * of its supervision tree and the unsupervised Hidden, from the node itself.
+ */
+export async function suspendedInSampleApp(node: TestNode): Promise<string> {
+  return onNode(
+    node,
+    `Walk = fun W(Sup) -> [case T of supervisor -> [P | W(P)]; _ -> [P] end || {_, P, T, _} <- supervisor:which_children(Sup), is_pid(P)] end,
+     Pids = lists:flatten(Walk(whereis('Elixir.SampleApp.Supervisor'))) ++ [whereis('Elixir.SampleApp.Hidden')],
+     Sus = [P || P <- Pids, is_pid(P), (catch lists:nth(2, element(4, sys:get_status(P, 2000)))) =/= running],
+     io_lib:format("~p", [Sus])`,
+  );
 }

@@ -1,7 +1,7 @@
 // Compiles a project the way its own tools do, into its own build folders, and says where the
 // beams are. Nothing here touches the node.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { decode } from '../beam/etf';
 import { termToJson } from '../beam/json';
@@ -47,8 +47,44 @@ export async function compileProject(p: Project): Promise<CompileResult> {
   return { ...r, ms: Date.now() - started };
 }
 
+/**
+ * Mix finds stale sources by mtime in whole seconds: a file saved in the same second as the
+ * last compile looks no newer than the manifest and is silently skipped. When a source shares
+ * the manifest's second, the manifest is moved one second back, so that mix looks at that
+ * file's contents again; a needless recompile yields the same beam.
+ */
+export function freshenSameSecondSources(p: Project): void {
+  const lib = join(p.dir, '_build', p.mixEnv, 'lib');
+  if (!existsSync(lib)) return;
+  const manifests = readdirSync(lib)
+    .map((app) => join(lib, app, '.mix', 'compile.elixir'))
+    .filter((m) => existsSync(m));
+  if (!manifests.length) return;
+  const second = (f: string) => Math.floor(statSync(f).mtimeMs / 1000);
+  const newestManifest = Math.max(...manifests.map(second));
+  let sameSecond = false;
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (sameSecond) return;
+      const f = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== '_build' && e.name !== 'deps' && !e.name.startsWith('.')) walk(f);
+      } else if (/\.(ex|erl|hrl)$/.test(e.name) && second(f) >= newestManifest) {
+        sameSecond = true;
+      }
+    }
+  };
+  ['lib', 'src', 'apps'].map((d) => join(p.dir, d)).filter((d) => existsSync(d)).forEach(walk);
+  if (!sameSecond) return;
+  for (const m of manifests) {
+    const t = second(m) - 1;
+    utimesSync(m, t, t);
+  }
+}
+
 async function compileMix(p: Project): Promise<Omit<CompileResult, 'ms'>> {
   if (!which('elixir')) throw new CompileError(installHint('elixir was not found on PATH'));
+  freshenSameSecondSources(p);
   const { code, out } = await runTool('elixir', [helperScript()], p.dir);
   const line = out.split('\n').find((l) => l.startsWith('BEAM_LIVE_RESULT '));
   if (!line) {

@@ -5,6 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
+-export([initial_module/1, parent/1, unwrap_vsn/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -177,13 +178,19 @@ unsupervised(Supervised, ProjectMods) ->
             end
         end, processes()).
 
-%% proc_lib processes (gen_server & co) record their callback module in $initial_call;
-%% plain spawned processes carry it in their initial_call.
+%% {Module, Kind}: proc_lib (a special process whose callback is Module), fun_server (a
+%% special process running a fun of Module, as an Agent or a Task records itself), or spawn.
 initial_module(P) ->
     case erlang:process_info(P, initial_call) of
         {initial_call, {proc_lib, init_p, _}} ->
             case proc_lib:translate_initial_call(P) of
-                {M, _, _} when M =/= proc_lib -> {M, proc_lib};
+                {supervisor, M, _} -> {M, proc_lib};
+                {M, init, _} when M =/= proc_lib -> {M, proc_lib};
+                {M, F, _} when M =/= proc_lib ->
+                    case atom_to_list(F) of
+                        "-" ++ _ -> {M, fun_server};
+                        _ -> {M, proc_lib}
+                    end;
                 _ -> undefined
             end;
         {initial_call, {M, _, _}} -> {M, spawn};
@@ -194,7 +201,7 @@ parent(P) ->
     case erlang:process_info(P, dictionary) of
         {dictionary, D} ->
             case proplists:get_value('$ancestors', D) of
-                [A | _] when is_atom(A) -> A;
+                [A | _] when is_atom(A) -> atom_to_binary(A, utf8);
                 [A | _] when is_pid(A) -> pid_bin(A);
                 _ -> undefined
             end;

@@ -37,8 +37,15 @@ plan(Req) ->
       users => Users,
       versions => [maps:remove(old_vsn_term, versions(M)) || M <- Mods]}.
 
+%% An Agent records the fun it runs as its initial call; its real callback is Agent.Server,
+%% whose code_change applies Extra as a function.
 callback(P) ->
-    case initial_module(P) of
+    case beam_live_agent:initial_module(P) of
+        {M, fun_server} ->
+            case erlang:process_info(P, current_function) of
+                {current_function, {gen_server, _, _}} -> 'Elixir.Agent.Server';
+                _ -> M
+            end;
         {M, _} -> M;
         undefined -> undefined
     end.
@@ -224,7 +231,7 @@ loaded_vsn(M) ->
         false -> undefined;
         _ ->
             case lists:keyfind(vsn, 1, erlang:get_module_info(M, attributes)) of
-                {vsn, V} -> unwrap_vsn(V);
+                {vsn, V} -> beam_live_agent:unwrap_vsn(V);
                 false -> undefined
             end
     end.
@@ -237,7 +244,7 @@ loaded_md5(M) ->
 
 binary_vsn(Bin) ->
     case beam_lib:version(Bin) of
-        {ok, {_, V}} -> unwrap_vsn(V);
+        {ok, {_, V}} -> beam_live_agent:unwrap_vsn(V);
         _ -> undefined
     end.
 
@@ -247,15 +254,6 @@ binary_md5(Bin) ->
         _ -> undefined
     end.
 
-%% release_handler_1:get_vsn/1.
-unwrap_vsn(V) ->
-    IsString = is_list(V) andalso V =/= [] andalso
-        (catch lists:all(fun(C) -> is_integer(C) andalso C >= 32 andalso C =< 255 end, V)) =:= true,
-    case {IsString, V} of
-        {true, _} -> V;
-        {false, [T]} -> T;
-        _ -> V
-    end.
 
 show_vsn(undefined) -> undefined;
 show_vsn(V) -> iolist_to_binary(io_lib:format("~p", [V])).
@@ -270,7 +268,7 @@ discover(Mods, Mode) ->
     Procs = beam_live_agent:supervised_procs(),
     Supervised = maps:from_list([{P, Ms} || {P, Ms} <- Procs]),
     Reach0 = [{P, M} || M <- Suspends, {P, Ms} <- Procs, is_list(Ms), lists:member(M, Ms)],
-    Missed = missed(Changed, Supervised, maps:from_list([{P, true} || {P, _} <- Reach0])),
+    Missed = missed(Changed, Suspends, Supervised, maps:from_list([{P, true} || {P, _} <- Reach0])),
     Extra = case Mode of
                 all -> [{P, M} || #{pid_term := P, module := M, special := true} <- Missed,
                                   lists:member(M, Suspends)];
@@ -281,17 +279,17 @@ discover(Mods, Mode) ->
 
 suspends(#{instruction := I}) -> I =:= update orelse I =:= supervisor.
 
-missed(Changed, Supervised, Reached) ->
+missed(Changed, Suspends, Supervised, Reached) ->
     ChangedSet = maps:from_list([{M, true} || M <- Changed]),
     lists:filtermap(
         fun(P) ->
             case maps:is_key(P, Reached) of
                 true -> false;
                 false ->
-                    case initial_module(P) of
+                    case beam_live_agent:initial_module(P) of
                         {M, How} ->
                             case maps:is_key(M, ChangedSet) of
-                                true -> {true, missed_entry(P, M, How, Supervised)};
+                                true -> {true, missed_entry(P, M, How, Supervised, Suspends)};
                                 false -> false
                             end;
                         undefined -> false
@@ -299,40 +297,27 @@ missed(Changed, Supervised, Reached) ->
             end
         end, processes()).
 
-missed_entry(P, M, How, Supervised) ->
+missed_entry(P, M, How, Supervised, Suspends) ->
     Why = case {How, maps:find(P, Supervised)} of
               {spawn, _} ->
                   <<"not a special process: code_change is never called; it keeps running old code until it makes a fully qualified call, and is killed by the next purge if it does not">>;
-              {proc_lib, {ok, _ChildSpecMods}} ->
-                  <<"started through a helper module: its child spec does not name this module, so a release does not suspend it; new code will run on old state">>;
+              {fun_server, _} ->
+                  <<"runs a fun of this module inside a generic server (an Agent, say): this module's code_change is never called, and the stored fun is old code">>;
+              {proc_lib, {ok, ChildSpecMods}} ->
+                  case lists:member(M, Suspends) andalso not lists:member(M, ChildSpecMods) of
+                      true ->
+                          <<"started through a helper module: its child spec does not name this module, so a release does not suspend it; new code will run on old state">>;
+                      false ->
+                          <<"its module declares no behaviour, so it gets load_module: not suspended, no code_change; new code will run on old state">>
+                  end;
               {proc_lib, error} ->
-                  iolist_to_binary(["not in a supervision tree (started by ", parent(P),
+                  iolist_to_binary(["not in a supervision tree (started by ",
+                                    case beam_live_agent:parent(P) of undefined -> <<"an unknown process">>; Parent -> Parent end,
                                     "): a release does not suspend it; new code will run on old state"])
           end,
     (proc_summary(P, M))#{why => Why, special => How =:= proc_lib, pid_term => P}.
 
-initial_module(P) ->
-    case erlang:process_info(P, initial_call) of
-        {initial_call, {proc_lib, init_p, _}} ->
-            case proc_lib:translate_initial_call(P) of
-                {supervisor, M, _} -> {M, proc_lib};
-                {M, _, _} when M =/= proc_lib -> {M, proc_lib};
-                _ -> undefined
-            end;
-        {initial_call, {M, _, _}} -> {M, spawn};
-        _ -> undefined
-    end.
 
-parent(P) ->
-    case erlang:process_info(P, dictionary) of
-        {dictionary, D} ->
-            case proplists:get_value('$ancestors', D) of
-                [A | _] when is_atom(A) -> atom_to_binary(A, utf8);
-                [A | _] when is_pid(A) -> list_to_binary(pid_to_list(A));
-                _ -> <<"an unknown process">>
-            end;
-        _ -> <<"an unknown process">>
-    end.
 
 proc_summary(P, M) ->
     #{pid => list_to_binary(pid_to_list(P)), name => reg_name(P), module => M}.
