@@ -2,7 +2,7 @@
 // Builds test/fixtures/sample_app in a scratch copy, starts it on loopback with a cookie kept in
 // a file, attaches with bin/beam-live, prints its supervision trees with module versions, stops it.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +65,28 @@ try {
   });
   console.log('sample app up');
   beamLive('status');
-  beamLive('processes');
+  beamLive('processes', '--app', 'sample_app');
+
+  step('Some work on the node: SampleApp.Counter.increment() x3');
+  sh('erl', ['-sname', `demo_probe_${process.pid}@localhost`, '-hidden', '-noshell', '-dist_listen', 'false', '-eval',
+    `[rpc:call('${nodeName}', 'Elixir.SampleApp.Counter', increment, []) || _ <- [1,2,3]], halt().`], { env: { ...env, HOME: home } });
+  beamLive('state', 'Elixir.SampleApp.Counter');
+
+  step('Editing lib/sample_app/counter.ex: @vsn "1" -> "2", a new field, and code_change to fill it');
+  const counterFile = join(app, 'lib', 'sample_app', 'counter.ex');
+  const original = readFileSync(counterFile, 'utf8');
+  writeFileSync(counterFile, original
+    .replace('@vsn "1"', '@vsn "2"')
+    .replace('defstruct count: 0', 'defstruct count: 0, upgraded_from: nil')
+    .replace('  @impl true\n  def init', '  @impl true\n  def code_change(old_vsn, state, _extra), do: {:ok, Map.put(state, :upgraded_from, old_vsn)}\n\n  @impl true\n  def init'));
+  try {
+    beamLive('upgrade', '--project', app);
+    beamLive('state', 'Elixir.SampleApp.Counter');
+  } finally {
+    step('Restoring counter.ex');
+    writeFileSync(counterFile, original);
+    console.log('restored');
+  }
 } catch (e) {
   console.error(`\ndemo failed: ${e.message}`);
   code = 1;

@@ -183,3 +183,8 @@ export interface RollbackReport {
   totalMs: number;
   summary: string;
 }
+
+/** `beam-live state --json`, and the answer to beamLive/processState. */
+export type ProcessState =
+  | { ok: true; pid: string; name: string | null; syntax: 'elixir' | 'erlang'; text: string; truncated: boolean; bytes: number }
+  | { ok: false; error: string };

@@ -6,6 +6,7 @@ import { NodeError } from '../runtime/errors';
 import { UsageError } from './args';
 import { beamCommand } from './beam';
 import { processesCommand } from './processes';
+import { stateCommand } from './state';
 import { statusCommand } from './status';
 import { planCommand, rollbackCommand, upgradeCommand } from './upgrade';
 import { watchCommand } from './watch';
@@ -19,6 +20,8 @@ Commands:
              each running application's supervision tree, and project processes outside them
   beam       FILE... [--json]
              module, MD5, vsn, exports and behaviours of .beam files
+  state      --node NAME NAME|PID [--syntax elixir|erlang] [--max-bytes N] [--json]
+             one process's state, printed on the node (sys:get_state, size-limited)
   plan       --node NAME --project DIR [--mode release|all] [--json]
              compile, diff and plan the upgrade; changes nothing on the node
   upgrade    --node NAME --project DIR [--mode release|all] [--on-failure rollback|resume]
@@ -36,6 +39,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   status: statusCommand,
   processes: processesCommand,
   beam: beamCommand,
+  state: stateCommand,
   plan: planCommand,
   upgrade: upgradeCommand,
   watch: watchCommand,

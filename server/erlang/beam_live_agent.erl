@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
--export([initial_module/1, parent/1, unwrap_vsn/1]).
+-export([initial_module/1, parent/1, unwrap_vsn/1, state/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -24,7 +24,12 @@ status() ->
 %% the project's applications that no tree reaches.
 processes(Opts) ->
     Limit = maps:get(limit, Opts, infinity),
-    Apps = [A || {A, _, _} <- application:which_applications()],
+    Running = [A || {A, _, _} <- application:which_applications()],
+    %% Asking for some applications shows only their trees.
+    Apps = case maps:get(apps, Opts, auto) of
+               auto -> Running;
+               Wanted -> [A || A <- Running, lists:member(A, Wanted)]
+           end,
     {Trees, Budget} = lists:foldl(
         fun(App, {Acc, B}) ->
             {Tree, B1} = app_tree(App, B),
@@ -230,6 +235,62 @@ proc(Pid, Mod) ->
               status => proplists:get_value(status, Info),
               message_queue_len => proplists:get_value(message_queue_len, Info)}
     end.
+
+%% ---- one process's state --------------------------------------------------------------------
+
+%% sys:get_state with a short timeout, printed here on the node (Elixir's inspect when asked and
+%% loaded, ~tp otherwise) and cut to MaxBytes before it travels.
+state(#{process := Who} = Opts) ->
+    Timeout = maps:get(timeout, Opts, 2000),
+    MaxBytes = maps:get(max_bytes, Opts, 65536),
+    Syntax = maps:get(syntax, Opts, erlang),
+    case resolve(Who) of
+        undefined ->
+            #{ok => false, error => <<"no such process">>};
+        Pid ->
+            try sys:get_state(Pid, Timeout) of
+                S ->
+                    Text = pretty(S, Syntax, MaxBytes),
+                    Size = byte_size(Text),
+                    Cut = Size > MaxBytes,
+                    #{ok => true, pid => pid_bin(Pid), name => reg(Pid),
+                      syntax => case Syntax =:= elixir andalso has_elixir() of true -> elixir; false -> erlang end,
+                      text => case Cut of true -> binary:part(Text, 0, MaxBytes); false -> Text end,
+                      truncated => Cut, bytes => Size}
+            catch
+                exit:{timeout, _} -> #{ok => false, error => <<"the process did not answer sys:get_state in time (busy, or not a special process)">>};
+                exit:{noproc, _} -> #{ok => false, error => <<"the process exited">>};
+                _:R -> #{ok => false, error => iolist_to_binary(io_lib:format("not a special process, or sys:get_state failed: ~0tP", [R, 8]))}
+            end
+    end.
+
+resolve(P) when is_pid(P) -> P;
+resolve(B) when is_binary(B) ->
+    case B of
+        <<"<", _/binary>> -> try list_to_pid(binary_to_list(B)) catch _:_ -> undefined end;
+        _ -> try whereis(binary_to_existing_atom(B, utf8)) catch _:_ -> undefined end
+    end;
+resolve(A) when is_atom(A) -> whereis(A).
+
+reg(P) ->
+    case erlang:process_info(P, registered_name) of
+        {registered_name, N} -> N;
+        _ -> undefined
+    end.
+
+has_elixir() -> code:is_loaded('Elixir.Kernel') =/= false.
+
+%% Printing is bounded too: a depth limit keeps a huge state from being printed whole first.
+pretty(S, elixir, MaxBytes) ->
+    case has_elixir() of
+        true ->
+            Limit = max(50, MaxBytes div 8),
+            iolist_to_binary('Elixir.Kernel':inspect(S, [{pretty, true}, {limit, Limit}, {printable_limit, MaxBytes}, {width, 98}]));
+        false -> pretty(S, erlang, MaxBytes)
+    end;
+pretty(S, _, MaxBytes) ->
+    Depth = max(20, MaxBytes div 16),
+    unicode:characters_to_binary(io_lib:format("~tP", [S, Depth])).
 
 %% ---- modules --------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // A node the engine is attached to: the bridge plus the typed questions we ask its agent.
 import { termToJson } from '../beam/json';
 import { atom } from '../beam/term';
-import type { NodeStatus, ProcessesReport } from '../protocol';
+import type { NodeStatus, ProcessState, ProcessesReport } from '../protocol';
 import { AttachOptions, Attached, Bridge } from './bridge';
 
 export class NodeSession {
@@ -28,6 +28,17 @@ export class NodeSession {
     if (opts.limit !== undefined) req.limit = opts.limit;
     if (opts.apps) req.apps = opts.apps.map(atom);
     return termToJson(await this.bridge.agent('processes', [req as never], 60_000)) as unknown as ProcessesReport;
+  }
+
+  /** One process's state, printed and size-limited on the node; never fetched in bulk. */
+  async processState(process: string, opts: { syntax?: 'elixir' | 'erlang'; maxBytes?: number; timeoutMs?: number } = {}): Promise<ProcessState> {
+    const req = {
+      process: Buffer.from(process),
+      syntax: atom(opts.syntax ?? 'elixir'),
+      max_bytes: opts.maxBytes ?? 65536,
+      timeout: opts.timeoutMs ?? 2000,
+    };
+    return termToJson(await this.bridge.agent('state', [req], (opts.timeoutMs ?? 2000) + 3000)) as unknown as ProcessState;
   }
 
   close(): void {

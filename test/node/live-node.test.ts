@@ -72,6 +72,29 @@ test("the processes tree equals supervisor:which_children/1, and a GenServer sta
   assert.ok(!report.unsupervised.some((p) => p.name === 'Elixir.SampleApp.Counter'), 'supervised processes are not listed as unsupervised');
 });
 
+test('--app shows only the trees of the applications asked for', async () => {
+  const r = await cli(['processes', '--node', node.name, '--cookie-file', node.cookieFile, '--json', '--app', 'sample_app']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as ProcessesReport;
+  assert.deepEqual(report.applications.map((a) => a.application), ['sample_app']);
+  assert.deepEqual(report.projectApplications, ['sample_app']);
+});
+
+test('state prints one process state on the node, in Elixir or Erlang syntax, cut to --max-bytes', async () => {
+  const ex = await cli(['state', '--node', node.name, '--cookie-file', node.cookieFile, 'Elixir.SampleApp.Machine']);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.equal(ex.stdout.trim(), '{:off, %{flips: 0}}');
+  const erl = await cli(['state', '--node', node.name, '--cookie-file', node.cookieFile, '--syntax', 'erlang', 'Elixir.SampleApp.Machine']);
+  assert.equal(erl.stdout.trim(), '{off,#{flips => 0}}');
+  const cut = await cli(['state', '--node', node.name, '--cookie-file', node.cookieFile, '--json', '--max-bytes', '5', 'Elixir.SampleApp.Machine']);
+  const st = JSON.parse(cut.stdout);
+  assert.equal(st.truncated, true);
+  assert.equal(st.text.length, 5);
+  const none = await cli(['state', '--node', node.name, '--cookie-file', node.cookieFile, 'no_such_process']);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no such process/);
+});
+
 test('--limit caps the processes listed and says the list was truncated', async () => {
   const r = await cli(['processes', '--node', node.name, '--cookie-file', node.cookieFile, '--json', '--limit', '3']);
   assert.equal(r.code, 0, r.stderr);

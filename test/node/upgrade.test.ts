@@ -8,27 +8,7 @@ import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
 import { cli, loadedMd5, onNode, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource, loopbackEnv } from '../helpers';
 import { spawn } from 'node:child_process';
-
-const COUNTER = 'lib/sample_app/counter.ex';
-
-// Counter at vsn "2": a new field, and a code_change that records the OldVsn it was given.
-const COUNTER_V2 = `defmodule SampleApp.Counter do
-  use GenServer
-  @vsn "2"
-  defstruct count: 0, label: "new", from_vsn: nil
-  def start_link(_), do: GenServer.start_link(__MODULE__, [], name: __MODULE__)
-  def increment, do: GenServer.call(__MODULE__, :increment)
-  def value, do: GenServer.call(__MODULE__, :value)
-  @impl true
-  def init(_), do: {:ok, %__MODULE__{}}
-  @impl true
-  def handle_call(:increment, _from, state), do: {:reply, state.count + 1, %{state | count: state.count + 1}}
-  def handle_call(:value, _from, state), do: {:reply, state.count, state}
-  @impl true
-  def code_change(old_vsn, %{__struct__: __MODULE__, count: c}, _extra),
-    do: {:ok, %__MODULE__{count: c, label: "upgraded", from_vsn: old_vsn}}
-end
-`;
+import { COUNTER, COUNTER_V2 } from './sources';
 
 async function upgrade(node: TestNode, ...extra: string[]): Promise<{ code: number; report: UpgradeReport; stderr: string }> {
   const r = await cli(['upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json', ...extra]);

@@ -1,0 +1,98 @@
+// plan changes nothing; watch folds "Save All" into one upgrade; rollback undoes the last one,
+// with code_change {down, Vsn} where the module defines it and the saved state otherwise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, cli, loadedMd5, loopbackEnv, onNode, startNode, stateOf, TestNode, writeSource } from '../helpers';
+import { COUNTER, COUNTER_V2 } from './sources';
+
+async function withNode(fn: (node: TestNode) => Promise<void>): Promise<void> {
+  const node = await startNode({ name: 'pwr' });
+  try {
+    await fn(node);
+  } finally {
+    await node.stop();
+  }
+}
+
+const args = (node: TestNode) => ['--node', node.name, '--cookie-file', node.cookieFile];
+
+test('plan compiles, diffs and plans without changing the node', () =>
+  withNode(async (node) => {
+    const before = await loadedMd5(node, 'Elixir.SampleApp.Counter');
+    writeSource(node.dir, COUNTER, COUNTER_V2);
+    const r = await cli(['plan', ...args(node), '--project', node.dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout);
+    assert.deepEqual(plan.modules.map((m: { module: string; instruction: string; oldVsn: string; newVsn: string }) => [m.module, m.instruction, m.oldVsn, m.newVsn]), [
+      ['Elixir.SampleApp.Counter', 'update', '<<"1">>', '<<"2">>'],
+    ]);
+    assert.ok(plan.script.includes("{suspend,['Elixir.SampleApp.Counter']}"));
+    assert.deepEqual(plan.reach.map((p: { name: string }) => p.name), ['Elixir.SampleApp.Counter']);
+    assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Counter'), before);
+    assert.doesNotMatch(await stateOf(node, 'Elixir.SampleApp.Counter'), /label/);
+  }));
+
+test('watch turns a burst of saves into one upgrade and prints one line for it', () =>
+  withNode(async (node) => {
+    const w = spawn(process.execPath, [CLI, 'watch', ...args(node), '--project', node.dir, '--debounce', '300'], { env: loopbackEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    w.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    w.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const exited = new Promise<number | null>((r) => w.once('exit', (c) => r(c)));
+    try {
+      for (let i = 0; i < 100 && !out.includes('Watching'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /Watching/);
+      // "Save All" of three modules.
+      writeSource(node.dir, COUNTER, COUNTER_V2);
+      writeSource(node.dir, 'lib/sample_app/machine.ex', readFileSync(join(node.dir, 'lib/sample_app/machine.ex'), 'utf8').replace('flips: 0', 'flips: 5'));
+      writeSource(node.dir, 'lib/sample_app/worker.ex', readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8').replace('jobs: 0', 'jobs: 7'));
+      for (let i = 0; i < 150 && !/Upgraded/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 1500));
+      const lines = out.split('\n').filter((l) => l.startsWith('Upgraded'));
+      assert.equal(lines.length, 1, out);
+      assert.match(lines[0]!, /^Upgraded 3 modules, 5 processes in \d+ ms$/);
+      assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /label => <<"upgraded">>/);
+    } finally {
+      w.kill('SIGINT');
+      assert.equal(await exited, 0);
+    }
+  }));
+
+test('rollback uses code_change {down, Vsn} where the module defines it, and the saved state where it does not', () =>
+  withNode(async (node) => {
+    const md5v1 = await loadedMd5(node, 'Elixir.SampleApp.Counter');
+    const withDown = COUNTER_V2.replace(
+      '  @impl true\n  def code_change(old_vsn',
+      '  @impl true\n  def code_change({:down, _}, state, _extra), do: {:ok, %{__struct__: __MODULE__, count: state.count}}\n  def code_change(old_vsn',
+    );
+    writeSource(node.dir, COUNTER, withDown);
+    writeSource(node.dir, 'lib/sample_app/worker.ex', readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8').replace(
+      '  @impl true\n  def handle_call',
+      '  @impl true\n  def code_change(_old, state, _extra), do: {:ok, Map.put(state, :upgraded, true)}\n\n  @impl true\n  def handle_call',
+    ));
+    const up = await cli(['upgrade', ...args(node), '--project', node.dir, '--json']);
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    // Work done on the new code must survive a code_change down.
+    await onNode(node, `'Elixir.SampleApp.Counter':increment(), 'Elixir.SampleApp.Counter':increment(), ok`);
+
+    const r = await cli(['rollback', ...args(node), '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    const how = Object.fromEntries(report.processes.map((p: { name: string | null; module: string; how: string }) => [p.name ?? p.module, p.how]));
+    assert.equal(how['Elixir.SampleApp.Counter'], 'code_change_down');
+    assert.deepEqual(
+      report.processes.filter((p: { module: string }) => p.module === 'Elixir.SampleApp.Worker').map((p: { how: string }) => p.how),
+      ['saved_state', 'saved_state', 'saved_state'],
+    );
+    assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Counter'), md5v1);
+    assert.equal(await stateOf(node, 'Elixir.SampleApp.Counter'), "#{'__struct__' => 'Elixir.SampleApp.Counter',count => 2}");
+    const workers = await onNode(node, `io_lib:format("~0p", [[maps:is_key(upgraded, sys:get_state(P)) || {_, P, _, _} <- supervisor:which_children('Elixir.SampleApp.WorkerSup')]])`);
+    assert.equal(workers, '[false,false,false]');
+
+    const again = await cli(['rollback', ...args(node)]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /has no upgrade to roll back/);
+  }));

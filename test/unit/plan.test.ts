@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { BeamOnDisk } from '../../server/upgrade/beams';
+import { expandScript, instructionFor, planWarnings } from '../../server/upgrade/plan';
+import { diffBuild } from '../../server/upgrade/diff';
+
+function beam(module: string, behaviours: string[], exports: Array<[string, number]> = [], attributes: Array<[string, never]> = []): BeamOnDisk {
+  return {
+    module,
+    file: `/b/${module}.beam`,
+    binary: Buffer.alloc(0),
+    info: { module, md5: `md5-${module}`, vsn: undefined, exports, attributes, behaviours, compileInfo: [], chunkIds: [], funCount: 0 },
+  };
+}
+
+test('the default appup instruction follows the new module role: supervisor, gen_* update, else load_module', () => {
+  assert.equal(instructionFor(beam('Elixir.A.Sup', ['Elixir.Supervisor'])), 'supervisor');
+  assert.equal(instructionFor(beam('a_sup', ['supervisor'])), 'supervisor');
+  assert.equal(instructionFor(beam('Elixir.A.Server', ['Elixir.GenServer'])), 'update');
+  assert.equal(instructionFor(beam('a_statem', ['gen_statem'])), 'update');
+  assert.equal(instructionFor(beam('a_event', ['gen_event'])), 'update');
+  assert.equal(instructionFor(beam('Elixir.A.Helper', [])), 'load_module');
+});
+
+test('several modules expand into one block as systools_rc does: suspend in order, load in reverse, resume in reverse', () => {
+  const script = expandScript([
+    { module: 'a', instruction: 'update' },
+    { module: 'b', instruction: 'load_module' },
+    { module: 'c', instruction: 'supervisor' },
+    { module: 'd', instruction: 'delete_module' },
+  ]);
+  assert.deepEqual(script, [
+    '{load_object_code,[a,b,c]}',
+    'point_of_no_return',
+    '{suspend,[a,c]}',
+    '{remove,{d,brutal_purge,brutal_purge}}',
+    '{load,{c,brutal_purge,brutal_purge}}',
+    '{load,{b,brutal_purge,brutal_purge}}',
+    '{load,{a,brutal_purge,brutal_purge}}',
+    '{code_change,up,[{a,[]},{c,[]}]}',
+    '{resume,[c,a]}',
+    '{purge,[d]}',
+  ]);
+  assert.deepEqual(expandScript([]), []);
+});
+
+test('warnings: no code_change exported, an Agent, a supervisor init re-run, on_load, and a missing old binary', () => {
+  const w = planWarnings({
+    modules: [
+      { module: 'Elixir.NoCC', instruction: 'update', beam: beam('Elixir.NoCC', ['Elixir.GenServer'], [['init', 1]]) },
+      { module: 'Elixir.WithCC', instruction: 'update', beam: beam('Elixir.WithCC', ['Elixir.GenServer'], [['code_change', 3]]) },
+      { module: 'Elixir.Sup', instruction: 'supervisor', beam: beam('Elixir.Sup', ['Elixir.Supervisor']) },
+      { module: 'Elixir.Store', instruction: 'load_module', beam: beam('Elixir.Store', []) },
+      { module: 'nif_mod', instruction: 'load_module', beam: beam('nif_mod', [], [], [['on_load', [] as never]]) },
+    ],
+    users: [{ pid: '<0.1.0>', name: 'Elixir.Store', module: 'Elixir.Store', callback: 'Elixir.Agent.Server' }],
+    noOldBinary: ['Elixir.WithCC'],
+  });
+  const codes = w.map((x) => `${x.module}:${x.code}`).sort();
+  assert.deepEqual(codes, ['Elixir.NoCC:no-code-change', 'Elixir.Store:agent-extra', 'Elixir.Sup:supervisor-init', 'Elixir.WithCC:no-old-binary', 'nif_mod:nif']);
+});
+
+test('diff: changed iff the MD5 differs; not loaded, added and deleted apart', () => {
+  const a = beam('a', []);
+  const b = beam('b', []);
+  const c = beam('c', []);
+  const n = beam('new', []);
+  const d = diffBuild(
+    new Set(['a', 'b', 'c', 'gone']),
+    { modules: new Map([['a', a], ['b', b], ['c', c], ['new', n]]), errors: [] },
+    new Map([
+      ['a', { module: 'a', loaded: true, md5: 'md5-a' }],
+      ['b', { module: 'b', loaded: true, md5: 'older' }],
+      ['c', { module: 'c', loaded: false }],
+      ['new', { module: 'new', loaded: false }],
+    ]),
+    ['a', 'b', 'gone'],
+  );
+  assert.deepEqual(d.unchanged, ['a']);
+  assert.deepEqual(d.changed.map((x) => x.beam.module), ['b']);
+  assert.deepEqual(d.notLoaded, ['c']);
+  assert.deepEqual(d.added.map((x) => x.module), ['new']);
+  assert.deepEqual(d.deleted, ['gone']);
+});
