@@ -198,6 +198,12 @@ initial_module(P) ->
                     end;
                 _ -> undefined
             end;
+        {initial_call, {erlang, apply, 2}} ->
+            %% spawn(fun ...): the initial call names no module; what it runs now does.
+            case erlang:process_info(P, current_function) of
+                {current_function, {M, _, _}} when M =/= erlang -> {M, spawn};
+                _ -> undefined
+            end;
         {initial_call, {M, _, _}} -> {M, spawn};
         _ -> undefined
     end.

@@ -237,3 +237,40 @@ test('killing the bridge between suspend and resume leaves no process suspended,
     assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Counter'), md5Before);
     assert.equal(await stateOf(node, 'Elixir.SampleApp.Counter'), stateBefore);
   }));
+
+test('a process looping with a local call stays on old code after one load (oldCode) and is killed by the next (killed)', () =>
+  withNode(async (node) => {
+    const looper = 'lib/sample_app/looper.ex';
+    const src = readFileSync(join(node.dir, looper), 'utf8');
+    const pid = await onNode(node, `pid_to_list(whereis(sample_looper))`);
+    writeSource(node.dir, looper, src.replace('send(from, {:pong, n})', 'send(from, {:pong, n * 10})'));
+    const first = await upgrade(node);
+    assert.equal(first.code, 0, JSON.stringify(first.report, null, 1));
+    assert.deepEqual(first.report.oldCode.map((p) => p.pid), [pid]);
+    assert.ok(first.report.missed.some((m) => m.pid === pid && /not a special process/.test(m.why)));
+    assert.equal(await onNode(node, `atom_to_list(erlang:check_process_code(whereis(sample_looper), 'Elixir.SampleApp.Looper'))`), 'true');
+
+    writeSource(node.dir, looper, src.replace('send(from, {:pong, n})', 'send(from, {:pong, n * 100})'));
+    const second = await upgrade(node);
+    assert.equal(second.code, 0, JSON.stringify(second.report, null, 1));
+    assert.deepEqual(second.report.killed.map((p) => p.pid), [pid]);
+    assert.equal(await onNode(node, `io_lib:format("~p", [whereis(sample_looper)])`), 'undefined');
+  }));
+
+test('a consolidated protocol that changed is reloaded with the upgrade', () =>
+  withNode(async (node) => {
+    // The node uses String.Chars, so its consolidated version is loaded.
+    assert.equal(await onNode(node, `'Elixir.String.Chars':to_string(42)`), '42');
+    writeSource(
+      node.dir,
+      'lib/sample_app/counter_chars.ex',
+      'defimpl String.Chars, for: SampleApp.Counter do\n  def to_string(c), do: "counter at #{c.count}"\nend\n',
+    );
+    const { code, report } = await upgrade(node);
+    assert.equal(code, 0, JSON.stringify(report, null, 1));
+    const chars = report.modules.find((m) => m.module === 'Elixir.String.Chars');
+    assert.equal(chars?.instruction, 'load_module');
+    assert.ok(report.modules.some((m) => m.module === 'Elixir.String.Chars.SampleApp.Counter' && m.instruction === 'add_module'));
+    assert.equal(await loadedMd5(node, 'Elixir.String.Chars'), chars?.newMd5);
+    assert.equal(await onNode(node, `'Elixir.String.Chars':to_string(sys:get_state('Elixir.SampleApp.Counter'))`), 'counter at 0');
+  }));
