@@ -1,14 +1,62 @@
-// The BEAM Live language server. The foundation issue only stands it up; save handling,
-// diagnostics and the beamLive/* messages arrive with the editor issue.
-import { createConnection, ProposedFeatures, TextDocumentSyncKind } from 'vscode-languageserver/node';
+// The BEAM Live language server: LSP wiring only. Runs under the extension (IPC) or standalone
+// for other editors: node dist/server.js --stdio.
+import { fileURLToPath } from 'node:url';
+import { createConnection, DidChangeConfigurationNotification, ProposedFeatures, TextDocumentSyncKind } from 'vscode-languageserver/node';
+import {
+  AttachRequest,
+  DetachRequest,
+  ModulesRequest,
+  PlanRequest,
+  ProcessStateRequest,
+  ProcessesRequest,
+  RollbackRequest,
+  UpgradeNowRequest,
+} from './protocol';
+import { LiveServer } from './lsp/liveServer';
+import { Settings } from './lsp/settings';
 
 const connection = createConnection(ProposedFeatures.all);
+const log = (line: string) => connection.console.log(line);
+let server: LiveServer | undefined;
+let settings: Settings | undefined;
 
-connection.onInitialize(() => ({
-  capabilities: {
-    textDocumentSync: { openClose: false, save: { includeText: false }, change: TextDocumentSyncKind.None },
-  },
-  serverInfo: { name: 'beam-live' },
-}));
+connection.onInitialize((params) => {
+  const rootUri = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
+  const root = rootUri ? fileURLToPath(rootUri) : process.cwd();
+  settings = new Settings(connection, !!params.capabilities.workspace?.configuration);
+  settings.seed(params.initializationOptions);
+  server = new LiveServer(connection, root, settings, log);
+  return {
+    capabilities: {
+      textDocumentSync: { openClose: false, change: TextDocumentSyncKind.None, save: { includeText: false } },
+    },
+    serverInfo: { name: 'beam-live', version: '0.1.0' },
+  };
+});
 
+connection.onInitialized(async () => {
+  await settings!.refresh();
+  void connection.client.register(DidChangeConfigurationNotification.type, { section: 'beamLive' }).catch(() => undefined);
+});
+
+connection.onDidChangeConfiguration(() => void settings?.refresh());
+
+connection.onDidSaveTextDocument(async ({ textDocument }) => {
+  if (!server || !textDocument.uri.startsWith('file:')) return;
+  await settings!.refresh();
+  const verdict = server.saves.onSave(fileURLToPath(textDocument.uri));
+  if (verdict === 'not-attached') server.noteSkippedSave('not-attached');
+});
+
+const s = () => server!;
+connection.onRequest(AttachRequest.type, (p) => s().attach(p));
+connection.onRequest(DetachRequest.type, () => s().detach());
+connection.onRequest(UpgradeNowRequest.type, () => s().upgrade('command'));
+connection.onRequest(PlanRequest.type, () => s().plan());
+connection.onRequest(ProcessesRequest.type, (p) => s().processes(p));
+connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
+connection.onRequest(RollbackRequest.type, () => s().rollback());
+connection.onRequest(ModulesRequest.type, () => s().modules());
+
+connection.onShutdown(() => server?.dispose());
 connection.listen();

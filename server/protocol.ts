@@ -1,6 +1,7 @@
 // The one description of what crosses between the engine and its users: the CLI's --json
-// output, and (from the editor issue on) the custom beamLive/* LSP messages. Both the
-// extension and the server import this file; it must not import vscode or node modules.
+// output and the custom beamLive/* LSP messages. Both the extension and the server import this
+// file; it imports neither vscode nor any Node module, only the LSP protocol types.
+import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 
 /** `beam-live status --json`. */
 export interface NodeStatus {
@@ -188,3 +189,173 @@ export interface RollbackReport {
 export type ProcessState =
   | { ok: true; pid: string; name: string | null; syntax: 'elixir' | 'erlang'; text: string; truncated: boolean; bytes: number }
   | { ok: false; error: string };
+
+// ---- the beamLive/* messages ----------------------------------------------------------------
+
+export type NameTypeParam = 'sname' | 'name';
+
+export interface AttachParams {
+  node: string;
+  nameType?: NameTypeParam;
+  cookieFile?: string;
+}
+
+export interface AttachResult {
+  node: string;
+  otpRelease: string;
+}
+
+/** client → server: attach to a node (detaching from any other first). */
+export namespace AttachRequest {
+  export const method = 'beamLive/attach';
+  export const type = new RequestType<AttachParams, AttachResult, void>(method);
+}
+
+/** client → server: detach; the node keeps running. */
+export namespace DetachRequest {
+  export const method = 'beamLive/detach';
+  export const type = new RequestType0<void, void>(method);
+}
+
+/** client → server: compile, diff, plan and upgrade now, whatever beamLive.upgradeOnSave says. */
+export namespace UpgradeNowRequest {
+  export const method = 'beamLive/upgradeNow';
+  export const type = new RequestType0<UpgradeReport, void>(method);
+}
+
+/** client → server: compile, diff and plan, changing nothing on the node. */
+export namespace PlanRequest {
+  export const method = 'beamLive/plan';
+  export const type = new RequestType0<UpgradePlan, void>(method);
+}
+
+/** One row of the Live view. Pids, names and modules as the node prints them. */
+export interface LiveItem {
+  pid: string | null;
+  name: string | null;
+  module: string | null;
+  vsn: string | null;
+  status: string;
+  id?: string | null;
+  type?: 'worker' | 'supervisor';
+  modules?: string[] | 'dynamic';
+  application?: string;
+  parent?: string | null;
+  startedBy?: string;
+}
+
+export interface LiveApplication {
+  application: string;
+  vsn: string | null;
+  description: string;
+  supervisor: string | null;
+  module: string | null;
+}
+
+export type ProcessesParams =
+  | { kind: 'applications' }
+  | { kind: 'children'; supervisor: string; offset?: number; limit?: number }
+  | { kind: 'unsupervised'; offset?: number; limit?: number };
+
+export interface ProcessesPage<T> {
+  items: T[];
+  total: number;
+  offset: number;
+}
+
+/** client → server: one page of the Live view, collected and sorted on the node. */
+export namespace ProcessesRequest {
+  export const method = 'beamLive/processes';
+  export const type = new RequestType<ProcessesParams, ProcessesPage<LiveItem | LiveApplication>, void>(method);
+}
+
+export interface ProcessStateParams {
+  /** A pid (<0.1.0>) or a registered name in atom form. */
+  process: string;
+  syntax?: 'elixir' | 'erlang';
+}
+
+/** client → server: one process's state, printed and size-limited on the node. */
+export namespace ProcessStateRequest {
+  export const method = 'beamLive/processState';
+  export const type = new RequestType<ProcessStateParams, ProcessState, void>(method);
+}
+
+/** client → server: undo the last upgrade. */
+export namespace RollbackRequest {
+  export const method = 'beamLive/rollback';
+  export const type = new RequestType0<RollbackReport, void>(method);
+}
+
+export interface ModuleRow {
+  module: string;
+  loadedVsn: string | null;
+  diskVsn: string | null;
+  loadedMd5: string | null;
+  diskMd5: string | null;
+  /** Processes still running the module's old code. */
+  oldCode: ProcessRef[];
+  state: 'changed' | 'unchanged' | 'not_loaded';
+}
+
+/** client → server: the project's modules, loaded vs on disk (the Modules view). */
+export namespace ModulesRequest {
+  export const method = 'beamLive/modules';
+  export const type = new RequestType0<ModuleRow[], void>(method);
+}
+
+export interface StatusParams {
+  attached: boolean;
+  node: string | null;
+  otpRelease: string | null;
+  /** Set when the server launched or was told the node was launched by the editor. */
+  state: 'detached' | 'idle' | 'compiling' | 'upgrading' | 'upgraded' | 'failed' | 'skipped';
+  /** One line: the last result, or why the last save was skipped. */
+  message: string | null;
+}
+
+/** server → client: attachment and the last result, for the status bar and the views. */
+export namespace StatusNotification {
+  export const method = 'beamLive/status';
+  export const type = new NotificationType<StatusParams>(method);
+}
+
+export interface UpgradeStartedParams {
+  trigger: 'save' | 'command';
+  files: string[];
+}
+
+/** server → client: an upgrade began. */
+export namespace UpgradeStartedNotification {
+  export const method = 'beamLive/upgradeStarted';
+  export const type = new NotificationType<UpgradeStartedParams>(method);
+}
+
+/** server → client: an upgrade ended; the same report as `beam-live upgrade --json`. */
+export namespace UpgradeFinishedNotification {
+  export const method = 'beamLive/upgradeFinished';
+  export const type = new NotificationType<UpgradeReport>(method);
+}
+
+/** The beamLive.* settings the server reads (workspace/configuration, section "beamLive"). */
+export interface ServerSettings {
+  node: string;
+  nameType: NameTypeParam | '';
+  cookieFile: string;
+  upgradeOnSave: 'never' | 'manual' | 'always';
+  upgrade: { mode: UpgradeMode; onFailure: FailurePolicy; parallel: boolean; suspendTimeoutMs: number; codeChangeTimeoutMs: number };
+  compile: { warm: boolean };
+  processes: { refreshSeconds: number; pageSize: number };
+  state: { maxBytes: number };
+}
+
+export const DEFAULT_SETTINGS: ServerSettings = {
+  node: '',
+  nameType: '',
+  cookieFile: '',
+  upgradeOnSave: 'always',
+  upgrade: { mode: 'release', onFailure: 'rollback', parallel: false, suspendTimeoutMs: 5000, codeChangeTimeoutMs: 5000 },
+  compile: { warm: true },
+  processes: { refreshSeconds: 5, pageSize: 200 },
+  state: { maxBytes: 65536 },
+};

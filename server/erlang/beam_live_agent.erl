@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
--export([initial_module/1, parent/1, unwrap_vsn/1, state/1]).
+-export([initial_module/1, parent/1, unwrap_vsn/1, state/1, page/1, old_code_users/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -242,6 +242,65 @@ proc(Pid, Mod) ->
               message_queue_len => proplists:get_value(message_queue_len, Info)}
     end.
 
+%% ---- the Live view, one page at a time -----------------------------------------------------
+
+%% What one expanded tree row needs, collected, sorted and cut to one page here on the node:
+%% #{kind => applications} | #{kind => children, supervisor => Pid, offset, limit}
+%% | #{kind => unsupervised, offset, limit, apps}.
+page(#{kind := applications}) ->
+    Items = [begin
+                 Root = app_root(App),
+                 #{application => App, vsn => bin(Vsn), description => bin(Desc),
+                   supervisor => case Root of undefined -> undefined; _ -> pid_bin(Root) end,
+                   module => case Root of undefined -> undefined; _ -> supervisor_module(Root) end}
+             end || {App, Desc, Vsn} <- application:which_applications()],
+    #{items => Items, total => length(Items), offset => 0};
+page(#{kind := children, supervisor := Sup} = Opts) ->
+    Pid = resolve(Sup),
+    Children = case Pid of undefined -> []; _ -> which_children(Pid) end,
+    {Total, Slice} = slice(Children, Opts),
+    Items = [child_item(C) || C <- Slice],
+    #{items => Items, total => Total, offset => maps:get(offset, Opts, 0)};
+page(#{kind := unsupervised} = Opts) ->
+    ProjectMods = project_modules(project_apps(maps:get(apps, Opts, auto))),
+    All = unsupervised(supervised_pids(), ProjectMods),
+    {Total, Slice} = slice(All, Opts),
+    #{items => Slice, total => Total, offset => maps:get(offset, Opts, 0)}.
+
+app_root(App) ->
+    case application_controller:get_master(App) of
+        Master when is_pid(Master) ->
+            case catch application_master:get_child(Master) of
+                {Root, _} when is_pid(Root) -> Root;
+                _ -> undefined
+            end;
+        _ -> undefined
+    end.
+
+child_item({Id, Child, Type, Mods}) when is_pid(Child) ->
+    Mod = case Type of
+              supervisor -> supervisor_module(Child);
+              _ -> callback_module(Child)
+          end,
+    (proc(Child, Mod))#{id => show(Id), type => Type, modules => mods(Mods)};
+child_item({Id, Status, Type, Mods}) ->
+    #{pid => undefined, name => undefined, id => show(Id), type => Type, modules => mods(Mods),
+      module => undefined, vsn => undefined, status => Status, message_queue_len => 0}.
+
+%% Sorted by registered name, then pid, so that pages are stable between refreshes.
+slice(L, Opts) ->
+    Offset = maps:get(offset, Opts, 0),
+    Limit = maps:get(limit, Opts, 200),
+    Total = length(L),
+    Sorted = case Total > 0 andalso is_tuple(hd(L)) of
+                 true -> L;   % which_children: keep the supervisor's own order
+                 false -> lists:sort(fun sort_key/2, L)
+             end,
+    {Total, lists:sublist(Sorted, Offset + 1, Limit)}.
+
+sort_key(#{name := N1, pid := P1}, #{name := N2, pid := P2}) -> {N1 =:= undefined, N1, P1} =< {N2 =:= undefined, N2, P2};
+sort_key(A, B) -> A =< B.
+
 %% ---- one process's state --------------------------------------------------------------------
 
 %% sys:get_state with a short timeout, printed here on the node (Elixir's inspect when asked and
@@ -322,6 +381,16 @@ loaded_under(Dirs) ->
     Prefixes = [unicode:characters_to_list(D) ++ "/" || D <- Dirs],
     [M || {M, File} <- code:all_loaded(), is_list(File),
           lists:any(fun(P) -> lists:prefix(P, File) end, Prefixes)].
+
+%% The processes still running old code of each module that has some: one scan of the node,
+%% only for the modules that need it.
+old_code_users(Mods) ->
+    case [M || M <- Mods, erlang:check_old_code(M)] of
+        [] -> [];
+        Old ->
+            [#{pid => pid_bin(P), name => reg(P), module => M}
+             || P <- processes(), M <- Old, erlang:check_process_code(P, M) =:= true]
+    end.
 
 hex(undefined) -> undefined;
 hex(Bin) -> list_to_binary([io_lib:format("~2.16.0b", [X]) || <<X>> <= Bin]).

@@ -4,9 +4,12 @@ import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
 import { compileProject, CompileResult } from '../compile/compile';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
+import { formatVsn } from '../beam/beamFile';
 import type {
   FailurePolicy,
   ModuleChange,
+  ModuleRow,
+  ProcessRef,
   RollbackReport,
   UpgradeMode,
   UpgradePlan,
@@ -197,6 +200,30 @@ export class UpgradeEngine {
       if (funs.length) merged.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: funs }));
       return summarize(merged, Date.now() - started);
     });
+  }
+
+  /** The project's modules as built vs as loaded, and who still runs old code (the Modules view). */
+  async modules(): Promise<ModuleRow[]> {
+    const beams = readBeamDirs(this.beamDirs);
+    const loaded = await this.loadedInfos([...beams.modules.keys()]);
+    const withOld = [...loaded.values()].filter((l) => l.oldCode).map((l) => atom(l.module));
+    const users = withOld.length
+      ? (termToJson(await this.session.bridge.agent('old_code_users', [withOld])) as unknown as Array<ProcessRef>)
+      : [];
+    return [...beams.modules.values()]
+      .map((b): ModuleRow => {
+        const l = loaded.get(b.module);
+        return {
+          module: b.module,
+          loadedVsn: l?.vsn ?? null,
+          diskVsn: b.info.vsn === undefined ? null : formatVsn(b.info.vsn) ?? null,
+          loadedMd5: l?.md5 ?? null,
+          diskMd5: b.info.md5,
+          oldCode: users.filter((u) => u.module === b.module),
+          state: !l?.loaded ? 'not_loaded' : l.md5 === b.info.md5 ? 'unchanged' : 'changed',
+        };
+      })
+      .sort((a, b) => (a.state === b.state ? a.module.localeCompare(b.module) : a.state === 'changed' ? -1 : b.state === 'changed' ? 1 : 0));
   }
 
   /** Undoes the last upgrade the node remembers, after any upgrade still running. */

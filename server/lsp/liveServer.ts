@@ -1,0 +1,210 @@
+// The language server's domain: one attached node, one project, and what a save does to them.
+// The LSP wiring is in server/main.ts; everything here is reachable without it.
+import { Connection } from 'vscode-languageserver/node';
+import { atom } from '../beam/term';
+import {
+  AttachParams,
+  AttachResult,
+  LiveApplication,
+  LiveItem,
+  ModuleRow,
+  ProcessState,
+  ProcessStateParams,
+  ProcessesPage,
+  ProcessesParams,
+  RollbackReport,
+  StatusNotification,
+  StatusParams,
+  UpgradeFinishedNotification,
+  UpgradePlan,
+  UpgradeReport,
+  UpgradeStartedNotification,
+} from '../protocol';
+import { termToJson } from '../beam/json';
+import { NodeError } from '../runtime/errors';
+import { NodeSession } from '../runtime/session';
+import { SaveHandler } from '../save/saveHandler';
+import { UpgradeEngine, UpgradeOptions } from '../upgrade/engine';
+import { CompileDiagnostics } from './diagnostics';
+import { Settings } from './settings';
+
+export class NotAttachedError extends Error {
+  constructor() {
+    super('Not attached to a node. Run "BEAM Live: Attach to Node…" (or start a beam-live debug session) first.');
+  }
+}
+
+export class LiveServer {
+  private session: NodeSession | undefined;
+  private engine: UpgradeEngine | undefined;
+  private status: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
+  private readonly diagnostics: CompileDiagnostics;
+  readonly saves: SaveHandler;
+  private lastAttach: AttachParams | undefined;
+  private reattachTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly conn: Connection,
+    readonly root: string,
+    readonly settings: Settings,
+    private readonly log: (line: string) => void,
+  ) {
+    this.diagnostics = new CompileDiagnostics(conn, root, 'beam-live (compiler)');
+    this.saves = new SaveHandler(
+      { root, upgradeOnSave: () => this.settings.value.upgradeOnSave, attached: () => !!this.session },
+      (files) => this.upgrade('save', files).then(() => undefined),
+    );
+  }
+
+  get attached(): boolean {
+    return !!this.session;
+  }
+
+  private setStatus(patch: Partial<StatusParams>): void {
+    this.status = { ...this.status, ...patch };
+    void this.conn.sendNotification(StatusNotification.type, this.status);
+  }
+
+  private upgradeOptions(): UpgradeOptions {
+    const u = this.settings.value.upgrade;
+    return { mode: u.mode, onFailure: u.onFailure, parallel: u.parallel, suspendTimeoutMs: u.suspendTimeoutMs, codeChangeTimeoutMs: u.codeChangeTimeoutMs };
+  }
+
+  async attach(params: AttachParams): Promise<AttachResult> {
+    await this.detach(false);
+    const s = this.settings.value;
+    const opts = {
+      node: params.node || s.node,
+      nameType: params.nameType || s.nameType || undefined,
+      cookieFile: params.cookieFile || s.cookieFile || undefined,
+    };
+    this.lastAttach = opts;
+    const session = await NodeSession.attach({ ...opts, log: this.log });
+    this.session = session;
+    try {
+      this.engine = new UpgradeEngine(session, this.root);
+      await this.engine.keepOldBinaries();
+    } catch (e) {
+      // No project here (another editor's folder): attach still works for the views.
+      this.engine = undefined;
+      this.log(`no upgrades from ${this.root}: ${(e as Error).message}`);
+    }
+    const onGone = () => {
+      if (this.session !== session) return;
+      this.session = undefined;
+      this.engine = undefined;
+      this.setStatus({ attached: false, state: 'detached', message: `${session.node} went away; reattaching when it is back` });
+      this.scheduleReattach();
+    };
+    session.bridge.once('nodedown', onGone);
+    session.bridge.once('exit', onGone);
+    this.setStatus({ attached: true, node: session.node, otpRelease: session.attached.otpRelease, state: 'idle', message: null });
+    this.log(`attached to ${session.node} (OTP ${session.attached.otpRelease})`);
+    return { node: session.node, otpRelease: session.attached.otpRelease };
+  }
+
+  /** Node-down is a normal event: try again every 2 s until the node is back or we detach. */
+  private scheduleReattach(): void {
+    if (this.reattachTimer || !this.lastAttach) return;
+    this.reattachTimer = setInterval(() => {
+      if (this.session || !this.lastAttach) return this.stopReattach();
+      this.attach(this.lastAttach).then(
+        () => this.stopReattach(),
+        () => undefined,
+      );
+    }, 2000);
+  }
+
+  private stopReattach(): void {
+    if (this.reattachTimer) clearInterval(this.reattachTimer);
+    this.reattachTimer = undefined;
+  }
+
+  async detach(forget = true): Promise<void> {
+    if (forget) {
+      this.lastAttach = undefined;
+      this.stopReattach();
+    }
+    const s = this.session;
+    this.session = undefined;
+    this.engine = undefined;
+    s?.close();
+    if (s) this.log(`detached from ${s.node}`);
+    this.setStatus({ attached: false, node: forget ? null : this.status.node, otpRelease: null, state: 'detached', message: null });
+  }
+
+  private need(): { session: NodeSession; engine: UpgradeEngine | undefined } {
+    if (!this.session) throw new NotAttachedError();
+    return { session: this.session, engine: this.engine };
+  }
+
+  private needEngine(): UpgradeEngine {
+    const { engine } = this.need();
+    if (!engine) throw new Error(`${this.root} holds no mix.exs, rebar.config or .erl sources: nothing to upgrade from this folder.`);
+    return engine;
+  }
+
+  async upgrade(trigger: 'save' | 'command', files: string[] = []): Promise<UpgradeReport> {
+    const engine = this.needEngine();
+    void this.conn.sendNotification(UpgradeStartedNotification.type, { trigger, files });
+    this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });
+    let report: UpgradeReport;
+    try {
+      report = await engine.upgrade(this.upgradeOptions());
+    } catch (e) {
+      const message = e instanceof NodeError ? e.message : `upgrade could not run: ${(e as Error).message}`;
+      this.setStatus({ state: 'failed', message });
+      throw e;
+    }
+    this.diagnostics.publish(report.diagnostics);
+    void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
+    const compileError = report.diagnostics.find((d) => d.severity === 'error');
+    if (!report.ok && compileError) {
+      this.setStatus({ state: 'skipped', message: `upgrade skipped: compile error in ${compileError.file}:${compileError.line}` });
+    } else {
+      this.setStatus({ state: report.ok ? 'upgraded' : 'failed', message: report.summary });
+    }
+    this.log(report.summary);
+    return report;
+  }
+
+  /** A save the handler did not turn into an upgrade still gets a word in the status. */
+  noteSkippedSave(why: 'not-attached'): void {
+    if (why === 'not-attached') this.setStatus({ state: 'skipped', message: 'upgrade skipped: not attached to a node' });
+  }
+
+  plan(): Promise<UpgradePlan> {
+    return this.needEngine().plan(this.upgradeOptions());
+  }
+
+  rollback(): Promise<RollbackReport> {
+    return this.needEngine().rollback(this.upgradeOptions());
+  }
+
+  modules(): Promise<ModuleRow[]> {
+    return this.needEngine().modules();
+  }
+
+  async processes(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>> {
+    const { session } = this.need();
+    const limit = Math.min(p.kind === 'applications' ? 0 : (p.limit ?? this.settings.value.processes.pageSize), this.settings.value.processes.pageSize);
+    const req: Record<string, unknown> = { kind: atom(p.kind) };
+    if (p.kind === 'children') req.supervisor = Buffer.from(p.supervisor);
+    if (p.kind !== 'applications') {
+      req.offset = p.offset ?? 0;
+      req.limit = limit;
+    }
+    return termToJson(await session.bridge.agent('page', [req as never], 30_000)) as unknown as ProcessesPage<LiveItem | LiveApplication>;
+  }
+
+  processState(p: ProcessStateParams): Promise<ProcessState> {
+    const { session } = this.need();
+    return session.processState(p.process, { syntax: p.syntax, maxBytes: this.settings.value.state.maxBytes, timeoutMs: 2000 });
+  }
+
+  dispose(): void {
+    this.saves.dispose();
+    this.stopReattach();
+    this.session?.close();
+  }
+}

@@ -1,0 +1,139 @@
+// The language server over stdio, as another editor would run it, against a real node.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import type { StatusParams, UpgradeReport } from '../../server/protocol';
+import { loadedMd5, loopbackEnv, ROOT, startNode, stateOf, TestNode, writeSource } from '../helpers';
+import { COUNTER, COUNTER_V2 } from './sources';
+
+let node: TestNode;
+let server: ChildProcess;
+let conn: MessageConnection;
+const finished: UpgradeReport[] = [];
+const statuses: StatusParams[] = [];
+const diagnostics = new Map<string, Array<{ message: string; range: { start: { line: number } }; source: string }>>();
+
+const uri = (rel: string) => pathToFileURL(join(node.dir, rel)).toString();
+const save = (rel: string) => conn.sendNotification('textDocument/didSave', { textDocument: { uri: uri(rel) } });
+
+async function until<T>(what: string, f: () => T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+before(async () => {
+  node = await startNode({ name: 'lsp' });
+  server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
+  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  conn.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
+  conn.onNotification('beamLive/status', (s: StatusParams) => statuses.push(s));
+  conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: never[] }) => diagnostics.set(p.uri, p.diagnostics));
+  conn.onNotification('window/logMessage', () => undefined);
+  conn.listen();
+  await conn.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: pathToFileURL(node.dir).toString(),
+    workspaceFolders: [{ uri: pathToFileURL(node.dir).toString(), name: 'sample_app' }],
+    capabilities: {},
+  });
+  await conn.sendNotification('initialized', {});
+});
+
+after(async () => {
+  try {
+    await conn.sendRequest('shutdown');
+    await conn.sendNotification('exit');
+  } catch {
+    // already gone
+  }
+  conn?.dispose();
+  server?.kill();
+  await node?.stop();
+});
+
+test('a save while not attached is skipped and the status says why', async () => {
+  writeSource(node.dir, COUNTER, readFileSync(join(node.dir, COUNTER), 'utf8'));
+  await save(COUNTER);
+  const s = await until('a skipped status', () => statuses.find((x) => x.state === 'skipped'));
+  assert.match(s.message ?? '', /not attached/);
+  assert.equal(finished.length, 0);
+});
+
+test('attach answers with the node and its OTP release', async () => {
+  const r = await conn.sendRequest<{ node: string; otpRelease: string }>('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
+  assert.deepEqual(r, { node: node.name, otpRelease: '25' });
+  const pages = await conn.sendRequest<{ items: Array<{ application: string; supervisor: string }> }>('beamLive/processes', { kind: 'applications' });
+  const app = pages.items.find((a) => a.application === 'sample_app');
+  assert.ok(app?.supervisor);
+  const children = await conn.sendRequest<{ items: Array<{ name: string }>; total: number }>('beamLive/processes', { kind: 'children', supervisor: app.supervisor, limit: 2 });
+  assert.equal(children.items.length, 2);
+  assert.equal(children.total, 5);
+});
+
+test('saving a changed GenServer upgrades it: code_change ran on the node, and upgradeFinished carries the report', async () => {
+  writeSource(node.dir, COUNTER, COUNTER_V2);
+  await save(COUNTER);
+  const report = await until('upgradeFinished', () => finished.at(-1));
+  assert.equal(report.ok, true, JSON.stringify(report));
+  assert.equal(report.processes.find((p) => p.name === 'Elixir.SampleApp.Counter')?.codeChange, 'ok');
+  assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /from_vsn => <<"1">>/);
+  assert.equal((await until('upgraded status', () => statuses.find((s) => s.state === 'upgraded')))?.message, report.summary);
+  const st = await conn.sendRequest<{ ok: boolean; text: string }>('beamLive/processState', { process: 'Elixir.SampleApp.Counter' });
+  assert.equal(st.ok, true);
+  assert.match(st.text, /from_vsn: "1"/);
+});
+
+test('a compile error gives diagnostics and pushes nothing; the next good save clears them', async () => {
+  const md5 = await loadedMd5(node, 'Elixir.SampleApp.Counter');
+  const before = finished.length;
+  writeSource(node.dir, COUNTER, COUNTER_V2.replace('def value, do: GenServer.call(__MODULE__, :value)', 'def value, do: missing_fun()'));
+  await save(COUNTER);
+  const report = await until('upgradeFinished', () => finished[before]);
+  assert.equal(report.ok, false);
+  const diags = await until('diagnostics', () => diagnostics.get(uri(COUNTER))?.length ? diagnostics.get(uri(COUNTER)) : undefined);
+  assert.equal(diags[0]!.range.start.line, 6);
+  assert.match(diags[0]!.message, /undefined function missing_fun\/0/);
+  assert.match(statuses.at(-1)?.message ?? '', /upgrade skipped: compile error in lib\/sample_app\/counter\.ex:7/);
+  assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Counter'), md5);
+
+  writeSource(node.dir, COUNTER, COUNTER_V2);
+  await save(COUNTER);
+  await until('the next report', () => finished[before + 1]);
+  await until('cleared diagnostics', () => diagnostics.get(uri(COUNTER))?.length === 0 || undefined);
+});
+
+test('"Save All" of three files gives one upgrade', async () => {
+  const before = finished.length;
+  const edits: Array<[string, string, string]> = [
+    ['lib/sample_app/machine.ex', 'flips: 0', 'flips: 1'],
+    ['lib/sample_app/worker.ex', 'jobs: 0', 'jobs: 1'],
+    ['lib/sample_app/hidden.ex', 'seen: 0', 'seen: 1'],
+  ];
+  for (const [f, a, b] of edits) writeSource(node.dir, f, readFileSync(join(node.dir, f), 'utf8').replace(a, b));
+  for (const [f] of edits) await save(f);
+  const report = await until('upgradeFinished', () => finished[before]);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(finished.length, before + 1);
+  assert.deepEqual(report.modules.map((m) => m.module).sort(), ['Elixir.SampleApp.Hidden', 'Elixir.SampleApp.Machine', 'Elixir.SampleApp.Worker']);
+});
+
+test('plan, modules and rollback answer over LSP; detach leaves the node running', async () => {
+  const plan = await conn.sendRequest<{ modules: unknown[] }>('beamLive/plan');
+  assert.deepEqual(plan.modules, []);
+  const modules = await conn.sendRequest<Array<{ module: string; state: string }>>('beamLive/modules');
+  assert.equal(modules.find((m) => m.module === 'Elixir.SampleApp.Counter')?.state, 'unchanged');
+  const rb = await conn.sendRequest<{ ok: boolean }>('beamLive/rollback');
+  assert.equal(rb.ok, true);
+  await conn.sendRequest('beamLive/detach');
+  await assert.rejects(conn.sendRequest('beamLive/plan'), /Not attached to a node/);
+  assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /count/);
+});
