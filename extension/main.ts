@@ -1,31 +1,27 @@
-// Activation stays thin: start the language server, and show a failure to start ourselves,
-// because VS Code does not.
+// Activation stays thin: build the context, register the commands, start the server. A failure
+// to start is shown to the user, because VS Code does not show it.
 import * as vscode from 'vscode';
-import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { registerCommands } from './commands';
+import { Ctx } from './ctx';
 
-let client: LanguageClient | undefined;
+let ctx: Ctx | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const module = context.asAbsolutePath('dist/server.js');
-  const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc },
-  };
-  const clientOptions: LanguageClientOptions = {
-    documentSelector: [
-      { scheme: 'file', language: 'elixir' },
-      { scheme: 'file', language: 'erlang' },
-      { scheme: 'file', pattern: '**/*.{ex,exs,erl,hrl}' },
-    ],
-  };
-  client = new LanguageClient('beamLive', 'BEAM Live', serverOptions, clientOptions);
+export interface BeamLiveApi {
+  ctx: Ctx;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<BeamLiveApi | undefined> {
   try {
-    await client.start();
+    ctx = new Ctx(context);
+    context.subscriptions.push(...registerCommands(ctx));
+    await ctx.start();
+    return { ctx };
   } catch (e) {
-    void vscode.window.showErrorMessage(`BEAM Live could not start its language server: ${(e as Error).message}`);
+    void vscode.window.showErrorMessage(`BEAM Live could not start: ${(e as Error).message}`);
+    return ctx ? { ctx } : undefined;
   }
 }
 
-export async function deactivate(): Promise<void> {
-  await client?.stop();
+export function deactivate(): void {
+  ctx = undefined;
 }

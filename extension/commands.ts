@@ -1,0 +1,185 @@
+// The command table. Every command works attached or not: used while not attached, it says so
+// plainly and offers to attach, instead of failing obscurely.
+import * as vscode from 'vscode';
+import type { RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
+import { PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
+import { printPlan, printRollback } from '../server/cli/printReport';
+import { config } from './config';
+import { Ctx } from './ctx';
+import { localNodes } from './debug/launch';
+import { StateDocuments, STATE_SCHEME } from './stateDocument';
+import type { LiveNode } from './views/liveTree';
+
+type Handler = (...args: unknown[]) => unknown;
+interface Command {
+  /** Commands that need a node say so when there is none. */
+  needsNode?: boolean;
+  run: (ctx: Ctx) => Handler;
+}
+
+async function notAttached(): Promise<void> {
+  const pick = await vscode.window.showInformationMessage('BEAM Live is not attached to a node.', 'Attach to Node…', 'Launch and Attach');
+  if (pick === 'Attach to Node…') await vscode.commands.executeCommand('beamLive.attach');
+  if (pick === 'Launch and Attach') await vscode.commands.executeCommand('beamLive.launch');
+}
+
+async function openText(content: string, language = 'plaintext'): Promise<vscode.TextDocument> {
+  const doc = await vscode.workspace.openTextDocument({ content, language });
+  await vscode.window.showTextDocument(doc, { preview: true });
+  return doc;
+}
+
+function lines(print: (out: (l: string) => void) => void): string {
+  const out: string[] = [];
+  print((l) => out.push(l));
+  return `${out.join('\n')}\n`;
+}
+
+async function askNode(): Promise<string | undefined> {
+  const known = await localNodes();
+  const fromSetting = config.node();
+  const items: vscode.QuickPickItem[] = [...new Set([fromSetting, ...known].filter(Boolean))].map((label) => ({ label, description: label === fromSetting ? 'beamLive.node' : 'registered with epmd' }));
+  const qp = vscode.window.createQuickPick();
+  qp.title = 'Attach to Node';
+  qp.placeholder = 'name@host, e.g. app@localhost';
+  qp.items = items;
+  return new Promise((resolve) => {
+    qp.onDidAccept(() => {
+      resolve(qp.selectedItems[0]?.label ?? (qp.value.trim() || undefined));
+      qp.hide();
+    });
+    qp.onDidHide(() => resolve(undefined));
+    qp.show();
+  });
+}
+
+export const COMMANDS: Record<string, Command> = {
+  'beamLive.attach': {
+    run: (ctx) => async (node?: unknown, opts?: unknown) => {
+      const name = typeof node === 'string' ? node : await askNode();
+      if (!name) return;
+      const o = (opts ?? {}) as { nameType?: 'sname' | 'name'; cookieFile?: string };
+      try {
+        await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Attaching to ${name}…` }, () =>
+          ctx.attach(name, o.nameType || config.nameType() || undefined, o.cookieFile || config.cookieFile() || undefined),
+        );
+        void vscode.window.setStatusBarMessage(`BEAM Live: attached to ${name}`, 3000);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`, 'Open Log').then((p) => p && ctx.output.show());
+      }
+    },
+  },
+  'beamLive.launch': {
+    run: (ctx) => async (node?: unknown) => {
+      const name =
+        typeof node === 'string'
+          ? node
+          : await vscode.window.showInputBox({ title: 'Launch and Attach', prompt: 'Node name for the launched project', value: config.node() || 'app@localhost' });
+      if (!name) return;
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      await vscode.debug.startDebugging(folder, { type: 'beam-live', request: 'launch', name: `BEAM Live: ${name}`, node: name });
+      void ctx;
+    },
+  },
+  'beamLive.detach': {
+    run: (ctx) => async () => {
+      if (!ctx.status.attached) return void vscode.window.showInformationMessage('BEAM Live is not attached to a node.');
+      await ctx.detach();
+    },
+  },
+  'beamLive.upgradeNow': {
+    needsNode: true,
+    run: (ctx) => async () => {
+      try {
+        const r = await ctx.request<UpgradeReport>(UpgradeNowRequest.type.method);
+        ctx.onReport(r, 'command');
+        if (!r.ok) void vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`, 'Show Upgrades').then((p) => p && vscode.commands.executeCommand('beamLive.upgrades.focus'));
+        return r;
+      } catch (e) {
+        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
+        return undefined;
+      }
+    },
+  },
+  'beamLive.showPlan': {
+    needsNode: true,
+    run: (ctx) => async () => {
+      try {
+        const plan = await ctx.request<UpgradePlan>(PlanRequest.type.method);
+        return await openText(`Upgrade plan for ${plan.node} (mode ${plan.mode}); nothing has been changed on the node.\n\n${lines((o) => printPlan(plan, o))}`);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
+        return undefined;
+      }
+    },
+  },
+  'beamLive.rollback': {
+    needsNode: true,
+    run: (ctx) => async () => {
+      try {
+        const r = await ctx.request<RollbackReport>(RollbackRequest.type.method);
+        ctx.output.appendLine(lines((o) => printRollback(r, o, o)));
+        void (r.ok ? vscode.window.showInformationMessage(`BEAM Live: ${r.summary}`) : vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`));
+        ctx.live.refresh();
+        return r;
+      } catch (e) {
+        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
+        return undefined;
+      }
+    },
+  },
+  'beamLive.toggleUpgradeOnSave': {
+    run: () => async () => {
+      const next = config.upgradeOnSave() === 'never' ? 'always' : 'never';
+      await config.setUpgradeOnSave(next);
+      void vscode.window.setStatusBarMessage(`BEAM Live: upgrade on save ${next === 'never' ? 'off' : 'on'}`, 3000);
+      return next;
+    },
+  },
+  'beamLive.inspectState': {
+    needsNode: true,
+    run: (ctx) => async (arg?: unknown) => {
+      let process: string | undefined;
+      if (typeof arg === 'string') process = arg;
+      else if (arg && typeof arg === 'object' && (arg as LiveNode).kind === 'process') {
+        const it = (arg as Extract<LiveNode, { kind: 'process' }>).item;
+        process = it.pid ?? it.name ?? undefined;
+      } else {
+        process = await vscode.window.showInputBox({ title: 'Inspect Process State', prompt: 'A registered name (Elixir.MyApp.Counter) or a pid (<0.123.0>)' });
+      }
+      if (!process) return;
+      const elixir = (await vscode.workspace.findFiles('mix.exs', undefined, 1)).length > 0;
+      const uri = StateDocuments.uri(process, elixir ? 'elixir' : 'erlang');
+      const doc = await vscode.workspace.openTextDocument(uri);
+      await vscode.languages.setTextDocumentLanguage(doc, elixir ? 'elixir' : 'erlang').then(undefined, () => undefined);
+      await vscode.window.showTextDocument(doc, { preview: true });
+      void ctx;
+      return doc;
+    },
+  },
+  'beamLive.refresh': {
+    run: (ctx) => () => {
+      ctx.live.refresh();
+      ctx.modules.refresh();
+      const active = vscode.window.activeTextEditor?.document.uri;
+      if (active?.scheme === STATE_SCHEME) ctx.states.refresh(active);
+    },
+  },
+  'beamLive.showLog': {
+    run: (ctx) => () => ctx.output.show(true),
+  },
+  'beamLive.loadMore': {
+    needsNode: true,
+    run: (ctx) => (more?: unknown) => more && ctx.live.loadMore(more as Extract<LiveNode, { kind: 'more' }>),
+  },
+};
+
+export function registerCommands(ctx: Ctx): vscode.Disposable[] {
+  return Object.entries(COMMANDS).map(([id, c]) => {
+    const handler = c.run(ctx);
+    return vscode.commands.registerCommand(id, (...args: unknown[]) => {
+      if (c.needsNode && !ctx.status.attached) return notAttached();
+      return handler(...args);
+    });
+  });
+}

@@ -1,0 +1,154 @@
+// Ctx owns everything mutable: the language client, the output channel, the views, the status
+// item. Two scopes (as in rust-analyzer): what lives as long as the extension, and what lives
+// as long as the client (its notification handlers).
+import * as vscode from 'vscode';
+import { LanguageClient } from 'vscode-languageclient/node';
+import {
+  AttachRequest,
+  DetachRequest,
+  LiveApplication,
+  LiveItem,
+  ModulesRequest,
+  ProcessStateRequest,
+  ProcessesPage,
+  ProcessesParams,
+  ProcessesRequest,
+  StatusNotification,
+  StatusParams,
+  UpgradeFinishedNotification,
+  UpgradeReport,
+  UpgradeStartedNotification,
+} from '../server/protocol';
+import { createClient } from './client';
+import { config } from './config';
+import { BeamLiveAdapter, BeamLiveConfigurationProvider, DebugHost } from './debug/adapter';
+import { StateDocuments, STATE_SCHEME } from './stateDocument';
+import { StatusItem } from './status';
+import { LiveTree } from './views/liveTree';
+import { ModulesTree } from './views/modulesTree';
+import { UpgradesTree } from './views/upgradesTree';
+
+export class Ctx implements DebugHost {
+  readonly output = vscode.window.createOutputChannel('BEAM Live');
+  client: LanguageClient | undefined;
+  status: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
+  readonly live: LiveTree;
+  readonly modules: ModulesTree;
+  readonly upgrades = new UpgradesTree();
+  readonly states: StateDocuments;
+  readonly liveView: vscode.TreeView<unknown>;
+  private readonly statusItem = new StatusItem();
+  private readonly clientScope: vscode.Disposable[] = [];
+  private readonly reportListeners = new Set<(r: UpgradeReport) => void>();
+  private annotations = { oldCode: new Map<string, string>(), missed: new Map<string, string>() };
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.live = new LiveTree({
+      status: () => this.status,
+      page: (p) => this.page(p),
+      pageSize: () => config.pageSize(),
+      annotations: () => this.annotations,
+    });
+    this.modules = new ModulesTree(() => this.request(ModulesRequest.type.method), () => this.status.attached);
+    this.states = new StateDocuments((process, syntax) => this.request(ProcessStateRequest.type.method, { process, syntax }));
+    this.liveView = vscode.window.createTreeView('beamLive.live', { treeDataProvider: this.live, showCollapseAll: true });
+    const upgradesView = vscode.window.createTreeView('beamLive.upgrades', { treeDataProvider: this.upgrades });
+    this.upgrades.attachView(upgradesView);
+    const modulesView = vscode.window.createTreeView('beamLive.modules', { treeDataProvider: this.modules });
+    extension.subscriptions.push(
+      this.output,
+      this.statusItem,
+      this.liveView,
+      upgradesView,
+      modulesView,
+      vscode.workspace.registerTextDocumentContentProvider(STATE_SCHEME, this.states),
+      vscode.debug.registerDebugConfigurationProvider('beam-live', new BeamLiveConfigurationProvider()),
+      vscode.debug.registerDebugConfigurationProvider('beam-live', new BeamLiveConfigurationProvider(), vscode.DebugConfigurationProviderTriggerKind.Dynamic),
+      vscode.debug.registerDebugAdapterDescriptorFactory('beam-live', {
+        createDebugAdapterDescriptor: (session) => new vscode.DebugAdapterInlineImplementation(new BeamLiveAdapter(this, session)),
+      }),
+      // The Live view asks the node only while someone looks at it.
+      this.liveView.onDidChangeVisibility(() => this.scheduleRefresh()),
+      vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('beamLive.processes.refreshSeconds') && this.scheduleRefresh()),
+      { dispose: () => this.stopClient() },
+    );
+    void vscode.commands.executeCommand('setContext', 'beamLive.attached', false);
+  }
+
+  async start(): Promise<void> {
+    const client = createClient(this.extension, this.output);
+    this.clientScope.push(
+      client.onNotification(StatusNotification.type, (s) => this.onStatus(s)),
+      client.onNotification(UpgradeStartedNotification.type, (p) => this.output.appendLine(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`)),
+      client.onNotification(UpgradeFinishedNotification.type, (r) => this.onReport(r, 'save')),
+    );
+    this.client = client;
+    await client.start();
+  }
+
+  private async stopClient(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    this.clientScope.splice(0).forEach((d) => d.dispose());
+    await this.client?.stop().catch(() => undefined);
+    this.client = undefined;
+  }
+
+  /** Sends a request to the server; "not running" is said plainly, not as a stack trace. */
+  async request<R>(method: string, params?: unknown): Promise<R> {
+    if (!this.client?.isRunning()) throw new Error('The BEAM Live language server is not running. Check Output › BEAM Live.');
+    return params === undefined ? this.client.sendRequest<R>(method) : this.client.sendRequest<R>(method, params);
+  }
+
+  private page(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>> {
+    return this.request(ProcessesRequest.type.method, p);
+  }
+
+  private onStatus(s: StatusParams): void {
+    const wasAttached = this.status.attached;
+    this.status = s;
+    this.statusItem.update(s);
+    void vscode.commands.executeCommand('setContext', 'beamLive.attached', s.attached);
+    if (s.attached !== wasAttached) {
+      this.live.refresh();
+      this.modules.refresh();
+      this.scheduleRefresh();
+    }
+  }
+
+  onReport(r: UpgradeReport, trigger: string): void {
+    this.upgrades.add(r, trigger);
+    if (r.modules.length || r.error) this.output.appendLine(`${r.summary}${r.error && !r.summary.includes(r.error) ? ` — ${r.error}` : ''}`);
+    this.annotations = {
+      oldCode: new Map(r.oldCode.map((p) => [p.pid, p.module])),
+      missed: new Map(r.missed.map((m) => [m.pid, m.why])),
+    };
+    for (const l of this.reportListeners) l(r);
+    this.live.refresh();
+    this.modules.refresh();
+  }
+
+  private scheduleRefresh(): void {
+    clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (!this.liveView.visible || !this.status.attached) return;
+    this.refreshTimer = setInterval(() => {
+      if (this.liveView.visible && this.status.attached) this.live.refresh();
+    }, config.refreshSeconds() * 1000);
+  }
+
+  // ---- DebugHost ----
+  async attach(node: string, nameType?: 'sname' | 'name', cookieFile?: string): Promise<void> {
+    await this.request(AttachRequest.type.method, { node, nameType, cookieFile });
+  }
+  async detach(): Promise<void> {
+    await this.request(DetachRequest.type.method);
+  }
+  onUpgrade(listener: (r: UpgradeReport) => void): vscode.Disposable {
+    this.reportListeners.add(listener);
+    return { dispose: () => this.reportListeners.delete(listener) };
+  }
+  folder(): string {
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
+  }
+}

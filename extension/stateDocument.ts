@@ -1,0 +1,40 @@
+// Process state as a read-only document: beam-live-state:/<process>.<ex|erl>. It is fetched
+// one process at a time, printed and size-limited on the node, and refreshed on request.
+import * as vscode from 'vscode';
+import type { ProcessState } from '../server/protocol';
+
+export const STATE_SCHEME = 'beam-live-state';
+
+export class StateDocuments implements vscode.TextDocumentContentProvider {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  constructor(private readonly fetch: (process: string, syntax: 'elixir' | 'erlang') => Promise<ProcessState>) {}
+
+  static uri(process: string, syntax: 'elixir' | 'erlang'): vscode.Uri {
+    return vscode.Uri.from({ scheme: STATE_SCHEME, path: `/${encodeURIComponent(process)}.${syntax === 'elixir' ? 'ex' : 'erl'}` });
+  }
+
+  static processOf(uri: vscode.Uri): { process: string; syntax: 'elixir' | 'erlang' } {
+    const m = /^\/(.*)\.(ex|erl)$/.exec(uri.path);
+    return { process: decodeURIComponent(m?.[1] ?? uri.path.slice(1)), syntax: m?.[2] === 'erl' ? 'erlang' : 'elixir' };
+  }
+
+  refresh(uri: vscode.Uri): void {
+    this.changed.fire(uri);
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const { process, syntax } = StateDocuments.processOf(uri);
+    const comment = syntax === 'elixir' ? '#' : '%';
+    try {
+      const st = await this.fetch(process, syntax);
+      if (!st.ok) return `${comment} ${process}: ${st.error}\n`;
+      const head = `${comment} State of ${st.name ?? st.pid} (${st.pid}), read with sys:get_state at ${new Date().toLocaleTimeString()}.`;
+      const tail = st.truncated ? `\n${comment} … cut at ${st.text.length} of ${st.bytes} bytes (setting beamLive.state.maxBytes)\n` : '\n';
+      return `${head}\n${comment} Read-only. "BEAM Live: Refresh" reads it again.\n\n${st.text}${tail}`;
+    } catch (e) {
+      return `${comment} ${process}: ${(e as Error).message}\n`;
+    }
+  }
+}

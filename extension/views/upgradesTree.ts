@@ -1,0 +1,112 @@
+// The Upgrades view: each upgrade → modules (instruction, old → new vsn) → processes, with the
+// code_change result and reason, suspension time and timings. A failure badge stays until seen.
+import * as vscode from 'vscode';
+import type { ModuleChange, ProcessResult, UpgradeReport } from '../../server/protocol';
+
+export interface UpgradeEntry {
+  report: UpgradeReport;
+  at: Date;
+  trigger: string;
+}
+
+type Node =
+  | { kind: 'upgrade'; entry: UpgradeEntry }
+  | { kind: 'module'; entry: UpgradeEntry; module: ModuleChange }
+  | { kind: 'process'; p: ProcessResult }
+  | { kind: 'line'; label: string; description?: string; icon?: string };
+
+export class UpgradesTree implements vscode.TreeDataProvider<Node> {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly entries: UpgradeEntry[] = [];
+  private unseenFailures = 0;
+  private view: vscode.TreeView<unknown> | undefined;
+
+  attachView(view: vscode.TreeView<unknown>): void {
+    this.view = view;
+    // "Seen" means the view was shown while the failure was in it.
+    view.onDidChangeVisibility((e) => e.visible && this.markSeen());
+  }
+
+  add(report: UpgradeReport, trigger: string): void {
+    this.entries.unshift({ report, at: new Date(), trigger });
+    if (this.entries.length > 100) this.entries.pop();
+    if (!report.ok && report.modules.length) {
+      this.unseenFailures++;
+      if (this.view?.visible) this.markSeen();
+    }
+    this.updateBadge();
+    this.changed.fire(undefined);
+  }
+
+  private markSeen(): void {
+    this.unseenFailures = 0;
+    this.updateBadge();
+  }
+
+  private updateBadge(): void {
+    if (!this.view) return;
+    this.view.badge = this.unseenFailures ? { value: this.unseenFailures, tooltip: `${this.unseenFailures} failed upgrade(s)` } : undefined;
+  }
+
+  getChildren(el?: Node): Node[] {
+    if (!el) return this.entries.map((entry) => ({ kind: 'upgrade', entry }));
+    if (el.kind === 'upgrade') {
+      const r = el.entry.report;
+      const out: Node[] = r.modules.map((module) => ({ kind: 'module', entry: el.entry, module }));
+      if (r.error) out.push({ kind: 'line', label: 'error', description: r.error, icon: 'error' });
+      if (r.release) out.push({ kind: 'line', label: 'a real release', description: r.release, icon: 'info' });
+      for (const m of r.missed) out.push({ kind: 'line', label: `missed ${m.name ?? m.pid}`, description: m.why, icon: 'warning' });
+      for (const w of r.warnings) out.push({ kind: 'line', label: 'warning', description: w.message, icon: 'warning' });
+      const t = r.timings;
+      out.push({
+        kind: 'line',
+        label: 'timings',
+        description: `compile ${t.compileMs} · suspend ${t.suspendMs} · load ${t.loadMs} · code_change ${t.codeChangeMs} · resume ${t.resumeMs} · total ${t.totalMs} ms`,
+        icon: 'watch',
+      });
+      return out;
+    }
+    if (el.kind === 'module') {
+      return el.entry.report.processes.filter((p) => p.module === el.module.module).map((p) => ({ kind: 'process', p }));
+    }
+    return [];
+  }
+
+  getTreeItem(el: Node): vscode.TreeItem {
+    const C = vscode.TreeItemCollapsibleState;
+    switch (el.kind) {
+      case 'upgrade': {
+        const r = el.entry.report;
+        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.modules.length || r.error ? C.Collapsed : C.None);
+        t.description = [el.entry.trigger, r.devOnly ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean).join(' · ');
+        t.iconPath = new vscode.ThemeIcon(r.ok ? 'pass' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
+        t.tooltip = r.summary;
+        return t;
+      }
+      case 'module': {
+        const m = el.module;
+        const t = new vscode.TreeItem(m.module, C.Expanded);
+        t.description = `${m.instruction} · ${m.oldVsn ?? '-'} → ${m.newVsn ?? '-'}`;
+        t.iconPath = new vscode.ThemeIcon('symbol-module');
+        return t;
+      }
+      case 'process': {
+        const p = el.p;
+        const t = new vscode.TreeItem(p.name ?? p.pid);
+        const result = p.codeChange === 'ok' ? 'code_change: ok' : p.codeChange === 'error' ? `code_change: error` : 'code_change: not called';
+        t.description = `${result} · suspended ${p.suspendedMs.toFixed(2)} ms${p.devOnly ? ' · dev only' : ''}`;
+        t.tooltip = p.reason ? `${result}\n${p.reason}` : result;
+        t.iconPath = new vscode.ThemeIcon(p.codeChange === 'ok' ? 'check' : p.codeChange === 'error' ? 'error' : 'circle-slash');
+        return t;
+      }
+      case 'line': {
+        const t = new vscode.TreeItem(el.label);
+        t.description = el.description;
+        t.tooltip = el.description;
+        if (el.icon) t.iconPath = new vscode.ThemeIcon(el.icon);
+        return t;
+      }
+    }
+  }
+}
