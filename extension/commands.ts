@@ -17,10 +17,12 @@ interface Command {
   run: (ctx: Ctx) => Handler;
 }
 
-async function notAttached(): Promise<void> {
-  const pick = await vscode.window.showInformationMessage('BEAM Live is not attached to a node.', 'Attach to Node…', 'Launch and Attach');
-  if (pick === 'Attach to Node…') await vscode.commands.executeCommand('beamLive.attach');
-  if (pick === 'Launch and Attach') await vscode.commands.executeCommand('beamLive.launch');
+/** Says so and offers the way out; does not wait for an answer, so the command returns. */
+function notAttached(): void {
+  void vscode.window.showInformationMessage('BEAM Live is not attached to a node.', 'Attach to Node…', 'Launch and Attach').then((pick) => {
+    if (pick === 'Attach to Node…') void vscode.commands.executeCommand('beamLive.attach');
+    if (pick === 'Launch and Attach') void vscode.commands.executeCommand('beamLive.launch');
+  });
 }
 
 async function openText(content: string, language = 'plaintext'): Promise<vscode.TextDocument> {
@@ -83,7 +85,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   'beamLive.detach': {
     run: (ctx) => async () => {
-      if (!ctx.status.attached) return void vscode.window.showInformationMessage('BEAM Live is not attached to a node.');
+      if (!ctx.status.attached) return void vscode.window.showInformationMessage('BEAM Live is not attached to a node: nothing to detach.');
       await ctx.detach();
     },
   },

@@ -249,6 +249,7 @@ export interface LiveApplication {
   vsn: string | null;
   description: string;
   supervisor: string | null;
+  supervisorName: string | null;
   module: string | null;
 }
 

@@ -46,7 +46,7 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
     if (el.kind === 'more' || (el.kind === 'process' && el.item.type !== 'supervisor')) return [];
     if (el.kind === 'app') {
       const a = el.app;
-      return a.supervisor ? [{ kind: 'process', item: { pid: a.supervisor, name: null, module: a.module, vsn: null, status: 'running', type: 'supervisor' } }] : [];
+      return a.supervisor ? [{ kind: 'process', item: { pid: a.supervisor, name: a.supervisorName, module: a.module, vsn: null, status: 'running', type: 'supervisor' } }] : [];
     }
     const key = keyOf(el);
     let cached = this.cache.get(key);

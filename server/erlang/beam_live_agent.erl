@@ -252,6 +252,7 @@ page(#{kind := applications}) ->
                  Root = app_root(App),
                  #{application => App, vsn => bin(Vsn), description => bin(Desc),
                    supervisor => case Root of undefined -> undefined; _ -> pid_bin(Root) end,
+                   supervisor_name => case Root of undefined -> undefined; _ -> reg(Root) end,
                    module => case Root of undefined -> undefined; _ -> supervisor_module(Root) end}
              end || {App, Desc, Vsn} <- application:which_applications()],
     #{items => Items, total => length(Items), offset => 0};

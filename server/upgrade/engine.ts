@@ -33,6 +33,9 @@ export interface UpgradeOptions {
   pauseAfterSuspendMs?: number;
 }
 
+/** Modules view order: what changed, then what runs, then what the node never loaded. */
+const RANK: Record<ModuleRow['state'], number> = { changed: 0, unchanged: 1, not_loaded: 2 };
+
 interface Prepared {
   compile: CompileResult;
   diff?: BuildDiff;
@@ -223,7 +226,7 @@ export class UpgradeEngine {
           state: !l?.loaded ? 'not_loaded' : l.md5 === b.info.md5 ? 'unchanged' : 'changed',
         };
       })
-      .sort((a, b) => (a.state === b.state ? a.module.localeCompare(b.module) : a.state === 'changed' ? -1 : b.state === 'changed' ? 1 : 0));
+      .sort((a, b) => RANK[a.state] - RANK[b.state] || a.module.localeCompare(b.module));
   }
 
   /** Undoes the last upgrade the node remembers, after any upgrade still running. */

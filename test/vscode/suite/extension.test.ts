@@ -1,0 +1,143 @@
+// BEAM Live in a real VS Code (code-server here, desktop VS Code elsewhere), against the real
+// vscode API and real BEAM nodes: one launched through the beam-live debug configuration, one
+// started by the test runner and attached to.
+import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { BeamLiveApi } from '../../../extension/main';
+import type { LiveNode } from '../../../extension/views/liveTree';
+import { COUNTER_V2 } from '../../node/sources';
+
+const folder = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function api(): Promise<BeamLiveApi> {
+  const ext = vscode.extensions.getExtension<BeamLiveApi>('beam-live.beam-live')!;
+  return ext.isActive ? ext.exports : await ext.activate();
+}
+
+/** Walks the Live view's own tree data down to the process named `name`. */
+async function findInLive(a: BeamLiveApi, name: string): Promise<LiveNode | undefined> {
+  const walk = async (el: LiveNode | undefined, depth: number): Promise<LiveNode | undefined> => {
+    if (depth > 5) return undefined;
+    for (const c of await a.ctx.live.getChildren(el)) {
+      if (c.kind === 'process' && c.item.name === name) return c;
+      if (c.kind === 'outside' || c.kind === 'more') continue;
+      if (c.kind === 'app' && c.app.application !== 'sample_app') continue;
+      const found = await walk(c, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return walk(undefined, 0);
+}
+
+/** The node's own answer, from an independent hidden erl sharing the cookie in HOME. */
+function onNode(node: string, expr: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'erl',
+      ['-sname', `probe_${process.pid}_${Date.now() % 100000}@localhost`, '-hidden', '-noshell', '-dist_listen', 'false', '-eval', `R = rpc:call('${node}', erlang, apply, [fun() -> ${expr} end, []]), io:format("~0p", [R]), halt().`],
+      { env: { ...process.env, HOME: process.env.BEAM_LIVE_TEST_HOME ?? process.env.HOME }, timeout: 20_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}${stderr}`)) : resolve(stdout)),
+    );
+  });
+}
+
+async function saveCounter(source: string): Promise<void> {
+  const uri = vscode.Uri.file(join(folder(), 'lib', 'sample_app', 'counter.ex'));
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(doc);
+  const edit = new vscode.WorkspaceEdit();
+  edit.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), source);
+  assert.ok(await vscode.workspace.applyEdit(edit));
+  assert.ok(await doc.save());
+}
+
+suite('BEAM Live in VS Code', () => {
+  const original = readFileSync(join(folder(), 'lib', 'sample_app', 'counter.ex'), 'utf8');
+
+  test('every contributed command runs without throwing while not attached', async () => {
+    const a = await api();
+    assert.equal(a.ctx.status.attached, false);
+    const pkg = JSON.parse(readFileSync(join(vscode.extensions.getExtension('beam-live.beam-live')!.extensionPath, 'package.json'), 'utf8'));
+    const args: Record<string, unknown[]> = {
+      'beamLive.attach': ['nobody_here@localhost'],
+      'beamLive.launch': [],
+      'beamLive.inspectState': ['Elixir.SampleApp.Counter'],
+    };
+    for (const c of pkg.contributes.commands as Array<{ command: string }>) {
+      if (c.command === 'beamLive.launch') continue; // launched for real below
+      await vscode.commands.executeCommand(c.command, ...(args[c.command] ?? []));
+      if (c.command === 'beamLive.toggleUpgradeOnSave') await vscode.commands.executeCommand(c.command);
+    }
+    assert.equal(a.ctx.status.attached, false);
+  });
+
+  test('launch with the beam-live debug configuration; the Live view lists the supervised GenServer; saving it upgrades the node; Inspect State shows the new state', async () => {
+    const a = await api();
+    const node = `vsc_${process.pid}@localhost`;
+    const started = await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], {
+      type: 'beam-live',
+      request: 'launch',
+      name: 'BEAM Live test launch',
+      node,
+      runMode: 'run',
+    });
+    assert.ok(started, 'the debug session started');
+    try {
+      await until('attached', () => a.ctx.status.attached && a.ctx.status.node === node);
+      const counter = await until('Counter in the Live view', () => findInLive(a, 'Elixir.SampleApp.Counter'));
+      assert.equal(counter.kind === 'process' && counter.item.module, 'Elixir.SampleApp.Counter');
+
+      const before = a.ctx.upgrades.entries.length;
+      await saveCounter(COUNTER_V2);
+      const entry = await until('an Upgrades entry', () => a.ctx.upgrades.entries.length > before && a.ctx.upgrades.entries[0]);
+      assert.equal(entry.report.ok, true, entry.report.summary);
+      assert.equal(entry.report.processes.find((p) => p.name === 'Elixir.SampleApp.Counter')?.codeChange, 'ok');
+      assert.match(await onNode(node, `sys:get_state('Elixir.SampleApp.Counter')`), /from_vsn => <<"1">>/);
+
+      const doc = (await vscode.commands.executeCommand('beamLive.inspectState', 'Elixir.SampleApp.Counter')) as vscode.TextDocument;
+      assert.match(doc.getText(), /%SampleApp\.Counter\{[^}]*from_vsn: "1"/s);
+      // Elixir syntax: the language where an Elixir extension provides it, the .ex name always.
+      if ((await vscode.languages.getLanguages()).includes('elixir')) assert.equal(doc.languageId, 'elixir');
+      assert.match(doc.uri.path, /\.ex$/);
+      assert.equal(doc.uri.scheme, 'beam-live-state');
+    } finally {
+      await vscode.debug.stopDebugging();
+      await until('detached', () => !a.ctx.status.attached);
+      await saveCounter(original);
+    }
+    // Stopping the launched session stops the node too.
+    await until('the launched node gone', async () => !(await onNode(node, 'ok').then(() => true, () => false)) || (await onNode(node, 'ok')).includes('badrpc'));
+  });
+
+  test('attach to a node started outside VS Code, then detach', async () => {
+    const a = await api();
+    const node = process.env.BEAM_LIVE_TEST_NODE!;
+    assert.ok(node, 'the runner started a node');
+    await vscode.commands.executeCommand('beamLive.attach', node, { cookieFile: process.env.BEAM_LIVE_TEST_COOKIE });
+    await until('attached', () => a.ctx.status.attached && a.ctx.status.node === node);
+    assert.ok(await until('Counter in the Live view', () => findInLive(a, 'Elixir.SampleApp.Counter')));
+    const pkg = JSON.parse(readFileSync(join(vscode.extensions.getExtension('beam-live.beam-live')!.extensionPath, 'package.json'), 'utf8'));
+    // Every command again, now attached (the ones that change the node are covered above).
+    for (const c of pkg.contributes.commands as Array<{ command: string }>) {
+      if (['beamLive.launch', 'beamLive.attach', 'beamLive.detach', 'beamLive.upgradeNow', 'beamLive.rollback', 'beamLive.loadMore'].includes(c.command)) continue;
+      await vscode.commands.executeCommand(c.command, ...(c.command === 'beamLive.inspectState' ? ['Elixir.SampleApp.Machine'] : []));
+    }
+    await vscode.commands.executeCommand('beamLive.detach');
+    await until('detached', () => !a.ctx.status.attached);
+  });
+});

@@ -1,0 +1,123 @@
+// The UI walk-through: the packaged .vsix in code-server, driven through its real UI by
+// Chromium, a screenshot at each step under test-results/ — what a user sees.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, codeServerEnv, installVsix, launchBrowser, makeRunDir, startCodeServer } from './codeServer.mjs';
+
+const SHOTS = join(ROOT, 'test-results', 'ui');
+
+export async function walkThrough({ dir, node, env }) {
+  mkdirSync(SHOTS, { recursive: true });
+  const pkg = spawnSync('npm', ['run', 'package', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  if (pkg.status !== 0) throw new Error('npm run package failed');
+  const dirs = makeRunDir('ui');
+  const csEnv = codeServerEnv(dirs, { ...pickErlEnv(env), HOME: env.HOME });
+  await installVsix(dirs, join(ROOT, 'beam-live.vsix'), csEnv);
+  const server = await startCodeServer(dirs, dir, csEnv);
+  const browser = await launchBrowser(dirs);
+  await browser.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  let passed = 0;
+  let failed = 0;
+  let n = 0;
+  const step = async (name, fn) => {
+    n++;
+    try {
+      await fn();
+      passed++;
+      console.log(`ui: ok ${n} ${name}`);
+    } catch (e) {
+      failed++;
+      console.error(`ui: FAILED ${n} ${name}: ${e.message}`);
+    } finally {
+      await page.screenshot({ path: join(SHOTS, `${String(n).padStart(2, '0')}-${name.replace(/\W+/g, '-').toLowerCase()}.png`) }).catch(() => undefined);
+    }
+  };
+  const palette = async (command) => {
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10_000 });
+    await page.keyboard.type(`>${command}`, { delay: 5 });
+    await page.waitForTimeout(400);
+    await page.keyboard.press('Enter');
+  };
+  const sideRows = () => page.locator('.part.sidebar .monaco-list-row');
+  const waitText = (sel, text, timeout = 30_000) => page.locator(sel, { hasText: text }).first().waitFor({ timeout });
+
+  try {
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(dir)}`);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await page.waitForTimeout(2000);
+
+    await step('open the BEAM Live container', async () => {
+      await page.locator('.part.activitybar [aria-label^="BEAM Live"]').first().click();
+      await waitText('.part.sidebar', 'Not attached to a node');
+    });
+
+    await step('attach from the command palette', async () => {
+      await palette('BEAM Live: Attach to Node');
+      await page.waitForTimeout(800);
+      await page.keyboard.type(node, { delay: 5 });
+      await page.keyboard.press('Enter');
+      await waitText('.part.sidebar .monaco-list-row', node);
+      await waitText('.part.statusbar', `BEAM: ${node}`);
+    });
+
+    await step('expand the supervision tree', async () => {
+      await sideRows().filter({ hasText: 'sample_app' }).first().click();
+      await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Supervisor');
+      await sideRows().filter({ hasText: 'Elixir.SampleApp.Supervisor' }).first().click();
+      await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Counter');
+      await sideRows().filter({ hasText: 'Outside supervision trees' }).first().click();
+      await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Hidden');
+    });
+
+    await step('edit and save the GenServer: the node upgrades', async () => {
+      await page.keyboard.press('Control+P');
+      await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
+      await page.keyboard.type('counter.ex', { delay: 5 });
+      await page.waitForTimeout(600);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.editor-instance .monaco-editor', { timeout: 15_000 });
+      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      const source = readFileSync(join(dir, 'lib', 'sample_app', 'counter.ex'), 'utf8')
+        .replace('@vsn "1"', '@vsn "2"')
+        .replace('defstruct count: 0', 'defstruct count: 0, upgraded_from: nil')
+        .replace('  @impl true\n  def init', '  @impl true\n  def code_change(old_vsn, state, _extra), do: {:ok, Map.put(state, :upgraded_from, old_vsn)}\n\n  @impl true\n  def init');
+      await page.evaluate((t) => navigator.clipboard.writeText(t), source);
+      await page.keyboard.press('Control+A');
+      await page.keyboard.press('Control+V');
+      await page.waitForTimeout(300);
+      await page.keyboard.press('Control+S');
+      await waitText('.part.statusbar', 'Upgraded 1 module', 60_000);
+    });
+
+    await step('open the Upgrades entry', async () => {
+      const header = page.locator('.part.sidebar .pane-header', { hasText: 'Upgrades' }).first();
+      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      await waitText('.part.sidebar .monaco-list-row', 'Upgraded 1 module');
+      await sideRows().filter({ hasText: 'Upgraded 1 module' }).first().click();
+      await waitText('.part.sidebar .monaco-list-row', 'code_change: ok');
+    });
+
+    await step('inspect the state from the palette', async () => {
+      await palette('BEAM Live: Inspect Process State');
+      await page.waitForTimeout(800);
+      await page.keyboard.type('Elixir.SampleApp.Counter', { delay: 5 });
+      await page.keyboard.press('Enter');
+      await waitText('.tabs-container .tab.active', 'Elixir.SampleApp.Counter', 20_000);
+      await waitText('.editor-instance .view-lines', '%SampleApp.Counter{', 20_000);
+      await waitText('.editor-instance .view-lines', 'upgraded_from: "1"', 20_000);
+    });
+  } finally {
+    await browser.close().catch(() => undefined);
+    await server.stop();
+  }
+  return { passed, failed };
+}
+
+function pickErlEnv(env) {
+  const out = {};
+  for (const k of ['ERL_EPMD_ADDRESS', 'ERL_AFLAGS', 'ERL_CRASH_DUMP_SECONDS', 'MIX_ENV', 'BEAM_LIVE_CACHE']) if (env[k]) out[k] = env[k];
+  return out;
+}
