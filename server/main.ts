@@ -26,9 +26,14 @@ connection.onInitialize((params) => {
   settings = new Settings(connection, !!params.capabilities.workspace?.configuration);
   settings.seed(params.initializationOptions);
   server = new LiveServer(connection, root, settings, log);
+  const lensRefresh = !!params.capabilities.workspace?.codeLens?.refreshSupport;
+  server.onLensesChanged = () => {
+    if (lensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+  };
   return {
     capabilities: {
       textDocumentSync: { openClose: false, change: TextDocumentSyncKind.None, save: { includeText: false } },
+      codeLensProvider: { resolveProvider: false },
     },
     serverInfo: { name: 'beam-live', version: '0.1.0' },
   };
@@ -44,9 +49,19 @@ connection.onDidChangeConfiguration(() => void settings?.refresh());
 connection.onDidSaveTextDocument(async ({ textDocument }) => {
   if (!server || !textDocument.uri.startsWith('file:')) return;
   await settings!.refresh();
-  const verdict = server.saves.onSave(fileURLToPath(textDocument.uri));
+  const file = fileURLToPath(textDocument.uri);
+  const verdict = server.saves.onSave(file);
   if (verdict === 'not-attached') server.noteSkippedSave('not-attached');
+  else if (verdict === 'config') server.noteConfigSaved(file);
+  else if (verdict === 'off' && server.attached) await server.checkWithoutUpgrade().catch((e) => log(`check failed: ${(e as Error).message}`));
 });
+
+connection.onCodeLens(({ textDocument }) =>
+  (server?.lenses.get(textDocument.uri) ?? []).map((l) => ({
+    range: { start: { line: l.line - 1, character: 0 }, end: { line: l.line - 1, character: 0 } },
+    command: { title: l.title, command: '' },
+  })),
+);
 
 const s = () => server!;
 connection.onRequest(AttachRequest.type, (p) => s().attach(p));

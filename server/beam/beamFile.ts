@@ -30,6 +30,8 @@ export interface BeamInfo {
   chunkIds: string[];
   /** Entries in the fun table: funs this module creates, which a purge turns into badfuns. */
   funCount: number;
+  /** The raw debug info chunk (read by ./debugInfo.ts when a check needs it). */
+  dbgi: Buffer | undefined;
 }
 
 // beam_lib:md5_chunks/0, in the order beam_lib feeds them to erlang:md5.
@@ -72,6 +74,7 @@ export function readBeam(raw: Buffer, file = '<binary>'): BeamInfo {
     compileInfo,
     chunkIds: [...chunks.keys()],
     funCount: (chunks.get('FunT')?.length ?? 0) >= 4 ? chunks.get('FunT')!.readUInt32BE(0) : 0,
+    dbgi: chunks.get('Dbgi'),
   };
 }
 

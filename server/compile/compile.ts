@@ -3,14 +3,25 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { ChildFacts } from '../beam/debugInfo';
 import { decode } from '../beam/etf';
 import { termToJson } from '../beam/json';
 import { which, installHint } from '../runtime/erlangBuild';
 import { CompileDiagnostic, cleanElixirMessage, parseErlcOutput } from './diagnostics';
 import { Project } from './project';
 
+/** Positions the beam does not keep (Elixir): the @vsn line and the `children = [...]` items. */
+export interface SourceModule {
+  module: string;
+  file: string;
+  line: number;
+  vsnLine: number | null;
+  children: ChildFacts[];
+}
+
 export interface CompileResult {
   ok: boolean;
+  sources?: SourceModule[];
   diagnostics: CompileDiagnostic[];
   /** Folders of beams to diff, consolidated protocols first so that they win. */
   beamDirs: string[];
@@ -90,12 +101,13 @@ async function compileMix(p: Project): Promise<Omit<CompileResult, 'ms'>> {
   if (!line) {
     throw new CompileError(`mix compile in ${p.dir} failed before it could report (exit ${code}):\n${out.trim().slice(-2000)}`);
   }
-  const r = termToJson(decode(Buffer.from(line.slice('BEAM_LIVE_RESULT '.length), 'base64'))) as {
+  const r = termToJson(decode(Buffer.from(line.slice("BEAM_LIVE_RESULT ".length), "base64"))) as unknown as {
     status: string;
     diagnostics: Array<{ file: string | null; severity: string; message: string; line: number | null; column: number | null }>;
     apps: string[];
     buildPath?: string;
     consolidationPath?: string;
+    sources?: Array<{ file: string; modules: Array<{ module: string; line: number; vsnLine: number | null; children: ChildFacts[] }> }>;
   };
   const diagnostics: CompileDiagnostic[] = r.diagnostics.map((d) => ({
     file: d.file ? relative(p.dir, d.file) || d.file : 'mix.exs',
@@ -107,7 +119,8 @@ async function compileMix(p: Project): Promise<Omit<CompileResult, 'ms'>> {
   const beamDirs: string[] = [];
   if (r.consolidationPath && existsSync(r.consolidationPath)) beamDirs.push(r.consolidationPath);
   if (r.buildPath) for (const app of r.apps) beamDirs.push(join(r.buildPath, 'lib', app, 'ebin'));
-  return { ok: r.status !== 'error', diagnostics, beamDirs: beamDirs.filter((d) => existsSync(d)), apps: r.apps };
+  const sources = (r.sources ?? []).flatMap((f) => f.modules.map((m) => ({ ...m, file: f.file })));
+  return { ok: r.status !== 'error', diagnostics, beamDirs: beamDirs.filter((d) => existsSync(d)), apps: r.apps, sources };
 }
 
 async function compileRebar3(p: Project): Promise<Omit<CompileResult, 'ms'>> {

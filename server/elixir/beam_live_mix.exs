@@ -15,7 +15,8 @@ defmodule BeamLive.MixCompile do
       diagnostics: Enum.map(diagnostics, &diagnostic/1),
       apps: apps(),
       build_path: Mix.Project.build_path(),
-      consolidation_path: Mix.Project.consolidation_path()
+      consolidation_path: Mix.Project.consolidation_path(),
+      sources: BeamLive.SourceFacts.collect(Mix.Project.config()[:elixirc_paths] || ["lib"])
     }
   end
 
@@ -47,6 +48,109 @@ defmodule BeamLive.MixCompile do
       [Mix.Project.config()[:app]]
     end
   end
+end
+
+defmodule BeamLive.SourceFacts do
+  # What the compiled beam does not say about where things are: the @vsn line and the items of
+  # `children = [...]`, read from the parsed source (never from regular expressions).
+  def collect(paths) do
+    for path <- paths, file <- Path.wildcard(Path.join(path, "**/*.ex")), facts = file_facts(file), facts != [] do
+      %{file: Path.expand(file), modules: facts}
+    end
+  end
+
+  defp file_facts(file) do
+    case Code.string_to_quoted(File.read!(file), columns: true, file: file) do
+      {:ok, ast} -> modules(ast, nil)
+      _ -> []
+    end
+  rescue
+    _ -> []
+  end
+
+  defp modules(ast, parent) do
+    {_, acc} =
+      Macro.prewalk(ast, [], fn
+        {:defmodule, meta, [{:__aliases__, _, parts}, [do: body]]}, acc ->
+          name = if parent, do: Module.concat(parent, Module.concat(parts)), else: Module.concat(parts)
+          facts = %{
+            module: name,
+            line: meta[:line],
+            vsn_line: vsn_line(body),
+            children: children(body)
+          }
+          {nil, acc ++ [facts] ++ modules(body, name)}
+
+        node, acc ->
+          {node, acc}
+      end)
+
+    acc
+  end
+
+  # Only this module's own body: a nested defmodule has its own facts.
+  defp own_walk(body, acc, fun) do
+    {_, acc} =
+      Macro.prewalk(body, acc, fn
+        {:defmodule, _, _}, acc -> {nil, acc}
+        node, acc -> fun.(node, acc)
+      end)
+
+    acc
+  end
+
+  defp vsn_line(body) do
+    own_walk(body, nil, fn
+      {:@, meta, [{:vsn, _, [_]}]} = node, nil -> {node, meta[:line]}
+      node, acc -> {node, acc}
+    end)
+  end
+
+  defp children(body) do
+    own_walk(body, [], fn
+      {def, _, [head | _]} = node, acc when def in [:def, :defp] ->
+        fun = fun_name(head)
+        {node, acc ++ Enum.map(child_lists(node), &Map.put(&1, :function, fun))}
+
+      node, acc ->
+        {node, acc}
+    end)
+  end
+
+  defp fun_name({:when, _, [head | _]}), do: fun_name(head)
+  defp fun_name({name, _, args}) when is_atom(name), do: "#{name}/#{length(List.wrap(args))}"
+  defp fun_name(_), do: nil
+
+  defp child_lists(def_node) do
+    own_walk(def_node, [], fn
+      {:=, _, [{:children, _, ctx}, list]} = node, acc when is_atom(ctx) and is_list(list) ->
+        {node, acc ++ Enum.map(list, &child/1)}
+
+      node, acc ->
+        {node, acc}
+    end)
+  end
+
+  defp child(item) do
+    {line, column} = position(item)
+    %{line: line, column: column, text: Macro.to_string(item), module: child_module(item)}
+  end
+
+  defp position({:__aliases__, meta, _}), do: {meta[:line], meta[:column]}
+  defp position({a, _}), do: position(a)
+  defp position({_, meta, _}) when is_list(meta), do: {meta[:line], meta[:column]}
+  defp position(_), do: {nil, nil}
+
+  # The module the child spec's start MFA names, which is what which_children reports.
+  defp child_module({:__aliases__, _, parts}), do: Module.concat(parts)
+  defp child_module({mod, _arg}), do: child_module(mod)
+  defp child_module({:%{}, _, kv}), do: kv |> Keyword.get(:start) |> start_module()
+  defp child_module({{:., _, [{:__aliases__, _, [:Supervisor]}, :child_spec]}, _, [spec | _]}), do: child_module(spec)
+  defp child_module(atom) when is_atom(atom), do: atom
+  defp child_module(_), do: nil
+
+  defp start_module({:{}, _, [m | _]}), do: child_module(m)
+  defp start_module(_), do: nil
 end
 
 result =

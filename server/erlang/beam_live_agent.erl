@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
--export([initial_module/1, parent/1, unwrap_vsn/1, state/1, page/1, old_code_users/1]).
+-export([initial_module/1, parent/1, unwrap_vsn/1, state/1, page/1, old_code_users/1, pitfall_facts/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -137,6 +137,17 @@ walk(Sup) ->
     lists:flatmap(
         fun({_Id, Pid, supervisor, Mods}) when is_pid(Pid) -> [{Pid, mods(Mods)} | walk(Pid)];
            ({_Id, Pid, _Type, Mods}) when is_pid(Pid) -> [{Pid, mods(Mods)}];
+           (_) -> []
+        end, which_children(Sup)).
+
+%% Every supervisor in the running applications' trees, roots included.
+supervisor_pids() ->
+    Roots = [R || {App, _, _} <- application:which_applications(), R <- [app_root(App)], is_pid(R)],
+    lists:flatmap(fun(R) -> [R | sub_supervisors(R)] end, Roots).
+
+sub_supervisors(Sup) ->
+    lists:flatmap(
+        fun({_Id, Pid, supervisor, _}) when is_pid(Pid) -> [Pid | sub_supervisors(Pid)];
            (_) -> []
         end, which_children(Sup)).
 
@@ -383,14 +394,72 @@ loaded_under(Dirs) ->
     [M || {M, File} <- code:all_loaded(), is_list(File),
           lists:any(fun(P) -> lists:prefix(P, File) end, Prefixes)].
 
+%% What the pitfall checks need to know of the node, for the project's modules, in one scan:
+%% each loaded module's vsn and source, the processes running it (supervised or not, special or
+%% not, started by whom), and what the running supervisors' child lists name.
+pitfall_facts(#{modules := Mods}) ->
+    ModSet = maps:from_list([{M, true} || M <- Mods]),
+    Supervised = supervised_pids(),
+    ProcsOf = lists:foldl(
+        fun(P, Acc) ->
+            case initial_module(P) of
+                {M, How} ->
+                    case maps:is_key(M, ModSet) of
+                        true ->
+                            Entry = #{pid => pid_bin(P), name => reg(P), supervised => maps:is_key(P, Supervised),
+                                      special => How =:= proc_lib, parent => parent(P)},
+                            maps:update_with(M, fun(L) -> [Entry | L] end, [Entry], Acc);
+                        false -> Acc
+                    end;
+                undefined -> Acc
+            end
+        end, #{}, processes()),
+    Modules = [#{module => M, loaded => code:is_loaded(M) =/= false, vsn => loaded_vsn(M),
+                 md5 => case code:is_loaded(M) of false -> undefined; _ -> hex(erlang:get_module_info(M, md5)) end,
+                 source => source_of(M),
+                 processes => lists:reverse(maps:get(M, ProcsOf, []))} || M <- Mods],
+    #{modules => Modules, supervisors => running_supervisors(ModSet)}.
+
+source_of(M) ->
+    case code:is_loaded(M) of
+        false -> undefined;
+        _ ->
+            case catch proplists:get_value(source, erlang:get_module_info(M, compile)) of
+                S when is_list(S) -> unicode:characters_to_binary(S);
+                _ -> undefined
+            end
+    end.
+
+%% Application callback modules own their app's top supervisor; supervisor modules own the
+%% supervisors whose callback they are.
+running_supervisors(ModSet) ->
+    Apps = [{AppMod, app_root(App)} || {App, _, _} <- application:which_applications(),
+                                       {ok, {AppMod, _}} <- [application:get_key(App, mod)],
+                                       maps:is_key(AppMod, ModSet)],
+    %% Only supervisors are asked for their children: which_children is a call a worker
+    %% would not understand (and crash on).
+    Sups = [{supervisor_module(P), P} || P <- supervisor_pids()],
+    [#{module => M, pid => pid_bin(P),
+       children => [child_module(Ms) || {_, _, _, Ms} <- which_children(P)]}
+     || {M, P} <- Apps ++ Sups, is_pid(P), maps:is_key(M, ModSet)].
+
+child_module([M | _]) when is_atom(M) -> M;
+child_module(_) -> undefined.
+
 %% The processes still running old code of each module that has some: one scan of the node,
 %% only for the modules that need it.
 old_code_users(Mods) ->
     case [M || M <- Mods, erlang:check_old_code(M)] of
         [] -> [];
         Old ->
-            [#{pid => pid_bin(P), name => reg(P), module => M}
+            [#{pid => pid_bin(P), name => reg(P), module => M, function => current(P)}
              || P <- processes(), M <- Old, erlang:check_process_code(P, M) =:= true]
+    end.
+
+current(P) ->
+    case erlang:process_info(P, current_function) of
+        {current_function, {M, F, A}} -> iolist_to_binary(io_lib:format("~s:~s/~b", [M, F, A]));
+        _ -> undefined
     end.
 
 hex(undefined) -> undefined;

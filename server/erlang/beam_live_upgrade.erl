@@ -469,7 +469,8 @@ soft_purge(Mods) ->
             case code:soft_purge(M) of
                 true -> {Unpurged, Old};
                 false ->
-                    Users = [(proc_summary(P, M))#{reason => <<"still runs old code">>}
+                    Users = [(proc_summary(P, M))#{reason => <<"still runs old code">>,
+                                                   function => beam_live_agent:current(P)}
                              || P <- processes(), erlang:check_process_code(P, M) =:= true],
                     {[M | Unpurged], Old ++ Users}
             end

@@ -25,7 +25,9 @@ import { NodeError } from '../runtime/errors';
 import { NodeSession } from '../runtime/session';
 import { SaveHandler } from '../save/saveHandler';
 import { UpgradeEngine, UpgradeOptions } from '../upgrade/engine';
-import { CompileDiagnostics } from './diagnostics';
+import { DiagnosticsPublisher } from './diagnostics';
+import { analyze, Lens } from '../analysis/pitfalls';
+import { gatherPitfallInput } from '../analysis/collect';
 import { Settings } from './settings';
 
 export class NotAttachedError extends Error {
@@ -38,7 +40,10 @@ export class LiveServer {
   private session: NodeSession | undefined;
   private engine: UpgradeEngine | undefined;
   private status: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
-  private readonly diagnostics: CompileDiagnostics;
+  readonly diagnostics: DiagnosticsPublisher;
+  /** Code lenses per file URI, from the last pitfall analysis. */
+  lenses = new Map<string, Lens[]>();
+  onLensesChanged: () => void = () => undefined;
   readonly saves: SaveHandler;
   private lastAttach: AttachParams | undefined;
   private reattachTimer: NodeJS.Timeout | undefined;
@@ -49,7 +54,7 @@ export class LiveServer {
     readonly settings: Settings,
     private readonly log: (line: string) => void,
   ) {
-    this.diagnostics = new CompileDiagnostics(conn, root, 'beam-live (compiler)');
+    this.diagnostics = new DiagnosticsPublisher(conn, root);
     this.saves = new SaveHandler(
       { root, upgradeOnSave: () => this.settings.value.upgradeOnSave, attached: () => !!this.session },
       (files) => this.upgrade('save', files).then(() => undefined),
@@ -100,6 +105,7 @@ export class LiveServer {
     session.bridge.once('exit', onGone);
     this.setStatus({ attached: true, node: session.node, otpRelease: session.attached.otpRelease, state: 'idle', message: null });
     this.log(`attached to ${session.node} (OTP ${session.attached.otpRelease})`);
+    void this.refreshPitfalls();
     return { node: session.node, otpRelease: session.attached.otpRelease };
   }
 
@@ -130,6 +136,10 @@ export class LiveServer {
     this.engine = undefined;
     s?.close();
     if (s) this.log(`detached from ${s.node}`);
+    this.diagnostics.clear('pitfalls');
+    this.diagnostics.clear('config');
+    this.lenses = new Map();
+    this.onLensesChanged();
     this.setStatus({ attached: false, node: forget ? null : this.status.node, otpRelease: null, state: 'detached', message: null });
   }
 
@@ -156,8 +166,9 @@ export class LiveServer {
       this.setStatus({ state: 'failed', message });
       throw e;
     }
-    this.diagnostics.publish(report.diagnostics);
+    this.diagnostics.setCompile(report.diagnostics);
     void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
+    await this.refreshPitfalls();
     const compileError = report.diagnostics.find((d) => d.severity === 'error');
     if (!report.ok && compileError) {
       this.setStatus({ state: 'skipped', message: `upgrade skipped: compile error in ${compileError.file}:${compileError.line}` });
@@ -173,12 +184,59 @@ export class LiveServer {
     if (why === 'not-attached') this.setStatus({ state: 'skipped', message: 'upgrade skipped: not attached to a node' });
   }
 
-  plan(): Promise<UpgradePlan> {
-    return this.needEngine().plan(this.upgradeOptions());
+  /** With upgrade on save off, a save still compiles and checks, pushing nothing. */
+  async checkWithoutUpgrade(): Promise<void> {
+    if (!this.engine) return;
+    const plan = await this.plan();
+    this.diagnostics.setCompile(plan.diagnostics);
   }
 
-  rollback(): Promise<RollbackReport> {
-    return this.needEngine().rollback(this.upgradeOptions());
+  /** A config file saved while attached: the running node will not read it again (§16). */
+  noteConfigSaved(file: string): void {
+    if (!this.session) return;
+    this.diagnostics.setPitfalls(
+      [
+        {
+          code: 'config-not-reloaded',
+          file,
+          line: 1,
+          severity: 'warning',
+          message: `${this.session.node} will not see this change: a hot upgrade does not re-read config/*.exs (a release applies sys.config and calls config_change/3). Restart the node, or set it with Application.put_env/3.`,
+        },
+      ],
+      'config',
+    );
+  }
+
+  /** The pitfall diagnostics and code lenses, from the build and the node as they are now. */
+  async refreshPitfalls(): Promise<void> {
+    const engine = this.engine;
+    if (!engine || !this.session) return;
+    try {
+      const { pitfalls, lenses } = analyze(await gatherPitfallInput(engine));
+      this.diagnostics.setPitfalls(pitfalls);
+      const byUri = new Map<string, Lens[]>();
+      for (const l of lenses) {
+        const uri = this.diagnostics.uriOf(l.file);
+        byUri.set(uri, [...(byUri.get(uri) ?? []), l]);
+      }
+      this.lenses = byUri;
+      this.onLensesChanged();
+    } catch (e) {
+      this.log(`pitfall checks failed: ${(e as Error).message}`);
+    }
+  }
+
+  async plan(): Promise<UpgradePlan> {
+    const plan = await this.needEngine().plan(this.upgradeOptions());
+    await this.refreshPitfalls();
+    return plan;
+  }
+
+  async rollback(): Promise<RollbackReport> {
+    const r = await this.needEngine().rollback(this.upgradeOptions());
+    await this.refreshPitfalls();
+    return r;
   }
 
   modules(): Promise<ModuleRow[]> {

@@ -46,8 +46,11 @@ interface Prepared {
 
 export class UpgradeEngine {
   readonly project: Project;
-  private beamDirs: string[];
-  private readonly store = new BinaryStore();
+  /** Where the build's beams are: consolidated protocols first, then each project app's ebin. */
+  beamDirs: string[];
+  readonly store = new BinaryStore();
+  /** The last compile, for the pitfall checks (its parsed-source positions). */
+  lastCompile: CompileResult | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -88,6 +91,7 @@ export class UpgradeEngine {
   private async prepare(): Promise<Prepared> {
     const before = await this.keepOldBinaries();
     const compile = await compileProject(this.project);
+    this.lastCompile = compile;
     if (!compile.ok) return { compile, planned: [], noOldBinary: [], unreadable: [] };
     if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;
     const after = readBeamDirs(this.beamDirs);

@@ -37,7 +37,8 @@ before(async () => {
   conn.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
   conn.onNotification('beamLive/status', (s: StatusParams) => statuses.push(s));
   conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: never[] }) => diagnostics.set(p.uri, p.diagnostics));
-  conn.onNotification('window/logMessage', () => undefined);
+  conn.onNotification('window/logMessage', (m: { message: string }) => process.env.BEAM_LIVE_DEBUG && console.error('[server]', m.message));
+  server.on('exit', (code, sig) => process.env.BEAM_LIVE_DEBUG && console.error('[server exited]', code, sig));
   conn.listen();
   await conn.sendRequest('initialize', {
     processId: process.pid,
@@ -76,7 +77,7 @@ test('attach answers with the node and its OTP release', async () => {
   assert.ok(app?.supervisor);
   const children = await conn.sendRequest<{ items: Array<{ name: string }>; total: number }>('beamLive/processes', { kind: 'children', supervisor: app.supervisor, limit: 2 });
   assert.equal(children.items.length, 2);
-  assert.equal(children.total, 5);
+  assert.equal(children.total, 6);
 });
 
 test('saving a changed GenServer upgrades it: code_change ran on the node, and upgradeFinished carries the report', async () => {

@@ -9,7 +9,7 @@ function beam(module: string, behaviours: string[], exports: Array<[string, numb
     module,
     file: `/b/${module}.beam`,
     binary: Buffer.alloc(0),
-    info: { module, md5: `md5-${module}`, vsn: undefined, exports, attributes, behaviours, compileInfo: [], chunkIds: [], funCount: 0 },
+    info: { module, md5: `md5-${module}`, vsn: undefined, exports, attributes, behaviours, compileInfo: [], chunkIds: [], funCount: 0, dbgi: undefined },
   };
 }
 
