@@ -338,9 +338,11 @@ pre_purge(Mods) ->
         fun(M) ->
             case erlang:check_old_code(M) of
                 true ->
-                    Victims = [P || P <- processes(), erlang:check_process_code(P, M) =:= true],
+                    %% Named before the purge: afterwards they are gone, names and all.
+                    Victims = [(proc_summary(P, M))#{reason => <<"ran old code purged by this load">>}
+                               || P <- processes(), erlang:check_process_code(P, M) =:= true],
                     code:purge(M),
-                    [(proc_summary(P, M))#{reason => <<"ran old code purged by this load">>} || P <- Victims];
+                    Victims;
                 false -> []
             end
         end, Mods).
