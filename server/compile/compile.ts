@@ -60,37 +60,46 @@ export async function compileProject(p: Project): Promise<CompileResult> {
 
 /**
  * Mix finds stale sources by mtime in whole seconds: a file saved in the same second as the
- * last compile looks no newer than the manifest and is silently skipped. When a source shares
- * the manifest's second, the manifest is moved one second back, so that mix looks at that
- * file's contents again; a needless recompile yields the same beam.
+ * last compile looks no newer than what was built from it, and is silently skipped. For such
+ * files the build's records (the manifests; for Erlang, the beam) are moved one second back,
+ * so that mix looks at them again; a needless recompile yields the same beam.
  */
 export function freshenSameSecondSources(p: Project): void {
   const lib = join(p.dir, '_build', p.mixEnv, 'lib');
   if (!existsSync(lib)) return;
-  const manifests = readdirSync(lib)
-    .map((app) => join(lib, app, '.mix', 'compile.elixir'))
-    .filter((m) => existsSync(m));
-  if (!manifests.length) return;
   const second = (f: string) => Math.floor(statSync(f).mtimeMs / 1000);
-  const newestManifest = Math.max(...manifests.map(second));
+  const back = (f: string) => {
+    const t = second(f) - 1;
+    utimesSync(f, t, t);
+  };
+  const manifests = readdirSync(lib).flatMap((app) =>
+    ['compile.elixir', 'compile.erlang'].map((m) => join(lib, app, '.mix', m)).filter((m) => existsSync(m)),
+  );
+  const beams = new Map(
+    readdirSync(lib).flatMap((app) => {
+      const ebin = join(lib, app, 'ebin');
+      return existsSync(ebin) ? readdirSync(ebin).map((f) => [f, join(ebin, f)] as const) : [];
+    }),
+  );
+  if (!manifests.length) return;
+  const newest = Math.max(...manifests.map(second));
   let sameSecond = false;
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (sameSecond) return;
       const f = join(dir, e.name);
       if (e.isDirectory()) {
         if (e.name !== '_build' && e.name !== 'deps' && !e.name.startsWith('.')) walk(f);
-      } else if (/\.(ex|erl|hrl)$/.test(e.name) && second(f) >= newestManifest) {
-        sameSecond = true;
+        continue;
       }
+      if (!/\.(ex|erl|hrl)$/.test(e.name)) continue;
+      const t = second(f);
+      if (t >= newest) sameSecond = true;
+      const beam = e.name.endsWith('.erl') ? beams.get(e.name.replace(/\.erl$/, '.beam')) : undefined;
+      if (beam && t >= second(beam)) back(beam);
     }
   };
   ['lib', 'src', 'apps'].map((d) => join(p.dir, d)).filter((d) => existsSync(d)).forEach(walk);
-  if (!sameSecond) return;
-  for (const m of manifests) {
-    const t = second(m) - 1;
-    utimesSync(m, t, t);
-  }
+  if (sameSecond) manifests.forEach(back);
 }
 
 async function compileMix(p: Project): Promise<Omit<CompileResult, 'ms'>> {

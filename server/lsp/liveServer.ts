@@ -166,16 +166,17 @@ export class LiveServer {
       this.setStatus({ state: 'failed', message });
       throw e;
     }
-    this.diagnostics.setCompile(report.diagnostics);
-    void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
-    await this.refreshPitfalls();
+    // Status, diagnostics, then the report: whoever reacts to the report sees the rest settled.
     const compileError = report.diagnostics.find((d) => d.severity === 'error');
     if (!report.ok && compileError) {
       this.setStatus({ state: 'skipped', message: `upgrade skipped: compile error in ${compileError.file}:${compileError.line}` });
     } else {
       this.setStatus({ state: report.ok ? 'upgraded' : 'failed', message: report.summary });
     }
+    this.diagnostics.setCompile(report.diagnostics);
+    void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
     this.log(report.summary);
+    await this.refreshPitfalls();
     return report;
   }
 
