@@ -15,8 +15,9 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const opts = upgradeOptions(values);
   const dir = projectDir(values);
   const session = await attachFromArgs(values);
-  const engine = new UpgradeEngine(session, dir);
+  const engine = new UpgradeEngine(session, dir, { warm: true });
   await engine.keepOldBinaries();
+  await engine.warmUp();
   console.log(`Watching ${dir} for saves; upgrading ${session.node}. Ctrl-C to stop.`);
 
   const run = async () => {
@@ -31,13 +32,18 @@ export async function watchCommand(argv: string[]): Promise<number> {
   };
   const debouncer = new Debouncer(positiveInt(values.debounce, '--debounce') ?? 200, run);
   const watcher = watch(dir, { recursive: true }, (_event, file) => {
-    if (file && isUpgradeSource(relative(dir, `${dir}/${file}`))) debouncer.trigger();
+    const rel = file ? relative(dir, `${dir}/${file}`) : '';
+    if (rel && isUpgradeSource(rel)) {
+      engine.noteSaved([rel]);
+      debouncer.trigger();
+    }
   });
 
   return new Promise<number>((resolve) => {
     const stop = (code: number) => {
       watcher.close();
       debouncer.cancel();
+      engine.dispose();
       session.close();
       resolve(code);
     };

@@ -2,7 +2,8 @@
 // beams are. Nothing here touches the node.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import type { WarmMixVm } from './warmVm';
 import type { ChildFacts } from '../beam/debugInfo';
 import { decode } from '../beam/etf';
 import { termToJson } from '../beam/json';
@@ -33,7 +34,7 @@ export class CompileError extends Error {
   override name = 'CompileError';
 }
 
-function helperScript(): string {
+export function mixHelper(): string {
   for (const dir of [join(__dirname, 'elixir'), join(__dirname, '..', 'elixir')]) {
     const f = join(dir, 'beam_live_mix.exs');
     if (existsSync(f)) return f;
@@ -52,9 +53,16 @@ function runTool(cmd: string, args: string[], cwd: string): Promise<{ code: numb
   });
 }
 
-export async function compileProject(p: Project): Promise<CompileResult> {
+export interface CompileOptions {
+  /** A warm build VM for mix projects (the language server's and watch's). */
+  warm?: WarmMixVm;
+  /** Erlang without rebar3: the saved modules only (a saved .hrl compiles them all). */
+  files?: string[];
+}
+
+export async function compileProject(p: Project, opts: CompileOptions = {}): Promise<CompileResult> {
   const started = Date.now();
-  const r = p.kind === 'mix' ? await compileMix(p) : p.kind === 'rebar3' ? await compileRebar3(p) : await compileErlc(p);
+  const r = p.kind === 'mix' ? await compileMix(p, opts.warm) : p.kind === 'rebar3' ? await compileRebar3(p) : await compileErlc(p, opts.files);
   return { ...r, ms: Date.now() - started };
 }
 
@@ -102,15 +110,27 @@ export function freshenSameSecondSources(p: Project): void {
   if (sameSecond) manifests.forEach(back);
 }
 
-async function compileMix(p: Project): Promise<Omit<CompileResult, 'ms'>> {
+async function compileMix(p: Project, warm?: WarmMixVm): Promise<Omit<CompileResult, 'ms'>> {
   if (!which('elixir')) throw new CompileError(installHint('elixir was not found on PATH'));
   freshenSameSecondSources(p);
-  const { code, out } = await runTool('elixir', [helperScript()], p.dir);
-  const line = out.split('\n').find((l) => l.startsWith('BEAM_LIVE_RESULT '));
+  if (warm) {
+    const line = await warm.compile().catch(() => undefined);
+    if (line) return parseMixResult(line, p);
+    // The warm VM could not answer: a fresh mix compile still can.
+  }
+  const { code, out } = await runTool('elixir', [mixHelper()], p.dir);
+  const line = out.split('\n').find((l) => l.startsWith(RESULT));
   if (!line) {
     throw new CompileError(`mix compile in ${p.dir} failed before it could report (exit ${code}):\n${out.trim().slice(-2000)}`);
   }
-  const r = termToJson(decode(Buffer.from(line.slice("BEAM_LIVE_RESULT ".length), "base64"))) as unknown as {
+  return parseMixResult(line, p);
+}
+
+export const RESULT = 'BEAM_LIVE_RESULT ';
+
+/** The helper's one result line: status, diagnostics, where the beams are, source positions. */
+export function parseMixResult(line: string, p: Project): Omit<CompileResult, 'ms'> {
+  const r = termToJson(decode(Buffer.from(line.slice(RESULT.length), 'base64'))) as unknown as {
     status: string;
     diagnostics: Array<{ file: string | null; severity: string; message: string; line: number | null; column: number | null }>;
     apps: string[];
@@ -144,11 +164,13 @@ async function compileRebar3(p: Project): Promise<Omit<CompileResult, 'ms'>> {
   };
 }
 
-async function compileErlc(p: Project): Promise<Omit<CompileResult, 'ms'>> {
+async function compileErlc(p: Project, files?: string[]): Promise<Omit<CompileResult, 'ms'>> {
   const erlc = which('erlc');
   if (!erlc) throw new CompileError(installHint('erlc was not found on PATH'));
   const srcDir = existsSync(join(p.dir, 'src')) ? join(p.dir, 'src') : p.dir;
-  const sources = readdirSync(srcDir).filter((f) => f.endsWith('.erl'));
+  const all = readdirSync(srcDir).filter((f) => f.endsWith('.erl'));
+  const only = files && files.length && files.every((f) => f.endsWith('.erl')) ? new Set(files.map((f) => basename(f))) : undefined;
+  const sources = only ? all.filter((f) => only.has(f)) : all;
   const ebin = join(p.dir, 'ebin');
   mkdirSync(ebin, { recursive: true });
   const includes = ['include', 'src'].filter((d) => existsSync(join(p.dir, d))).flatMap((d) => ['-I', join(p.dir, d)]);

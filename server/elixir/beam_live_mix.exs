@@ -3,12 +3,18 @@
 # Mix's own output goes to stderr, so that stdout carries only that line.
 # Run from the project directory: elixir beam_live_mix.exs
 defmodule BeamLive.MixCompile do
-  def run do
+  # One compile in a fresh VM (the default), or many in this one (--serve: the warm build VM,
+  # which answers each "compile" line on stdin with one result line). Either way the new code
+  # is loaded only here, never into the node being upgraded.
+  def start do
     Mix.start()
     Mix.shell(Mix.Shell.Quiet)
     Code.compile_file("mix.exs")
     Mix.Task.run("loadconfig")
-    {status, diagnostics} = compile()
+  end
+
+  def run(warm \\ false) do
+    {status, diagnostics} = if warm, do: recompile(), else: compile()
 
     %{
       status: status,
@@ -26,6 +32,23 @@ defmodule BeamLive.MixCompile do
       status when is_atom(status) -> {status, []}
       _ -> {:ok, []}
     end
+  rescue
+    e -> {:error, [%{file: nil, severity: :error, message: Exception.message(e), position: nil}]}
+  end
+
+  # In a warm VM "compile" has already run and answers :noop: rerun each compiler instead.
+  defp recompile do
+    results =
+      for task <- ["compile.erlang", "compile.elixir", "compile.app", "compile.protocols"] do
+        case Mix.Task.rerun(task, ["--return-errors"]) do
+          {status, diags} when is_list(diags) -> {status, diags}
+          status when is_atom(status) -> {status, []}
+          _ -> {:ok, []}
+        end
+      end
+
+    status = if Enum.any?(results, fn {s, _} -> s == :error end), do: :error, else: :ok
+    {status, Enum.flat_map(results, fn {_, d} -> d end)}
   rescue
     e -> {:error, [%{file: nil, severity: :error, message: Exception.message(e), position: nil}]}
   end
@@ -153,11 +176,41 @@ defmodule BeamLive.SourceFacts do
   defp start_module(_), do: nil
 end
 
-result =
-  try do
-    BeamLive.MixCompile.run()
-  rescue
-    e -> %{status: :error, diagnostics: [%{file: nil, severity: :error, message: Exception.message(e), line: nil, column: nil}], apps: []}
+defmodule BeamLive.Main do
+  def reply(fun) do
+    result =
+      try do
+        fun.()
+      rescue
+        e -> %{status: :error, diagnostics: [%{file: nil, severity: :error, message: Exception.message(e), line: nil, column: nil}], apps: []}
+      end
+
+    IO.puts("BEAM_LIVE_RESULT " <> Base.encode64(:erlang.term_to_binary(result)))
   end
 
-IO.puts("BEAM_LIVE_RESULT " <> Base.encode64(:erlang.term_to_binary(result)))
+  def serve do
+    case IO.gets("") do
+      :eof -> :ok
+      {:error, _} -> :ok
+      line ->
+        if String.trim(line) == "compile", do: reply(fn -> BeamLive.MixCompile.run(true) end)
+        serve()
+    end
+  end
+end
+
+case System.argv() do
+  ["--serve"] ->
+    BeamLive.Main.reply(fn ->
+      BeamLive.MixCompile.start()
+      BeamLive.MixCompile.run(false)
+    end)
+
+    BeamLive.Main.serve()
+
+  _ ->
+    BeamLive.Main.reply(fn ->
+      BeamLive.MixCompile.start()
+      BeamLive.MixCompile.run(false)
+    end)
+end

@@ -87,8 +87,9 @@ export class LiveServer {
     const session = await NodeSession.attach({ ...opts, log: this.log });
     this.session = session;
     try {
-      this.engine = new UpgradeEngine(session, this.root);
+      this.engine = new UpgradeEngine(session, this.root, { warm: this.settings.value.compile.warm, log: this.log });
       await this.engine.keepOldBinaries();
+      void this.engine.warmUp();
     } catch (e) {
       // No project here (another editor's folder): attach still works for the views.
       this.engine = undefined;
@@ -97,6 +98,7 @@ export class LiveServer {
     const onGone = () => {
       if (this.session !== session) return;
       this.session = undefined;
+      this.engine?.dispose();
       this.engine = undefined;
       this.setStatus({ attached: false, state: 'detached', message: `${session.node} went away; reattaching when it is back` });
       this.scheduleReattach();
@@ -133,6 +135,7 @@ export class LiveServer {
     }
     const s = this.session;
     this.session = undefined;
+    this.engine?.dispose();
     this.engine = undefined;
     s?.close();
     if (s) this.log(`detached from ${s.node}`);
@@ -156,6 +159,7 @@ export class LiveServer {
 
   async upgrade(trigger: 'save' | 'command', files: string[] = []): Promise<UpgradeReport> {
     const engine = this.needEngine();
+    engine.noteSaved(files);
     void this.conn.sendNotification(UpgradeStartedNotification.type, { trigger, files });
     this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });
     let report: UpgradeReport;
@@ -264,6 +268,7 @@ export class LiveServer {
   dispose(): void {
     this.saves.dispose();
     this.stopReattach();
+    this.engine?.dispose();
     this.session?.close();
   }
 }

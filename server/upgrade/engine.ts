@@ -2,7 +2,9 @@
 // language server both drive this class; the work on the node is beam_live_upgrade's.
 import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
+import { join } from 'node:path';
 import { compileProject, CompileResult } from '../compile/compile';
+import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
 import { formatVsn } from '../beam/beamFile';
 import type {
@@ -22,6 +24,12 @@ import { BuildDiff, diffBuild, LoadedInfo } from './diff';
 import { expandScript, instructionFor, PlannedModule, planWarnings } from './plan';
 import { emptyReport, summarize } from './report';
 import { agentTimeout, rollbackLast, upgradeCall } from './rollback';
+
+export interface EngineOptions {
+  /** Compile mix projects in a warm build VM (long-lived engines: the editor, watch). */
+  warm?: boolean;
+  log?: (line: string) => void;
+}
 
 export interface UpgradeOptions {
   mode?: UpgradeMode;
@@ -53,12 +61,32 @@ export class UpgradeEngine {
   lastCompile: CompileResult | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly warm: WarmMixVm | undefined;
+  /** Saved files since the last compile: erlc projects compile only these. */
+  private savedFiles: string[] = [];
+
   constructor(
     readonly session: NodeSession,
     projectDir: string,
+    opts: EngineOptions = {},
   ) {
     this.project = detectProject(projectDir);
     this.beamDirs = guessBeamDirs(this.project);
+    this.warm = opts.warm && this.project.kind === 'mix' ? new WarmMixVm(this.project, opts.log) : undefined;
+  }
+
+  /** Starts the warm build VM ahead of the first save. */
+  warmUp(): Promise<void> {
+    return this.warm?.start().catch(() => undefined) ?? Promise.resolve();
+  }
+
+  /** Which files the next compile is for (the editor knows; a terminal compiles all). */
+  noteSaved(files: string[]): void {
+    this.savedFiles.push(...files);
+  }
+
+  dispose(): void {
+    this.warm?.stop();
   }
 
   get node(): string {
@@ -90,7 +118,8 @@ export class UpgradeEngine {
 
   private async prepare(): Promise<Prepared> {
     const before = await this.keepOldBinaries();
-    const compile = await compileProject(this.project);
+    const files = this.savedFiles.splice(0).map((f) => join(this.project.dir, f));
+    const compile = await compileProject(this.project, { warm: this.warm, files: files.some((f) => f.endsWith('.hrl')) ? undefined : files });
     this.lastCompile = compile;
     if (!compile.ok) return { compile, planned: [], noOldBinary: [], unreadable: [] };
     if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;

@@ -274,3 +274,23 @@ test('a consolidated protocol that changed is reloaded with the upgrade', () =>
     assert.equal(await loadedMd5(node, 'Elixir.String.Chars'), chars?.newMd5);
     assert.equal(await onNode(node, `'Elixir.String.Chars':to_string(sys:get_state('Elixir.SampleApp.Counter'))`), 'counter at 0');
   }));
+
+test('--parallel upgrades every worker concurrently and says so in the report', () =>
+  withNode(async (node) => {
+    writeSource(
+      node.dir,
+      'lib/sample_app/worker.ex',
+      readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8').replace(
+        '  @impl true\n  def handle_call',
+        '  @impl true\n  def code_change(_old, state, _extra), do: {:ok, Map.put(state, :upgraded, true)}\n\n  @impl true\n  def handle_call',
+      ),
+    );
+    const { code, report } = await upgrade(node, '--parallel');
+    assert.equal(code, 0, JSON.stringify(report, null, 1));
+    assert.equal(report.parallel, true);
+    assert.match(report.summary, /\[parallel\]/);
+    assert.equal(report.processes.filter((p) => p.codeChange === 'ok').length, 3);
+    const workers = await onNode(node, `io_lib:format("~0p", [[maps:get(upgraded, sys:get_state(P), missing) || {_, P, _, _} <- supervisor:which_children('Elixir.SampleApp.WorkerSup')]])`);
+    assert.equal(workers, '[true,true,true]');
+    assert.equal(await suspendedInSampleApp(node), '[]');
+  }));
