@@ -8,17 +8,25 @@ let ctx: Ctx | undefined;
 
 export interface BeamLiveApi {
   ctx: Ctx;
+  /** How long activate() took (the language server starts after it, in the background). */
+  activationMs: number;
+  /** Resolves when the language server is up. */
+  ready: Promise<void>;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<BeamLiveApi | undefined> {
+export function activate(context: vscode.ExtensionContext): BeamLiveApi | undefined {
+  const started = performance.now();
   try {
     ctx = new Ctx(context);
     context.subscriptions.push(...registerCommands(ctx));
-    await ctx.start();
-    return { ctx };
+    // The server starts in the background: activation must not wait for a process to spawn.
+    const ready = ctx.start().catch((e: Error) => {
+      void vscode.window.showErrorMessage(`BEAM Live could not start its language server: ${e.message}`, 'Open Log').then((p) => p && ctx?.output.show());
+    });
+    return { ctx, activationMs: performance.now() - started, ready };
   } catch (e) {
     void vscode.window.showErrorMessage(`BEAM Live could not start: ${(e as Error).message}`);
-    return ctx ? { ctx } : undefined;
+    return undefined;
   }
 }
 

@@ -166,16 +166,17 @@ run(Req, Wd) ->
     %% §4–5: suspend, in module order, each pid once.
     SuspendOrder = dedup([P || {P, _} <- Reach]),
     Wd ! {suspending, SuspendOrder},
-    Suspended = suspend(SuspendOrder, ST, Parallel),
+    Suspended0 = suspend_and_snapshot(SuspendOrder, ST, Parallel),
     T3 = now_us(),
+    Suspended = [{P, R} || {P, R, _} <- Suspended0],
+    Snap = maps:from_list([{P, S} || {P, {ok, _}, {state, S}} <- Suspended0]),
     NotSuspended = [P || {P, {error, _}} <- Suspended],
     SusPids = [P || {P, {ok, _}} <- Suspended],
     Wd ! {resumed, NotSuspended},
     Result =
         try
             pause(maps:get(pause_after_suspend, Hooks, 0)),
-            Snap = snapshot(SusPids, ST),
-            Funs = stored_funs(Snap, Reach, [maps:get(module, M) || M <- Mods]),
+            Funs = stored_funs(Snap, Reach, [M || #{module := M} <- Mods, creates_funs(M)]),
             %% The last moment to abort with nothing to undo; past the load the runner finishes
             %% the upgrade under its failure policy, bounded by the code_change timeouts.
             check_abort(),
@@ -336,7 +337,8 @@ reg_name(P) ->
 pre_purge(Mods) ->
     lists:flatmap(
         fun(M) ->
-            case erlang:check_old_code(M) of
+            %% Usually nobody runs the old code: one soft purge (one scan) clears it.
+            case erlang:check_old_code(M) andalso not code:soft_purge(M) of
                 true ->
                     %% Named before the purge: afterwards they are gone, names and all.
                     Victims = [(proc_summary(P, M))#{reason => <<"ran old code purged by this load">>}
@@ -347,32 +349,49 @@ pre_purge(Mods) ->
             end
         end, Mods).
 
+%% sys:suspend as OTP does it, one process after the other (in parallel mode, in windows),
+%% with the rollback's snapshot of the state asked for in the same breath: the get_state system
+%% message is queued right behind the suspend, so the process answers both in one round trip.
+%% -> [{Pid, {ok, SuspendedAt} | {error, Why}, {state, S} | nostate}]
 suspend(Pids, T, Parallel) ->
-    each(fun(P) ->
-             S = now_us(),
-             R = try sys:suspend(P, T) of
-                     ok -> {ok, S}
-                 catch
-                     exit:{timeout, _} ->
-                         %% The suspend request is still queued: have it undone once the
-                         %% process gets to it, without waiting here (OTP's own catch sys:resume).
-                         spawn(fun() -> catch sys:resume(P, 60000) end),
-                         {error, timeout};
-                     exit:{noproc, _} -> {error, noproc};
-                     exit:{Reason, _} -> {error, Reason}
-                 end,
-             {P, R}
-         end, Pids, Parallel).
+    [{P, R} || {P, R, _} <- suspend_and_snapshot(Pids, T, Parallel)].
 
-%% The rollback's copy of each state, taken while the process is suspended.
-snapshot(Pids, T) ->
-    maps:from_list(lists:filtermap(
-        fun(P) ->
-            try sys:get_state(P, T) of
-                S -> {true, {P, S}}
-            catch _:_ -> false
-            end
-        end, Pids)).
+suspend_and_snapshot(Pids, T, Parallel) ->
+    each(fun(P) -> suspend_one(P, T) end, Pids, Parallel).
+
+suspend_one(P, T) ->
+    S = now_us(),
+    Mon = erlang:monitor(process, P),
+    SusRef = make_ref(),
+    StateRef = make_ref(),
+    P ! {system, {self(), SusRef}, suspend},
+    P ! {system, {self(), StateRef}, get_state},
+    receive
+        {SusRef, ok} ->
+            Snap = receive
+                       {StateRef, {error, _}} -> nostate;
+                       {StateRef, State} -> {state, State};
+                       {'DOWN', Mon, process, P, _} -> nostate
+                   after T -> nostate
+                   end,
+            erlang:demonitor(Mon, [flush]),
+            {P, {ok, S}, Snap};
+        {'DOWN', Mon, process, P, _} ->
+            {P, {error, noproc}, nostate}
+    after T ->
+        erlang:demonitor(Mon, [flush]),
+        %% The suspend request is still queued: have it undone once the process gets to it,
+        %% without waiting here (OTP's own catch sys:resume).
+        spawn(fun() -> catch sys:resume(P, 60000) end),
+        {P, {error, timeout}, nostate}
+    end.
+
+%% A module whose code creates funs has generated functions named -Name/Arity-fun-N-.
+creates_funs(M) ->
+    case catch M:module_info(functions) of
+        Fs when is_list(Fs) -> lists:any(fun({F, _}) -> hd(atom_to_list(F)) =:= $- end, Fs);
+        _ -> false
+    end.
 
 load_all(Mods) ->
     [load(M) || M <- Mods].
@@ -465,6 +484,27 @@ resume(Pids, Parallel) ->
              {P, R, now_us()}
          end, Pids, Parallel).
 
+%% Sequential (OTP's timing), or in parallel mode ?WINDOW workers, each taking every
+%% ?WINDOW-th process: at most ?WINDOW requests in flight, results in the order given.
+each(F, L, false) -> [F(X) || X <- L];
+each(F, L, true) ->
+    N = min(?WINDOW, length(L)),
+    Self = self(),
+    Indexed = lists:zip(lists:seq(0, length(L) - 1), L),
+    Refs = [begin
+                R = make_ref(),
+                Mine = [X || {I, X} <- Indexed, I rem N =:= K],
+                spawn_link(fun() -> Self ! {R, [F(X) || X <- Mine]} end),
+                R
+            end || K <- lists:seq(0, N - 1)],
+    interleave([receive {R, V} -> V end || R <- Refs]).
+
+interleave(Parts) ->
+    case [P || P <- Parts, P =/= []] of
+        [] -> [];
+        Live -> [hd(P) || P <- Live] ++ interleave([tl(P) || P <- Live])
+    end.
+
 soft_purge(Mods) ->
     lists:foldl(
         fun(M, {Unpurged, Old}) ->
@@ -477,23 +517,6 @@ soft_purge(Mods) ->
                     {[M | Unpurged], Old ++ Users}
             end
         end, {[], []}, Mods).
-
-%% Sequential, or bounded-parallel in windows of ?WINDOW (in the spirit of sys:multi_suspend).
-each(F, L, false) -> [F(X) || X <- L];
-each(F, L, true) -> pmap(F, L).
-
-pmap(F, L) ->
-    pmap(F, L, []).
-pmap(_F, [], Acc) -> lists:append(lists:reverse(Acc));
-pmap(F, L, Acc) ->
-    {Batch, Rest} = case length(L) > ?WINDOW of
-                        true -> lists:split(?WINDOW, L);
-                        false -> {L, []}
-                    end,
-    Self = self(),
-    Refs = [begin R = make_ref(), spawn_link(fun() -> Self ! {R, F(X)} end), R end || X <- Batch],
-    Out = [receive {R, V} -> V end || R <- Refs],
-    pmap(F, Rest, [Out | Acc]).
 
 %% Funs of a changed module held in a suspended process's state: after the purge they raise
 %% badfun (the purge does not see funs, §17). Looked for in the snapshot, bounded.

@@ -66,6 +66,8 @@ export class Bridge extends EventEmitter {
   private nextId = 1;
   private pending = new Map<number, { resolve: (t: Term) => void; reject: (e: Error) => void; what: string }>();
   private exited = false;
+  /** Bytes received from the bridge so far: what crossed the wire, for the benchmarks. */
+  bytesIn = 0;
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -203,6 +205,7 @@ export class Bridge extends EventEmitter {
   }
 
   private onFrame(f: Buffer): void {
+    this.bytesIn += f.length + 4;
     let msg: Term;
     try {
       msg = decode(f);
