@@ -13,6 +13,12 @@ import { UpgradeEngine } from '../server/upgrade/engine';
 import { FIXTURES, ROOT, loopbackEnv, run, startNode, TestNode, tmp } from '../test/helpers';
 
 const quick = process.argv.includes('--quick');
+/** --only a,b: just those groups (s2u, 10k, attach, 100k, activate), for working on one. */
+const only = (() => {
+  const i = process.argv.indexOf('--only');
+  return i > 0 ? new Set(process.argv[i + 1]!.split(',')) : undefined;
+})();
+const want = (g: string) => !only || only.has(g);
 const RUNS = 7;
 type Stats = { median: number; min: number; max: number; runs: number[] };
 interface Result {
@@ -333,11 +339,11 @@ async function main(): Promise<void> {
   const stopEpmd = spawnSync('epmd', ['-names'], { env: loopbackEnv(), stdio: 'ignore' }).status === 0 ? () => undefined : startEpmd();
   const started = now();
   try {
-    await saveToUpgraded();
-    await upgrade10k();
-    await attach();
-    if (!quick) await bigNode();
-    await activate();
+    if (want('s2u')) await saveToUpgraded();
+    if (want('10k')) await upgrade10k();
+    if (want('attach')) await attach();
+    if (!quick && want('100k')) await bigNode();
+    if (want('activate')) await activate();
   } finally {
     stopEpmd();
   }
@@ -351,7 +357,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     quick,
   };
-  writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  if (!only) writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ machine, results }, null, 2)}\n`);
   const missed = results.filter((r) => !r.pass).map((r) => r.name);
   console.log(`bench: ${results.length} measurements in ${((now() - started) / 1000).toFixed(0)} s; goals ${missed.length ? `missed: ${missed.join(', ')}` : 'all met'}`);
 }

@@ -6,6 +6,7 @@ import { LanguageClient } from 'vscode-languageclient/node';
 import {
   AttachRequest,
   DetachRequest,
+  NEEDS_CONFIRMATION,
   LiveApplication,
   LiveItem,
   ModulesRequest,
@@ -139,7 +140,15 @@ export class Ctx implements DebugHost {
 
   // ---- DebugHost ----
   async attach(node: string, nameType?: 'sname' | 'name', cookieFile?: string): Promise<void> {
-    await this.request(AttachRequest.type.method, { node, nameType, cookieFile });
+    try {
+      await this.request(AttachRequest.type.method, { node, nameType, cookieFile });
+    } catch (e) {
+      if ((e as { data?: { code?: string } }).data?.code !== NEEDS_CONFIRMATION) throw e;
+      const yes = 'Attach Anyway';
+      const pick = await vscode.window.showWarningMessage((e as Error).message, { modal: true }, yes);
+      if (pick !== yes) throw new Error(`Not attached to ${node}.`);
+      await this.request(AttachRequest.type.method, { node, nameType, cookieFile, confirmed: true });
+    }
   }
   async detach(): Promise<void> {
     await this.request(DetachRequest.type.method);

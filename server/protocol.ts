@@ -198,7 +198,12 @@ export interface AttachParams {
   node: string;
   nameType?: NameTypeParam;
   cookieFile?: string;
+  /** Attach even though the node does not look like a development node. */
+  confirmed?: boolean;
 }
+
+/** The error data of a beamLive/attach that needs the user's confirmation first. */
+export const NEEDS_CONFIRMATION = 'needs-confirmation';
 
 export interface AttachResult {
   node: string;

@@ -81,7 +81,7 @@ export async function prepareProject(fixture = 'sample_app'): Promise<string> {
 }
 
 /** Starts a mix project as a node named NAME@localhost on loopback, and waits until its app runs. */
-export async function startNode(opts: { dir?: string; name?: string } = {}): Promise<TestNode> {
+export async function startNode(opts: { dir?: string; name?: string; env?: Record<string, string> } = {}): Promise<TestNode> {
   const dir = opts.dir ?? (await prepareProject());
   const name = `${opts.name ?? 'bltest'}_${randomBytes(3).toString('hex')}@localhost`;
   const { home, cookieFile } = makeCookieHome();
@@ -89,7 +89,7 @@ export async function startNode(opts: { dir?: string; name?: string } = {}): Pro
   const proc = spawn(
     'elixir',
     ['--sname', name, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'],
-    { cwd: dir, env: loopbackEnv({ HOME: home, MIX_ENV: 'dev' }), stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: dir, env: loopbackEnv({ HOME: home, MIX_ENV: 'dev', ...opts.env }), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));

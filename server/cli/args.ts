@@ -12,6 +12,7 @@ export const NODE_OPTIONS = {
   'cookie-file': { type: 'string' },
   'name-type': { type: 'string' },
   json: { type: 'boolean' },
+  yes: { type: 'boolean' },
 } as const satisfies Options;
 
 export function parse<O extends Options>(argv: string[], options: O, allowPositionals = false) {

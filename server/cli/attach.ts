@@ -7,6 +7,7 @@ export function attachFromArgs(values: Record<string, unknown>): Promise<NodeSes
     node: requireNode(values as { node?: string }),
     nameType: nameType(values['name-type']),
     cookieFile: values['cookie-file'] as string | undefined,
+    confirmed: values.yes === true,
     log: process.env.BEAM_LIVE_DEBUG ? (l) => process.stderr.write(`${l}\n`) : undefined,
   });
 }

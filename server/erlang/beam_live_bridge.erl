@@ -10,9 +10,12 @@
 -export([main/0]).
 
 main() ->
-    %% stdout carries our frames: the logger must not write to it.
+    %% stdout carries our frames: the logger must not write to it, and neither may any output
+    %% of code run for us on the target (a remote call's io goes to the caller's group
+    %% leader: IEx's recompile() prints "Compiling 1 file"), so ours is standard_error.
     _ = logger:remove_handler(default),
     _ = logger:add_handler(default, logger_std_h, #{config => #{type => standard_error}}),
+    group_leader(whereis(standard_error), self()),
     Port = open_port({fd, 0, 1}, [{packet, 4}, binary, eof]),
     process_flag(trap_exit, true),
     loop(#{port => Port, target => undefined}).
@@ -27,7 +30,7 @@ loop(#{port := Port} = S) ->
             %% disappear and resumes anything an unfinished upgrade suspended.
             halt(0);
         {reply, Id, Result} ->
-            send(Port, {reply, Id, Result}),
+            send(Port, {reply, Id, bounded(Result)}),
             loop(S);
         {nodedown, Node} ->
             send(Port, {event, nodedown, Node}),
@@ -36,6 +39,16 @@ loop(#{port := Port} = S) ->
             halt(0);
         _Other ->
             loop(S)
+    end.
+
+%% A huge answer (a state or a report gone wild, a deliberate bomb) is refused here, before it
+%% is encoded for the language server.
+-define(MAX_REPLY_BYTES, 64 * 1024 * 1024).
+
+bounded(Result) ->
+    case erlang:external_size(Result) of
+        Size when Size > ?MAX_REPLY_BYTES -> {error, {too_large, Size, ?MAX_REPLY_BYTES}};
+        _ -> Result
     end.
 
 send(Port, Term) ->
@@ -76,7 +89,7 @@ call(Target, M, F, A, Timeout) ->
         Class:Reason -> {error, {Class, Reason}}
     end.
 
-connect(#{target := Target, name_type := NameType, cookie := Cookie}) ->
+connect(#{target := Target, name_type := NameType, cookie := Cookie} = Opts) ->
     Host = host_of(Target),
     case start_distribution(Host, NameType) of
         ok ->
@@ -84,12 +97,11 @@ connect(#{target := Target, name_type := NameType, cookie := Cookie}) ->
             case net_kernel:connect_node(Target) of
                 true ->
                     erlang:monitor_node(Target, true),
-                    case load_agent(Target) of
-                        ok ->
-                            {ok, #{node => Target,
-                                   otp_release => erpc:call(Target, erlang, system_info, [otp_release], 5000)}};
-                        {error, _} = E ->
-                            E
+                    case needs_confirmation(Target, Host, maps:get(confirmed, Opts, false)) of
+                        false -> attach(Target);
+                        Why ->
+                            erlang:disconnect_node(Target),
+                            {error, {needs_confirmation, Why}}
                     end;
                 _ ->
                     {error, diagnose(Target, Host)}
@@ -97,6 +109,32 @@ connect(#{target := Target, name_type := NameType, cookie := Cookie}) ->
         {error, Reason} ->
             {error, {distribution_failed, Reason}}
     end.
+
+attach(Target) ->
+    case load_agent(Target) of
+        ok ->
+            {ok, #{node => Target, otp_release => erpc:call(Target, erlang, system_info, [otp_release], 5000)}};
+        {error, _} = E ->
+            E
+    end.
+
+%% Before anything is loaded into it: a node that does not look like a development node (on
+%% another host, or running a release) is attached to only once the user confirmed.
+needs_confirmation(_Target, _Host, true) ->
+    false;
+needs_confirmation(Target, Host, false) ->
+    Release = [V || V <- ["RELEASE_NAME", "RELEASE_ROOT"],
+                    is_list(catch erpc:call(Target, os, getenv, [V], 5000))],
+    case {Release, local_host(Host)} of
+        {[_ | _], _} -> <<"it runs a release (RELEASE_NAME/RELEASE_ROOT is set)">>;
+        {[], false} -> iolist_to_binary(["it runs on another host (", Host, ")"]);
+        {[], true} -> false
+    end.
+
+local_host(Host) ->
+    {ok, Own} = inet:gethostname(),
+    lists:member(Host, ["localhost", "127.0.0.1", "::1", Own]) orelse lists:prefix("127.", Host)
+        orelse lists:prefix(Own ++ ".", Host).
 
 host_of(Node) ->
     case string:split(atom_to_list(Node), "@") of

@@ -1,10 +1,11 @@
 // The language server's domain: one attached node, one project, and what a save does to them.
 // The LSP wiring is in server/main.ts; everything here is reachable without it.
-import { Connection } from 'vscode-languageserver/node';
+import { Connection, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { atom } from '../beam/term';
 import {
   AttachParams,
   AttachResult,
+  NEEDS_CONFIRMATION,
   LiveApplication,
   LiveItem,
   ModuleRow,
@@ -82,9 +83,17 @@ export class LiveServer {
       node: params.node || s.node,
       nameType: params.nameType || s.nameType || undefined,
       cookieFile: params.cookieFile || s.cookieFile || undefined,
+      confirmed: params.confirmed,
     };
+    let session: NodeSession;
+    try {
+      session = await NodeSession.attach({ ...opts, log: this.log });
+    } catch (e) {
+      // The client asks the user, then attaches again with confirmed: true.
+      if (e instanceof NodeError && e.code === 'needs-confirmation') throw new ResponseError(LSPErrorCodes.RequestFailed, e.message, { code: NEEDS_CONFIRMATION });
+      throw e;
+    }
     this.lastAttach = opts;
-    const session = await NodeSession.attach({ ...opts, log: this.log });
     this.session = session;
     try {
       this.engine = new UpgradeEngine(session, this.root, { warm: this.settings.value.compile.warm, log: this.log });

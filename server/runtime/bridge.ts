@@ -21,6 +21,8 @@ export interface AttachOptions {
   timeoutMs?: number;
   /** Receives the bridge's stderr and our own notes; never the cookie. */
   log?: (line: string) => void;
+  /** The user agreed to attach to a node that does not look like a development node. */
+  confirmed?: boolean;
 }
 
 export interface Attached {
@@ -77,7 +79,17 @@ export class Bridge extends EventEmitter {
     super();
     const reader = new FrameReader();
     proc.stdout!.on('data', (chunk: Buffer) => {
-      for (const f of reader.push(chunk)) this.onFrame(f);
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (e) {
+        // The stream can no longer be trusted: end this bridge, and say why to every waiter.
+        this.log(`[bridge] ${(e as Error).message}; closing the bridge`);
+        this.failAll(new NodeError('bridge-exit', `The bridge to ${node} sent ${(e as Error).message}: refused. Attach again.`));
+        proc.kill('SIGKILL');
+        return;
+      }
+      for (const f of frames) this.onFrame(f);
     });
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (s: string) => {
@@ -86,13 +98,17 @@ export class Bridge extends EventEmitter {
     proc.on('exit', (code, signal) => {
       this.exited = true;
       const err = new NodeError('bridge-exit', `The bridge to ${node} exited (${signal ?? `code ${code}`}). Attach again.`);
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+      this.failAll(err);
       this.emit('exit', err);
     });
     proc.stdin!.on('error', () => {
       // EPIPE after the bridge died: the exit handler reports it.
     });
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
   }
 
   /** Starts a bridge and attaches it to `opts.node`; throws a NodeError that says what to do. */
@@ -130,6 +146,7 @@ export class Bridge extends EventEmitter {
             target: atom(opts.node),
             name_type: atom(nameType === 'name' ? 'longnames' : 'shortnames'),
             cookie: Buffer.from(cookie, 'utf8'),
+            confirmed: atom(opts.confirmed ? 'true' : 'false'),
           }),
         ),
         timeoutMs,

@@ -15,7 +15,8 @@ export type NodeErrorCode =
   | 'node-down'
   | 'bridge-exit'
   | 'toolchain'
-  | 'remote-error';
+  | 'remote-error'
+  | 'needs-confirmation';
 
 export class NodeError extends Error {
   override name = 'NodeError';
@@ -43,6 +44,13 @@ export function connectError(node: string, reason: Term): NodeError {
       `Node ${node} is running but refused the connection: the cookie is probably wrong. ` +
         `Point --cookie-file (setting beamLive.cookieFile) at the file holding the node's cookie. ` +
         `If the node was started with ${node.includes('.') ? '--sname' : '--name'} instead, set the name type to match.`,
+    );
+  }
+  if (isAtom(tag, 'needs_confirmation')) {
+    return new NodeError(
+      'needs-confirmation',
+      `${node} does not look like a development node: ${text(r[1]) ?? 'it is not on this machine'}. ` +
+        `BEAM Live loads an agent into the nodes it attaches to and can suspend their processes; confirm to attach anyway (CLI: --yes).`,
     );
   }
   if (isAtom(tag, 'not_running')) {
@@ -76,6 +84,10 @@ export function connectError(node: string, reason: Term): NodeError {
 /** Turns the bridge's `{error, Reason}` for a call into a NodeError. */
 export function callError(node: string, what: string, reason: Term): NodeError {
   if (isAtom(reason, 'not_attached')) return new NodeError('node-down', `Not attached to ${node}. Attach first.`);
+  if (reason instanceof Tuple && isAtom(reason.elements[0], 'too_large')) {
+    const mb = (n: Term | undefined) => `${Math.round(Number(n) / 2 ** 20)} MB`;
+    return new NodeError('remote-error', `${node} answered ${what} with ${mb(reason.elements[1])}, over the ${mb(reason.elements[2])} limit: refused. Ask for less (a page, a smaller beamLive.state.maxBytes).`);
+  }
   if (reason instanceof Tuple && isAtom(reason.elements[0], 'erpc')) {
     const why = reason.elements[1];
     if (isAtom(why, 'noconnection')) {

@@ -1,0 +1,99 @@
+// The cookie never leaks, and a node that does not look like a development node is attached
+// to only after confirmation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { CLI, cli, loopbackEnv, onNode, ROOT, startNode, writeSource } from '../helpers';
+import { COUNTER, COUNTER_V2 } from './sources';
+
+function cmdlines(): string {
+  let all = '';
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      all += readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ') + '\n';
+    } catch {
+      // gone
+    }
+  }
+  return all;
+}
+
+test('the cookie appears in no command line, log, report, LSP message or CLI output', async () => {
+  const node = await startNode({ name: 'sec' });
+  const cookie = readFileSync(node.cookieFile, 'utf8').trim();
+  try {
+    // A long-lived CLI session with debug logging on, while we look at every command line.
+    const w = spawn(process.execPath, [CLI, 'watch', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir], {
+      env: loopbackEnv({ BEAM_LIVE_DEBUG: '1' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    w.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    w.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+    for (let i = 0; i < 100 && !out.includes('Watching'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /Watching/);
+    assert.ok(!cmdlines().includes(cookie), 'a command line holds the cookie');
+    writeSource(node.dir, COUNTER, COUNTER_V2);
+    for (let i = 0; i < 100 && !out.includes('Upgraded'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!cmdlines().includes(cookie), 'a command line holds the cookie');
+    w.kill('SIGINT');
+    await new Promise((r) => w.once('exit', r));
+
+    const upgrade = await cli(['upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], loopbackEnv({ BEAM_LIVE_DEBUG: '1' }));
+    const wrong = await cli(['status', '--node', node.name, '--cookie-file', '/etc/hostname']);
+
+    // The language server: every message it sends, log messages included.
+    const server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let serverErr = '';
+    server.stderr!.setEncoding('utf8').on('data', (s: string) => (serverErr += s));
+    const conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+    const seen: unknown[] = [];
+    conn.onNotification((method, params) => seen.push({ method, params }));
+    conn.onRequest((method, params) => {
+      seen.push({ method, params });
+      return null;
+    });
+    conn.listen();
+    await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(node.dir).toString(), capabilities: {} });
+    await conn.sendNotification('initialized', {});
+    await conn.sendRequest('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
+    seen.push(await conn.sendRequest('beamLive/upgradeNow'));
+    seen.push(await conn.sendRequest('beamLive/processes', { kind: 'applications' }));
+    await conn.sendRequest('shutdown');
+    conn.dispose();
+    server.kill();
+
+    for (const [what, text] of [
+      ['watch output', out],
+      ['upgrade report and debug log', upgrade.stdout + upgrade.stderr],
+      ['wrong-cookie error', wrong.stdout + wrong.stderr],
+      ['LSP messages', JSON.stringify(seen)],
+      ['server stderr', serverErr],
+    ] as const) {
+      assert.ok(!text.includes(cookie), `${what} holds the cookie`);
+    }
+    assert.ok(JSON.stringify(seen).includes('window/logMessage'), 'the log was looked at');
+  } finally {
+    await node.stop();
+  }
+});
+
+test('a node that runs a release is attached to only after confirmation (--yes)', async () => {
+  const node = await startNode({ name: 'rel', env: { RELEASE_NAME: 'sample_app' } });
+  try {
+    const r = await cli(['status', '--node', node.name, '--cookie-file', node.cookieFile]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /does not look like a development node: it runs a release .* confirm to attach anyway \(CLI: --yes\)/);
+    // Refused before anything was loaded into the node.
+    assert.equal(await onNode(node, `atom_to_list(code:is_loaded(beam_live_agent) =/= false)`), 'false');
+    const yes = await cli(['status', '--node', node.name, '--cookie-file', node.cookieFile, '--yes', '--json']);
+    assert.equal(yes.code, 0, yes.stderr);
+    assert.equal(JSON.parse(yes.stdout).node, node.name);
+  } finally {
+    await node.stop();
+  }
+});
