@@ -35,6 +35,8 @@ export interface DebugFacts {
   vsnLine: number | null;
   /** Set by @vsn / -vsn; without it the vsn is the MD5. */
   explicitVsn: boolean;
+  /** Has an on_load function (a NIF loader, typically): it runs again at every load. */
+  onLoad: boolean;
   /** Elixir: the struct's fields; Erlang: each record's fields. */
   structFields: string[] | null;
   records: Record<string, string[]>;
@@ -98,6 +100,7 @@ function elixirFacts(m: ErlMap, module: string): DebugFacts {
     line: Number(m.get('line') ?? 1),
     vsnLine: null,
     explicitVsn: kw(m.get('attributes'), 'vsn') !== undefined,
+    onLoad: kw(m.get('attributes'), 'on_load') !== undefined,
     structFields: Array.isArray(struct)
       ? struct.map((f) => (f instanceof ErlMap ? text(f.get('field')) ?? '?' : '?'))
       : null,
@@ -138,12 +141,13 @@ function annoLine(a: Term | undefined): number {
 }
 
 function erlangFacts(forms: Term[], module: string): DebugFacts {
-  const facts: DebugFacts = { language: 'erlang', module, file: null, line: 1, vsnLine: null, explicitVsn: false, structFields: null, records: {}, functions: [], children: [] };
+  const facts: DebugFacts = { language: 'erlang', module, file: null, line: 1, vsnLine: null, explicitVsn: false, onLoad: false, structFields: null, records: {}, functions: [], children: [] };
   for (const f of forms) {
     if (!(f instanceof Tuple)) continue;
     const [tag, anno, a, b, c] = f.elements;
     if (isAtom(tag, 'attribute')) {
       if (isAtom(a, 'module')) facts.line = annoLine(anno);
+      else if (isAtom(a, 'on_load')) facts.onLoad = true;
       else if (isAtom(a, 'vsn')) {
         facts.vsnLine = annoLine(anno);
         facts.explicitVsn = true;

@@ -183,15 +183,22 @@ run(Req, Wd) ->
             T4 = now_us(),
             Loads = load_all(lists:reverse(Mods)),
             T5 = now_us(),
-            Changes = code_change(Mods, Versions, Reach, SusPids, CT, Parallel),
+            LoadFailure = [L || #{result := {error, _}} = L <- Loads],
+            Changes = case LoadFailure of
+                          [] -> code_change(Mods, Versions, Reach, SusPids, CT, Parallel);
+                          _ -> []
+                      end,
             T6 = now_us(),
-            Failure = first_failure(Changes),
+            Failure = case LoadFailure of
+                          [#{module := LM, result := {error, LE}} | _] -> {load, LM, LE};
+                          [] -> first_failure(Changes)
+                      end,
             case {Failure, Policy} of
                 {none, _} ->
                     {ok, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => false,
                            stored_funs => Funs, t => [T4, T5, T6]}};
                 {_, rollback} ->
-                    RB = roll_back(Mods, Snap, Changes),
+                    RB = roll_back([M || #{module := Mod} = M <- Mods, loaded_ok(Mod, Loads)], Snap, Changes),
                     {failed, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => true,
                                stored_funs => Funs, rollback => RB, failure => Failure, t => [T4, T5, T6]}};
                 {_, resume} ->
@@ -436,11 +443,13 @@ change_one(P, M, Vsn, Extra, T) ->
             {error, E} -> {error, E}
         catch
             exit:{timeout, _} -> {error, timeout};
-            exit:{noproc, _} -> {error, noproc};
+            exit:{noproc, _} -> gone;
             C:E -> {error, {C, E}}
         end,
     case R of
         ok -> {P, M, ok, undefined, now_us() - S};
+        %% It died while suspended: its supervisor restarts it on the new code. Not a failure.
+        gone -> {P, M, not_called, <<"exited while suspended">>, now_us() - S};
         {error, Reason} -> {P, M, error, Reason, now_us() - S}
     end.
 
@@ -450,10 +459,16 @@ first_failure(Changes) ->
         [F | _] -> F
     end.
 
+%% Only what did load is put back: a module whose load failed still runs its old code.
+loaded_ok(M, Loads) ->
+    lists:any(fun(#{module := LM, result := R}) -> LM =:= M andalso R =:= ok end, Loads).
+
 %% Old binary back as current, each changed state back, from the snapshot.
 roll_back(Mods, Snap, Changes) ->
     Loads = [restore_binary(M) || M <- lists:reverse(Mods)],
-    States = [{P, restore_state(P, Snap)} || {P, _, ok, _, _} <- Changes],
+    %% Every process whose code_change ran, failed ones included: a code_change that timed
+    %% out may still finish and set its state; the restore is queued right behind it.
+    States = [{P, restore_state(P, Snap)} || {P, _, R, _, _} <- Changes, R =/= not_called],
     #{loads => Loads, states => States}.
 
 restore_binary(#{module := M} = Spec) ->
@@ -626,6 +641,8 @@ error_text(ok, _) -> undefined;
 error_text(aborted, #{abort := caller_down}) ->
     <<"the caller disappeared mid-upgrade; everything was put back and resumed">>;
 error_text(aborted, #{abort := Why}) -> show_reason(Why);
+error_text(failed, #{failure := {load, M, Reason}}) ->
+    iolist_to_binary(io_lib:format("loading ~p failed: ~0tp (an on_load function that failed, or a NIF that did not load)", [M, Reason]));
 error_text(failed, #{failure := {P, M, error, Reason, _}}) ->
     iolist_to_binary(io_lib:format("code_change of ~p failed in ~s: ~tp",
                                    [M, pid_to_list(P), Reason])).

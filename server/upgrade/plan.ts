@@ -3,6 +3,7 @@
 import { formatAtom } from '../beam/format';
 import type { Instruction, PlanWarning, ProcessRef } from '../protocol';
 import type { BeamOnDisk } from './beams';
+import { readDebugInfo } from '../beam/debugInfo';
 
 const SUPERVISOR = new Set(['supervisor', 'Elixir.Supervisor', 'Elixir.DynamicSupervisor', 'supervisor_bridge']);
 const SPECIAL = new Set(['gen_server', 'gen_statem', 'gen_event', 'gen_fsm', 'Elixir.GenServer', 'Elixir.GenEvent']);
@@ -97,7 +98,8 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [] }: W
           `to transform it, use an appup with Extra = {Module, Function, Args}.`,
       });
     }
-    if (beam.info.attributes.some(([k]) => k === 'on_load')) {
+    // The compiler keeps on_load out of the attributes; the debug info has it.
+    if (beam.info.attributes.some(([k]) => k === 'on_load') || readDebugInfo(beam.info.dbgi, m.module)?.onLoad) {
       w.push({
         module: m.module,
         code: 'nif',

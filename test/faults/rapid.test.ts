@@ -1,0 +1,96 @@
+// Rapid saves through the language server: a burst makes a handful of upgrades and leaves the
+// node running exactly what is on disk; the server's memory stays flat across 1,000 upgrades.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { readBeamFile } from '../../server/beam/beamFile';
+import type { UpgradeReport } from '../../server/protocol';
+import { loadedMd5, loopbackEnv, ROOT, startNode, suspendedInSampleApp, TestNode, writeSource } from '../helpers';
+
+let node: TestNode;
+let server: ChildProcess;
+let conn: MessageConnection;
+const finished: UpgradeReport[] = [];
+
+const MODULES: Array<[string, string, RegExp]> = [
+  ['lib/sample_app/counter.ex', 'Elixir.SampleApp.Counter', /count: 0\b/],
+  ['lib/sample_app/machine.ex', 'Elixir.SampleApp.Machine', /flips: 0\b/],
+  ['lib/sample_app/worker.ex', 'Elixir.SampleApp.Worker', /jobs: 0\b/],
+  ['lib/sample_app/hidden.ex', 'Elixir.SampleApp.Hidden', /seen: 0\b/],
+  ['lib/sample_app/store.ex', 'Elixir.SampleApp.Store', /fn -> %\{\} end/],
+];
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+before(async () => {
+  node = await startNode({ name: 'rapid' });
+  server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
+  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  conn.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
+  conn.onNotification(() => undefined);
+  conn.listen();
+  await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(node.dir).toString(), capabilities: {} });
+  await conn.sendNotification('initialized', {});
+  await conn.sendRequest('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
+});
+
+after(async () => {
+  try {
+    await conn.sendRequest('shutdown');
+  } catch {
+    // gone
+  }
+  conn?.dispose();
+  server?.kill();
+  await node?.stop();
+});
+
+test('50 saves of 5 modules within 5 s make a handful of upgrades, and the node ends up running exactly what is on disk', async () => {
+  const originals = MODULES.map(([rel]) => readFileSync(join(node.dir, rel), 'utf8'));
+  for (let i = 0; i < 50; i++) {
+    const k = i % 5;
+    const [rel, , pattern] = MODULES[k]!;
+    // Each save changes code (a literal), so every save matters.
+    writeSource(node.dir, rel, originals[k]!.replace(pattern, (m) => `${m.replace(/0\b/, String(i + 1))}`.replace('%{}', `%{n: ${i}}`)));
+    await conn.sendNotification('textDocument/didSave', { textDocument: { uri: pathToFileURL(join(node.dir, rel)).toString() } });
+    await new Promise((r) => setTimeout(r, 90));
+  }
+  // Let the last debounced upgrade finish.
+  let quiet = 0;
+  let seen = finished.length;
+  while (quiet < 3) {
+    await new Promise((r) => setTimeout(r, 1000));
+    quiet = finished.length === seen ? quiet + 1 : 0;
+    seen = finished.length;
+  }
+  console.log(`rapid saves: 50 saves made ${finished.length} upgrades`);
+  assert.ok(finished.length >= 1 && finished.length <= 10, `${finished.length} upgrades`);
+  for (const [, mod] of MODULES) {
+    const disk = readBeamFile(join(node.dir, '_build', 'dev', 'lib', 'sample_app', 'ebin', `${mod}.beam`)).md5;
+    assert.equal(await loadedMd5(node, mod), disk, `${mod} runs what is on disk`);
+  }
+  assert.equal(await suspendedInSampleApp(node), '[]');
+});
+
+test("the language server's memory stays flat across 1,000 upgrades", async () => {
+  const rel = MODULES[0]![0];
+  const base = readFileSync(join(node.dir, rel), 'utf8');
+  const samples: Array<[number, number]> = [];
+  for (let i = 1; i <= 1000; i++) {
+    // Every 25th upgrade loads new code; the rest compile, diff and find nothing to do.
+    if (i % 25 === 0) writeSource(node.dir, rel, base.replace(/count: \d+/, `count: ${1000 + i}`));
+    const r = await conn.sendRequest<UpgradeReport>('beamLive/upgradeNow');
+    assert.equal(r.ok, true, r.summary);
+    if (i === 100 || i % 250 === 0) samples.push([i, rssKb(server.pid!)]);
+  }
+  console.log(`server RSS (kB) by upgrade count: ${samples.map(([i, kb]) => `${i}: ${kb}`).join(', ')}`);
+  const growth = samples.at(-1)![1] - samples[0]![1];
+  assert.ok(growth < 40 * 1024, `RSS grew by ${growth} kB between upgrade 100 and 1000`);
+});
