@@ -125,10 +125,13 @@ needs_confirmation(_Target, _Host, true) ->
 needs_confirmation(Target, Host, false) ->
     Release = [V || V <- ["RELEASE_NAME", "RELEASE_ROOT"],
                     is_list(catch erpc:call(Target, os, getenv, [V], 5000))],
-    case {Release, local_host(Host)} of
-        {[_ | _], _} -> <<"it runs a release (RELEASE_NAME/RELEASE_ROOT is set)">>;
-        {[], false} -> iolist_to_binary(["it runs on another host (", Host, ")"]);
-        {[], true} -> false
+    [Name | _] = string:split(atom_to_list(Target), "@"),
+    Production = re:run(Name, "prod|staging", [caseless, {capture, none}]) =:= match,
+    case {Release, local_host(Host), Production} of
+        {[_ | _], _, _} -> <<"it runs a release (RELEASE_NAME/RELEASE_ROOT is set)">>;
+        {[], false, _} -> iolist_to_binary(["it runs on another host (", Host, ")"]);
+        {[], true, true} -> iolist_to_binary(["its name (", Name, ") says production or staging"]);
+        {[], true, false} -> false
     end.
 
 local_host(Host) ->

@@ -97,3 +97,16 @@ test('a node that runs a release is attached to only after confirmation (--yes)'
     await node.stop();
   }
 });
+
+test('a node whose name says production is attached to only after confirmation', async () => {
+  const node = await startNode({ name: 'prod' });
+  try {
+    const r = await cli(['status', '--node', node.name, '--cookie-file', node.cookieFile]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /does not look like a development node: its name \(prod_\w+\) says production or staging/);
+    const yes = await cli(['status', '--node', node.name, '--cookie-file', node.cookieFile, '--yes']);
+    assert.equal(yes.code, 0, yes.stderr);
+  } finally {
+    await node.stop();
+  }
+});
