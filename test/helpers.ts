@@ -164,3 +164,45 @@ export async function suspendedInSampleApp(node: TestNode): Promise<string> {
      io_lib:format("~p", [Sus])`,
   );
 }
+
+export interface LspClient {
+  conn: import('vscode-jsonrpc/node').MessageConnection;
+  server: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The language server as another editor runs it (`node dist/server.js --stdio`), initialized on
+ * a project folder. `setup` registers handlers before the connection listens.
+ */
+export async function startLsp(
+  dir: string,
+  opts: { capabilities?: object; initializationOptions?: object; setup?: (conn: LspClient['conn']) => void } = {},
+): Promise<LspClient> {
+  const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = await import('vscode-jsonrpc/node');
+  const { pathToFileURL } = await import('node:url');
+  const server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
+  const conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  if (process.env.BEAM_LIVE_DEBUG) conn.onNotification('window/logMessage', (m: { message: string }) => console.error('[server]', m.message));
+  opts.setup?.(conn);
+  conn.listen();
+  await conn.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: pathToFileURL(dir).toString(),
+    workspaceFolders: [{ uri: pathToFileURL(dir).toString(), name: 'project' }],
+    capabilities: opts.capabilities ?? {},
+    initializationOptions: opts.initializationOptions,
+  });
+  await conn.sendNotification('initialized', {});
+  const stop = async () => {
+    try {
+      await conn.sendRequest('shutdown');
+      await conn.sendNotification('exit');
+    } catch {
+      // already gone
+    }
+    conn.dispose();
+    server.kill();
+  };
+  return { conn, server, stop };
+}

@@ -146,12 +146,14 @@ export class LiveServer {
     this.session = undefined;
     this.engine?.dispose();
     this.engine = undefined;
-    s?.close();
-    if (s) this.log(`detached from ${s.node}`);
-    this.diagnostics.clear('pitfalls');
-    this.diagnostics.clear('config');
-    this.lenses = new Map();
-    this.onLensesChanged();
+    if (s) {
+      s.close();
+      this.log(`detached from ${s.node}`);
+      this.diagnostics.clear('pitfalls');
+      this.diagnostics.clear('config');
+      this.lenses = new Map();
+      this.onLensesChanged();
+    }
     this.setStatus({ attached: false, node: forget ? null : this.status.node, otpRelease: null, state: 'detached', message: null });
   }
 

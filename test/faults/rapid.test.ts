@@ -2,14 +2,14 @@
 // node running exactly what is on disk; the server's memory stays flat across 1,000 upgrades.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { readBeamFile } from '../../server/beam/beamFile';
 import type { UpgradeReport } from '../../server/protocol';
-import { loadedMd5, loopbackEnv, ROOT, startNode, suspendedInSampleApp, TestNode, writeSource } from '../helpers';
+import { LspClient, loadedMd5, startLsp, startNode, suspendedInSampleApp, TestNode, writeSource } from '../helpers';
 
 let node: TestNode;
 let server: ChildProcess;
@@ -29,26 +29,23 @@ function rssKb(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
+let lsp: LspClient;
+
 before(async () => {
   node = await startNode({ name: 'rapid' });
-  server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
-  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  conn.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
-  conn.onNotification(() => undefined);
-  conn.listen();
-  await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(node.dir).toString(), capabilities: {} });
-  await conn.sendNotification('initialized', {});
+  lsp = await startLsp(node.dir, {
+    setup: (c) => {
+      c.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
+      c.onNotification(() => undefined);
+    },
+  });
+  conn = lsp.conn;
+  server = lsp.server;
   await conn.sendRequest('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
 });
 
 after(async () => {
-  try {
-    await conn.sendRequest('shutdown');
-  } catch {
-    // gone
-  }
-  conn?.dispose();
-  server?.kill();
+  await lsp?.stop();
   await node?.stop();
 });
 

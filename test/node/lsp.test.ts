@@ -1,17 +1,15 @@
 // The language server over stdio, as another editor would run it, against a real node.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import type { StatusParams, UpgradeReport } from '../../server/protocol';
-import { loadedMd5, loopbackEnv, ROOT, startNode, stateOf, TestNode, writeSource } from '../helpers';
+import { LspClient, loadedMd5, startLsp, startNode, stateOf, TestNode, writeSource } from '../helpers';
 import { COUNTER, COUNTER_V2 } from './sources';
 
 let node: TestNode;
-let server: ChildProcess;
 let conn: MessageConnection;
 const finished: UpgradeReport[] = [];
 const statuses: StatusParams[] = [];
@@ -30,34 +28,22 @@ async function until<T>(what: string, f: () => T | undefined, ms = 30_000): Prom
   }
 }
 
+let lsp: LspClient;
+
 before(async () => {
   node = await startNode({ name: 'lsp' });
-  server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
-  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  conn.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
-  conn.onNotification('beamLive/status', (s: StatusParams) => statuses.push(s));
-  conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: never[] }) => diagnostics.set(p.uri, p.diagnostics));
-  conn.onNotification('window/logMessage', (m: { message: string }) => process.env.BEAM_LIVE_DEBUG && console.error('[server]', m.message));
-  server.on('exit', (code, sig) => process.env.BEAM_LIVE_DEBUG && console.error('[server exited]', code, sig));
-  conn.listen();
-  await conn.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: pathToFileURL(node.dir).toString(),
-    workspaceFolders: [{ uri: pathToFileURL(node.dir).toString(), name: 'sample_app' }],
-    capabilities: {},
+  lsp = await startLsp(node.dir, {
+    setup: (c) => {
+      c.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
+      c.onNotification('beamLive/status', (s: StatusParams) => statuses.push(s));
+      c.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: never[] }) => diagnostics.set(p.uri, p.diagnostics));
+    },
   });
-  await conn.sendNotification('initialized', {});
+  conn = lsp.conn;
 });
 
 after(async () => {
-  try {
-    await conn.sendRequest('shutdown');
-    await conn.sendNotification('exit');
-  } catch {
-    // already gone
-  }
-  conn?.dispose();
-  server?.kill();
+  await lsp?.stop();
   await node?.stop();
 });
 

@@ -4,18 +4,16 @@
 // upgrade that shows it happen.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import type { UpgradeReport } from '../../server/protocol';
-import { loopbackEnv, onNode, ROOT, startNode, stateOf, TestNode, writeSource } from '../helpers';
+import { LspClient, onNode, startLsp, startNode, stateOf, TestNode, writeSource } from '../helpers';
 
 type Diag = { code?: string; source: string; message: string; severity: number; range: { start: { line: number; character: number } } };
 
 let node: TestNode;
-let server: ChildProcess;
 let conn: MessageConnection;
 let analyses = 0;
 const diagnostics = new Map<string, Diag[]>();
@@ -68,38 +66,30 @@ function lineOf(rel: string, needle: string): number {
   return readFileSync(join(node.dir, rel), 'utf8').split('\n').findIndex((l) => l.includes(needle));
 }
 
+let lsp: LspClient;
+
 before(async () => {
   node = await startNode({ name: 'pit' });
-  server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
-  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: Diag[] }) => diagnostics.set(p.uri, p.diagnostics));
-  conn.onRequest('workspace/codeLens/refresh', () => {
-    analyses++;
-    return null;
-  });
-  conn.onNotification(() => undefined);
-  conn.listen();
-  await conn.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: pathToFileURL(node.dir).toString(),
+  lsp = await startLsp(node.dir, {
     capabilities: { workspace: { codeLens: { refreshSupport: true } } },
     // Upgrade on save off: a save compiles and checks, and the tests upgrade when they choose.
     initializationOptions: { upgradeOnSave: 'never' },
+    setup: (c) => {
+      c.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: Diag[] }) => diagnostics.set(p.uri, p.diagnostics));
+      c.onRequest('workspace/codeLens/refresh', () => {
+        analyses++;
+        return null;
+      });
+      c.onNotification(() => undefined);
+    },
   });
-  await conn.sendNotification('initialized', {});
+  conn = lsp.conn;
   await conn.sendRequest('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
   await until('the first analysis', () => analyses > 0);
 });
 
 after(async () => {
-  try {
-    await conn.sendRequest('shutdown');
-    await conn.sendNotification('exit');
-  } catch {
-    // gone already
-  }
-  conn?.dispose();
-  server?.kill();
+  await lsp?.stop();
   await node?.stop();
 });
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cli, loadedMd5, loopbackEnv, onNode, startNode, stateOf, TestNode, writeSource } from '../helpers';
-import { COUNTER, COUNTER_V2 } from './sources';
+import { COUNTER, COUNTER_V2, workerWithCodeChange } from './sources';
 
 async function withNode(fn: (node: TestNode) => Promise<void>): Promise<void> {
   const node = await startNode({ name: 'pwr' });
@@ -69,10 +69,7 @@ test('rollback uses code_change {down, Vsn} where the module defines it, and the
       '  @impl true\n  def code_change({:down, _}, state, _extra), do: {:ok, %{__struct__: __MODULE__, count: state.count}}\n  def code_change(old_vsn',
     );
     writeSource(node.dir, COUNTER, withDown);
-    writeSource(node.dir, 'lib/sample_app/worker.ex', readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8').replace(
-      '  @impl true\n  def handle_call',
-      '  @impl true\n  def code_change(_old, state, _extra), do: {:ok, Map.put(state, :upgraded, true)}\n\n  @impl true\n  def handle_call',
-    ));
+    writeSource(node.dir, 'lib/sample_app/worker.ex', workerWithCodeChange(readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8')));
     const up = await cli(['upgrade', ...args(node), '--project', node.dir, '--json']);
     assert.equal(up.code, 0, up.stdout + up.stderr);
     // Work done on the new code must survive a code_change down.

@@ -21,3 +21,11 @@ export const COUNTER_V2 = `defmodule SampleApp.Counter do
 end
 `;
 
+
+/** Worker with a code_change that marks each state upgraded. */
+export function workerWithCodeChange(source: string): string {
+  return source.replace(
+    '  @impl true\n  def handle_call',
+    '  @impl true\n  def code_change(_old, state, _extra), do: {:ok, Map.put(state, :upgraded, true)}\n\n  @impl true\n  def handle_call',
+  );
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
 import { cli, loadedMd5, onNode, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource, loopbackEnv } from '../helpers';
 import { spawn } from 'node:child_process';
-import { COUNTER, COUNTER_V2 } from './sources';
+import { COUNTER, COUNTER_V2, workerWithCodeChange } from './sources';
 
 async function upgrade(node: TestNode, ...extra: string[]): Promise<{ code: number; report: UpgradeReport; stderr: string }> {
   const r = await cli(['upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json', ...extra]);
@@ -68,10 +68,7 @@ test('gen_statem runs code_change/4, and every worker of a DynamicSupervisor is 
     writeSource(
       node.dir,
       'lib/sample_app/worker.ex',
-      readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8').replace(
-        '  @impl true\n  def handle_call',
-        '  @impl true\n  def code_change(_old, state, _extra), do: {:ok, Map.put(state, :upgraded, true)}\n\n  @impl true\n  def handle_call',
-      ),
+      workerWithCodeChange(readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8')),
     );
     const { code, report } = await upgrade(node);
     assert.equal(code, 0, JSON.stringify(report, null, 1));
@@ -280,10 +277,7 @@ test('--parallel upgrades every worker concurrently and says so in the report', 
     writeSource(
       node.dir,
       'lib/sample_app/worker.ex',
-      readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8').replace(
-        '  @impl true\n  def handle_call',
-        '  @impl true\n  def code_change(_old, state, _extra), do: {:ok, Map.put(state, :upgraded, true)}\n\n  @impl true\n  def handle_call',
-      ),
+      workerWithCodeChange(readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8')),
     );
     const { code, report } = await upgrade(node, '--parallel');
     assert.equal(code, 0, JSON.stringify(report, null, 1));
