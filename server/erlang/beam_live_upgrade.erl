@@ -14,7 +14,7 @@
 -export([keeper_loop/1]).
 
 -define(KEEPER, beam_live_keeper).
--define(WINDOW, 64).
+-define(WINDOW, 1024).
 
 %% ---- entry points ---------------------------------------------------------------------------
 
@@ -363,8 +363,18 @@ pre_purge(Mods) ->
 suspend(Pids, T, Parallel) ->
     [{P, R} || {P, R, _} <- suspend_and_snapshot(Pids, T, Parallel)].
 
-suspend_and_snapshot(Pids, T, Parallel) ->
-    each(fun(P) -> suspend_one(P, T) end, Pids, Parallel).
+suspend_and_snapshot(Pids, T, false) ->
+    [suspend_one(P, T) || P <- Pids];
+suspend_and_snapshot(Pids, T, true) ->
+    At = now_us(),
+    [case R of
+         [ok, {error, _}] -> {P, {ok, At}, nostate};
+         [ok, State] -> {P, {ok, At}, {state, State}};
+         [ok] -> {P, {ok, At}, nostate};
+         Why when is_atom(Why) ->
+             Why =:= timeout andalso spawn(fun() -> catch sys:resume(P, 60000) end),
+             {P, {error, Why}, nostate}
+     end || {P, R} <- multi(Pids, [suspend, get_state], T)].
 
 suspend_one(P, T) ->
     S = now_us(),
@@ -428,8 +438,16 @@ code_change(Mods, Versions, Reach, SusPids, T, Parallel) ->
                     Extra = maps:get(extra, Spec, []),
                     Pids = [P || {P, M2} <- Reach, M2 =:= M, maps:is_key(P, SusSet)],
                     case first_failure(Acc) of
+                        none when Parallel ->
+                            S = now_us(),
+                            Acc ++ [case R of
+                                        [ok] -> {P, M, ok, undefined, now_us() - S};
+                                        [{error, E}] -> {P, M, error, E, now_us() - S};
+                                        noproc -> {P, M, not_called, <<"exited while suspended">>, 0};
+                                        Why -> {P, M, error, Why, now_us() - S}
+                                    end || {P, R} <- multi(Pids, [{change_code, M, OldVsn, Extra}], T)];
                         none ->
-                            Acc ++ each(fun(P) -> change_one(P, M, OldVsn, Extra, T) end, Pids, Parallel);
+                            Acc ++ [change_one(P, M, OldVsn, Extra, T) || P <- Pids];
                         _ ->
                             Acc ++ [{P, M, not_called, <<"an earlier code_change failed">>, 0} || P <- Pids]
                     end
@@ -493,32 +511,13 @@ restore_state(P, Snap) ->
         error -> {error, no_snapshot}
     end.
 
-resume(Pids, Parallel) ->
-    each(fun(P) ->
-             R = try sys:resume(P, 5000) of ok -> ok catch _:E -> {error, E} end,
-             {P, R, now_us()}
-         end, Pids, Parallel).
-
-%% Sequential (OTP's timing), or in parallel mode ?WINDOW workers, each taking every
-%% ?WINDOW-th process: at most ?WINDOW requests in flight, results in the order given.
-each(F, L, false) -> [F(X) || X <- L];
-each(F, L, true) ->
-    N = min(?WINDOW, length(L)),
-    Self = self(),
-    Indexed = lists:zip(lists:seq(0, length(L) - 1), L),
-    Refs = [begin
-                R = make_ref(),
-                Mine = [X || {I, X} <- Indexed, I rem N =:= K],
-                spawn_link(fun() -> Self ! {R, [F(X) || X <- Mine]} end),
-                R
-            end || K <- lists:seq(0, N - 1)],
-    interleave([receive {R, V} -> V end || R <- Refs]).
-
-interleave(Parts) ->
-    case [P || P <- Parts, P =/= []] of
-        [] -> [];
-        Live -> [hd(P) || P <- Live] ++ interleave([tl(P) || P <- Live])
-    end.
+resume(Pids, false) ->
+    [begin
+         R = try sys:resume(P, 5000) of ok -> ok catch _:E -> {error, E} end,
+         {P, R, now_us()}
+     end || P <- Pids];
+resume(Pids, true) ->
+    [{P, case R of [ok] -> ok; Why -> {error, Why} end, now_us()} || {P, R} <- multi(Pids, [resume], 5000)].
 
 soft_purge(Mods) ->
     lists:foldl(
@@ -532,6 +531,42 @@ soft_purge(Mods) ->
                     {[M | Unpurged], Old ++ Users}
             end
         end, {[], []}, Mods).
+
+%% Parallel mode, in the spirit of sys:multi_suspend: the same system messages sent to a
+%% batch of ?WINDOW processes at once, then the replies gathered, batch after batch. One sender
+%% and one receive per reply, instead of a round trip each: fewer context switches.
+%% -> [{Pid, [Reply] | timeout | noproc}] in the order given.
+multi(Pids, Reqs, T) ->
+    lists:append([multi_batch(B, Reqs, T) || B <- batches(Pids, ?WINDOW)]).
+
+batches([], _) -> [];
+batches(L, N) when length(L) =< N -> [L];
+batches(L, N) ->
+    {B, Rest} = lists:split(N, L),
+    [B | batches(Rest, N)].
+
+multi_batch(Pids, Reqs, T) ->
+    Ref = make_ref(),
+    Self = self(),
+    NReqs = length(Reqs),
+    Indexed = lists:zip(lists:seq(1, length(Pids)), Pids),
+    [[P ! {system, {Self, {Ref, I, K}}, Req} || {K, Req} <- lists:zip(lists:seq(1, NReqs), Reqs)] || {I, P} <- Indexed],
+    Deadline = erlang:monotonic_time(millisecond) + T,
+    Got = gather(Ref, length(Pids) * NReqs, Deadline, #{}),
+    [{P, case [maps:get({I, K}, Got, missing) || K <- lists:seq(1, NReqs)] of
+             Rs -> case lists:member(missing, Rs) of
+                       false -> Rs;
+                       true -> case is_process_alive(P) of true -> timeout; false -> noproc end
+                   end
+         end} || {I, P} <- Indexed].
+
+gather(_Ref, 0, _Deadline, Acc) -> Acc;
+gather(Ref, N, Deadline, Acc) ->
+    Wait = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    receive
+        {{Ref, I, K}, Reply} -> gather(Ref, N - 1, Deadline, Acc#{{I, K} => Reply})
+    after Wait -> Acc
+    end.
 
 %% Funs of a changed module held in a suspended process's state: after the purge they raise
 %% badfun (the purge does not see funs, §17). Looked for in the snapshot, bounded.

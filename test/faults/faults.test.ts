@@ -54,6 +54,7 @@ for (const [fault, body, extra] of [
   ['raises', '    raise "boom #{inspect({old_vsn, state})}"', []],
   ['exits', '    _ = {old_vsn, state}\n    exit(:boom)', []],
   ['sleeps past the code_change timeout', '    Process.sleep(2000)\n    {:ok, Map.put(state, :slept, old_vsn)}', ['--code-change-timeout', '300']],
+  ['raises in --parallel mode', '    raise "boom #{inspect({old_vsn, state})}"', ['--parallel']],
 ] as Array<[string, string, string[]]>) {
   test(`code_change ${fault}: exit 1, rolled back to the old code and the saved state, nobody suspended`, () =>
     withNode(async (node) => {
