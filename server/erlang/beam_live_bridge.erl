@@ -71,6 +71,13 @@ handle(Id, {call_watched, M, F, [Req], Timeout}, #{target := Target} = S) when i
     Self = self(),
     spawn_link(fun() -> Self ! {reply, Id, call(Target, M, F, [Req#{caller => self()}], Timeout)} end),
     S;
+handle(Id, {consult, Path}, #{port := Port} = S) ->
+    %% An .appup is Erlang terms: read here, by Erlang, never on the target.
+    send(Port, {reply, Id, case file:consult(Path) of
+                               {ok, Terms} -> {ok, Terms};
+                               {error, E} -> {error, {consult, file:format_error(E)}}
+                           end}),
+    S;
 handle(Id, disconnect, #{port := Port, target := Target} = S) ->
     Target =/= undefined andalso erlang:disconnect_node(Target),
     send(Port, {reply, Id, {ok, ok}}),

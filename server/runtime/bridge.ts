@@ -5,7 +5,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode, Encodable } from '../beam/etf';
-import { Atom, ErlMap, Term, Tuple, atom, isAtom, text, tuple } from '../beam/term';
+import { Atom, Charlist, ErlMap, Term, Tuple, atom, isAtom, text, tuple } from '../beam/term';
+import { formatTerm } from '../beam/format';
 import { cacheDir, ensureErlangBeams, which, installHint, ToolchainError } from './erlangBuild';
 import { NodeError, callError, connectError } from './errors';
 import { FrameReader, frame } from './frames';
@@ -183,6 +184,13 @@ export class Bridge extends EventEmitter {
     const r = unwrapResult(reply);
     if (!r.ok) throw callError(this.node, what, r.value);
     return r.value;
+  }
+
+  /** Erlang terms from a local file (file:consult on the bridge), e.g. an .appup. */
+  async consult(path: string): Promise<Term[]> {
+    const r = unwrapResult(await this.request(tuple(atom('consult'), new Charlist(path)), 10_000, `reading ${path}`));
+    if (!r.ok) throw new NodeError('bad-argument', `Cannot read ${path}: ${formatTerm(r.value)}`);
+    return r.value as Term[];
   }
 
   close(): void {

@@ -2,7 +2,9 @@
 // language server both drive this class; the work on the node is beam_live_upgrade's.
 import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { AppupEntry, appupInstructions } from './appup';
 import { compileProject, CompileResult } from '../compile/compile';
 import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
@@ -127,13 +129,33 @@ export class UpgradeEngine {
     const loaded = await this.loadedInfos([...after.modules.keys()]);
     const under = (termToJson(await this.session.bridge.agent('loaded_under', [this.beamDirs.map((d) => Buffer.from(d))])) as string[]) ?? [];
     const diff = diffBuild(before, after, loaded, under);
+    const appup = await this.appup();
+    const withAppup = (p: PlannedModule): PlannedModule => {
+      const a = appup.get(p.module);
+      return a ? { ...p, instruction: a.instruction, extra: a.extra, fromAppup: true } : p;
+    };
     const planned: PlannedModule[] = [
       ...diff.changed.map(({ beam }) => ({ module: beam.module, instruction: instructionFor(beam), beam })),
       ...diff.added.map((beam) => ({ module: beam.module, instruction: 'add_module' as const, beam })),
       ...diff.deleted.map((module) => ({ module, instruction: 'delete_module' as const })),
-    ];
+    ].map(withAppup);
     const noOldBinary = diff.changed.filter(({ loaded: l }) => !l.md5 || !this.store.has(l.md5)).map(({ beam }) => beam.module);
     return { compile, diff, planned, noOldBinary, unreadable: after.errors };
+  }
+
+  /** The project's .appup (src/, priv/ or an ebin), read on the bridge; empty without one. */
+  private async appup(): Promise<Map<string, AppupEntry>> {
+    const dirs = [join(this.project.dir, 'src'), join(this.project.dir, 'priv'), ...this.beamDirs];
+    for (const dir of dirs) {
+      if (!existsSync(dir)) continue;
+      const file = readdirSync(dir).find((f) => f.endsWith('.appup'));
+      if (!file) continue;
+      const app = file.replace(/\.appup$/, '');
+      const status = await this.session.status();
+      const running = status.applications.find((a) => a.name === app)?.vsn ?? null;
+      return appupInstructions(await this.session.bridge.consult(join(dir, file)), running);
+    }
+    return new Map();
   }
 
   /** The request the agent's upgrade, plan and rollback take. */
@@ -148,7 +170,7 @@ export class UpgradeEngine {
           instruction: atom(m.instruction),
           ...(m.beam ? { binary: m.beam.binary, file: new Charlist(m.beam.file) } : {}),
           ...(old ? { old_binary: old, old_file: new Charlist(l?.file ?? m.beam?.file ?? m.module) } : {}),
-          extra: [],
+          extra: m.extra ?? [],
         };
       }),
       mode: atom(opts.mode ?? 'release'),

@@ -1,7 +1,8 @@
 // The default appup (OTP_SEMANTICS §2): which instruction each module gets, how systools_rc
 // expands and orders them, and what to warn about. Pure logic.
-import { formatAtom } from '../beam/format';
+import { formatAtom, formatTerm } from '../beam/format';
 import type { Instruction, PlanWarning, ProcessRef } from '../protocol';
+import type { Term } from '../beam/term';
 import type { BeamOnDisk } from './beams';
 import { readDebugInfo } from '../beam/debugInfo';
 
@@ -20,6 +21,10 @@ export interface PlannedModule {
   module: string;
   instruction: Instruction;
   beam?: BeamOnDisk;
+  /** code_change's Extra: [] by default, the appup's when it gives one. */
+  extra?: Term;
+  /** The instruction came from the project's .appup. */
+  fromAppup?: boolean;
 }
 
 /** systools_rc's expansion for an upgrade: one block, suspend in order, load in reverse. */
@@ -37,7 +42,8 @@ export function expandScript(mods: PlannedModule[]): string[] {
     script.push(m.instruction === 'delete_module' ? `{remove,{${a(m.module)},brutal_purge,brutal_purge}}` : `{load,{${a(m.module)},brutal_purge,brutal_purge}}`);
   }
   if (suspended.length) {
-    script.push(`{code_change,up,[${suspended.map((m) => `{${a(m)},[]}`).join(',')}]}`);
+    const extra = (m: string) => formatTerm(mods.find((x) => x.module === m)?.extra ?? []);
+    script.push(`{code_change,up,[${suspended.map((m) => `{${a(m)},${extra(m)}}`).join(',')}]}`);
     script.push(`{resume,${list([...suspended].reverse())}}`);
   }
   const removed = mods.filter((m) => m.instruction === 'delete_module').map((m) => m.module);
@@ -89,7 +95,7 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [] }: W
           `but starts and stops no children: a changed child list needs a restart.`,
       });
     }
-    for (const u of users.filter((u) => u.module === m.module && u.callback === 'Elixir.Agent.Server')) {
+    for (const u of users.filter((u) => u.module === m.module && u.callback === 'Elixir.Agent.Server' && !(m.fromAppup && m.instruction === 'update' && !Array.isArray(m.extra)))) {
       w.push({
         module: m.module,
         code: 'agent-extra',

@@ -288,3 +288,25 @@ test('--parallel upgrades every worker concurrently and says so in the report', 
     assert.equal(workers, '[true,true,true]');
     assert.equal(await suspendedInSampleApp(node), '[]');
   }));
+
+test("a project .appup wins over the default: an Agent upgraded with Extra = {M, F, A} gets its state transformed", () =>
+  withNode(async (node) => {
+    await onNode(node, `'Elixir.SampleApp.Store':put(k, v), ok`);
+    writeSource(
+      node.dir,
+      'src/sample_app.appup',
+      `{"0.1.0", [{"0.1.0", [{update, 'Elixir.SampleApp.Store', {advanced, {'Elixir.SampleApp.Store', upgrade_state, []}}}]}], []}.\n`,
+    );
+    writeSource(
+      node.dir,
+      'lib/sample_app/store.ex',
+      readFileSync(join(node.dir, 'lib/sample_app/store.ex'), 'utf8').replace('  def get(key)', '  def upgrade_state(state), do: Map.put(state, :upgraded, true)\n  def get(key)'),
+    );
+    const { code, report } = await upgrade(node);
+    assert.equal(code, 0, JSON.stringify(report, null, 1));
+    assert.equal(report.modules.find((m) => m.module === 'Elixir.SampleApp.Store')?.instruction, 'update');
+    assert.equal(report.processes.find((p) => p.name === 'Elixir.SampleApp.Store')?.codeChange, 'ok');
+    assert.ok(!report.warnings.some((w) => w.code === 'agent-extra'), JSON.stringify(report.warnings));
+    assert.match(await stateOf(node, 'Elixir.SampleApp.Store'), /upgraded => true/);
+    assert.equal(await onNode(node, `atom_to_list('Elixir.SampleApp.Store':get(k))`), 'v');
+  }));
