@@ -161,32 +161,52 @@ async function evalUpgrade(s: NodeSession, module: string, libDir: string) {
 
 // ---- the measurements -----------------------------------------------------------------------
 
-async function saveToUpgraded(): Promise<void> {
-  const dir = project('s2u', 95);
-  await withNode(dir, 'bs2u', async (_node, s) => {
-    const engine = new UpgradeEngine(s, dir, { warm: true });
-    await engine.keepOldBinaries();
-    await engine.warmUp();
-    const counter = join(dir, 'lib', 'sample_app', 'counter.ex');
-    // One untimed round so that both paths run warm caches.
-    writeFileSync(counter, COUNTER('w0'));
-    await engine.upgrade();
-    const ours: number[] = [];
-    const anchor: number[] = [];
+/**
+ * Save-to-upgraded against an anchor on the same project and node, alternating: our warm
+ * engine after an edit, then the anchor after another edit. Returns [ours, anchor] in ms.
+ */
+async function alternateWithEngine(s: NodeSession, dir: string, anchor: () => Promise<void>, what: string): Promise<[number[], number[]]> {
+  const engine = new UpgradeEngine(s, dir, { warm: true });
+  await engine.keepOldBinaries();
+  await engine.warmUp();
+  const counter = join(dir, 'lib', 'sample_app', 'counter.ex');
+  // One untimed round so that both paths run warm caches.
+  writeFileSync(counter, COUNTER('w0'));
+  await engine.upgrade();
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  try {
     for (let i = 0; i < RUNS; i++) {
+      await new Promise((res) => setTimeout(res, 1000)); // mix sees whole-second mtimes
       writeFileSync(counter, COUNTER(`o${i}`));
       let t = now();
       const r = await engine.upgrade();
       ours.push(now() - t);
-      if (!r.ok || r.modules.length !== 1) throw new Error(`save-to-upgraded: ${r.summary}`);
+      if (!r.ok || r.modules.length !== 1) throw new Error(`${what}: ${r.summary}`);
+      await new Promise((res) => setTimeout(res, 1000));
       writeFileSync(counter, COUNTER(`a${i}`));
-      await new Promise((res) => setTimeout(res, 1000)); // mix sees whole-second mtimes
       t = now();
-      const m = await run('mix', ['compile'], { cwd: dir, env: loopbackEnv({ MIX_ENV: 'dev' }) });
-      anchor.push(now() - t);
-      if (m.code !== 0) throw new Error('mix compile failed');
+      await anchor();
+      theirs.push(now() - t);
     }
+  } finally {
     engine.dispose();
+  }
+  return [ours, theirs];
+}
+
+async function saveToUpgraded(): Promise<void> {
+  const dir = project('s2u', 95);
+  await withNode(dir, 'bs2u', async (_node, s) => {
+    const [ours, anchor] = await alternateWithEngine(
+      s,
+      dir,
+      async () => {
+        const m = await run('mix', ['compile'], { cwd: dir, env: loopbackEnv({ MIX_ENV: 'dev' }) });
+        if (m.code !== 0) throw new Error('mix compile failed');
+      },
+      'save-to-upgraded',
+    );
     report('save-to-upgraded', ours, anchor, 'ratio ≤ 0.25', (r) => r !== null && r <= 0.25, 'one changed GenServer in a 100-module project, code_change included; anchor: mix compile in a fresh process');
   });
 }
@@ -262,28 +282,12 @@ async function bigNode(): Promise<void> {
 
     // recompile-vs-upgrade-100k: save-to-upgraded vs IEx recompile() on the same node and edit.
     {
-      const engine = new UpgradeEngine(s, dir, { warm: true });
-      await engine.keepOldBinaries();
-      await engine.warmUp();
-      const counter = join(dir, 'lib', 'sample_app', 'counter.ex');
-      writeFileSync(counter, COUNTER('w0'));
-      await engine.upgrade();
-      const ours: number[] = [];
-      const anchor: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        await new Promise((res) => setTimeout(res, 1000));
-        writeFileSync(counter, COUNTER(`o${i}`));
-        let t = now();
-        const r = await engine.upgrade();
-        ours.push(now() - t);
-        if (!r.ok || r.modules.length !== 1) throw new Error(`recompile-vs-upgrade: ${r.summary}`);
-        await new Promise((res) => setTimeout(res, 1000));
-        writeFileSync(counter, COUNTER(`a${i}`));
-        t = now();
-        await s.bridge.call(atom('Elixir.IEx.Helpers'), atom('recompile'), [], 600_000);
-        anchor.push(now() - t);
-      }
-      engine.dispose();
+      const [ours, anchor] = await alternateWithEngine(
+        s,
+        dir,
+        async () => void (await s.bridge.call(atom('Elixir.IEx.Helpers'), atom('recompile'), [], 600_000)),
+        'recompile-vs-upgrade',
+      );
       report('recompile-vs-upgrade-100k', ours, anchor, 'ratio ≤ 0.5', (r) => r !== null && r <= 0.5, 'anchor: IEx recompile() in the node');
     }
     void node;

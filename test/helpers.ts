@@ -206,3 +206,13 @@ export async function startLsp(
   };
   return { conn, server, stop };
 }
+
+/** Runs `fn` against a fresh sample-app node, stopped afterwards whatever happens. */
+export async function withTestNode(name: string, fn: (node: TestNode) => Promise<void>): Promise<void> {
+  const node = await startNode({ name });
+  try {
+    await fn(node);
+  } finally {
+    await node.stop();
+  }
+}

@@ -26,7 +26,7 @@ export function printProcesses(r: ProcessesReport, out: (l: string) => void = co
   }
   if (r.unsupervised.length) {
     out('  Outside supervision trees (a release upgrade will not suspend them or call their code_change):');
-    for (const p of r.unsupervised) out(`    ${describe(p)}  started by ${p.parent ?? '?'}`);
+    for (const p of r.unsupervised) out(`    ${describe(p)}  started by ${p.parent ?? (p.startedBy === 'spawn' ? 'a plain spawn' : 'an unknown process')}`);
   }
   if (r.truncated) out('  … truncated (raise --limit to see more)');
 }

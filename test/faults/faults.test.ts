@@ -10,19 +10,12 @@ import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
 import { NodeSession } from '../../server/runtime/session';
 import { UpgradeEngine } from '../../server/upgrade/engine';
-import { CLI, cli, loadedMd5, loopbackEnv, onNode, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource } from '../helpers';
+import { CLI, cli, loadedMd5, loopbackEnv, onNode, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource, withTestNode } from '../helpers';
 import { COUNTER, COUNTER_V2 } from '../node/sources';
 
 const EBIN = (n: TestNode) => join(n.dir, '_build', 'dev', 'lib', 'sample_app', 'ebin');
 
-async function withNode(fn: (node: TestNode) => Promise<void>): Promise<void> {
-  const node = await startNode({ name: 'fault' });
-  try {
-    await fn(node);
-  } finally {
-    await node.stop();
-  }
-}
+const withNode = (fn: (node: TestNode) => Promise<void>) => withTestNode('fault', fn);
 
 /** What every case asserts on the node afterwards. */
 async function intact(node: TestNode, expect: { md5: string; state?: string | RegExp; alive?: string[] }): Promise<void> {

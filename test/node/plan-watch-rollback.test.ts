@@ -5,17 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cli, loadedMd5, loopbackEnv, onNode, startNode, stateOf, TestNode, writeSource } from '../helpers';
+import { CLI, cli, loadedMd5, loopbackEnv, onNode, stateOf, TestNode, writeSource, withTestNode } from '../helpers';
 import { COUNTER, COUNTER_V2, workerWithCodeChange } from './sources';
 
-async function withNode(fn: (node: TestNode) => Promise<void>): Promise<void> {
-  const node = await startNode({ name: 'pwr' });
-  try {
-    await fn(node);
-  } finally {
-    await node.stop();
-  }
-}
+const withNode = (fn: (node: TestNode) => Promise<void>) => withTestNode('pwr', fn);
 
 const args = (node: TestNode) => ['--node', node.name, '--cookie-file', node.cookieFile];
 

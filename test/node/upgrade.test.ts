@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
-import { cli, loadedMd5, onNode, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource, loopbackEnv } from '../helpers';
+import { cli, loadedMd5, onNode, stateOf, suspendedInSampleApp, TestNode, writeSource, loopbackEnv, withTestNode } from '../helpers';
 import { spawn } from 'node:child_process';
 import { COUNTER, COUNTER_V2, workerWithCodeChange } from './sources';
 
@@ -21,14 +21,7 @@ async function upgrade(node: TestNode, ...extra: string[]): Promise<{ code: numb
   return { code: r.code, report, stderr: r.stderr };
 }
 
-async function withNode(fn: (node: TestNode) => Promise<void>): Promise<void> {
-  const node = await startNode({ name: 'upg' });
-  try {
-    await fn(node);
-  } finally {
-    await node.stop();
-  }
-}
+const withNode = (fn: (node: TestNode) => Promise<void>) => withTestNode('upg', fn);
 
 test('a supervised GenServer, @vsn "1" -> "2" with a struct change: its state is transformed, and code_change got the loaded vsn "1", not "2" from the disk', () =>
   withNode(async (node) => {
