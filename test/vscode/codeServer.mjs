@@ -132,7 +132,7 @@ export async function launchBrowser(dirs) {
   const context = await chromium.launchPersistentContext(dirs.profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    viewport: { width: 1400, height: 900 },
+    viewport: { width: 1400, height: 1000 },
     args: [
       '--headless',
       '--no-sandbox',

@@ -64,11 +64,20 @@ export async function walkThrough({ dir, node, env }) {
     });
 
     await step('expand the supervision tree', async () => {
+      // Give the Live view the room: fold the Modules view.
+      const modules = page.locator('.part.sidebar .pane-header', { hasText: 'Modules' }).first();
+      if ((await modules.getAttribute('aria-expanded')) === 'true') await modules.click();
       await sideRows().filter({ hasText: 'sample_app' }).first().click();
       await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Supervisor');
       await sideRows().filter({ hasText: 'Elixir.SampleApp.Supervisor' }).first().click();
       await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Counter');
-      await sideRows().filter({ hasText: 'Outside supervision trees' }).first().click();
+      // The group is the node's last child, below every application: reach it as a user
+      // would with the keyboard (End), and expand it (Right).
+      await page.keyboard.press('End');
+      await waitText('.part.sidebar .monaco-list-row.focused', 'Outside supervision trees');
+      await page.keyboard.press('ArrowRight');
+      await page.waitForTimeout(800);
+      await page.keyboard.press('End'); // down to its children, scrolling the view
       await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Hidden');
     });
 
