@@ -14,7 +14,7 @@
 -export([keeper_loop/1]).
 
 -define(KEEPER, beam_live_keeper).
--define(WINDOW, 1024).
+-define(WINDOW, 512).
 
 %% ---- entry points ---------------------------------------------------------------------------
 
@@ -159,7 +159,7 @@ run(Req, Wd) ->
     Hooks = maps:get(hooks, Req, #{}),
     Versions = [versions(M) || M <- Mods],
     %% §3: nothing changes before here.
-    {Reach, Missed, DevOnly} = discover(Mods, Mode),
+    {Reach, MissedOrTask, DevOnly} = discover(Mods, Mode, Parallel),
     T1 = now_us(),
     Killed = pre_purge([maps:get(module, M) || M <- Mods]),
     T2 = now_us(),
@@ -176,13 +176,17 @@ run(Req, Wd) ->
     Result =
         try
             pause(maps:get(pause_after_suspend, Hooks, 0)),
-            Funs = stored_funs(Snap, Reach, [M || #{module := M} <- Mods, creates_funs(M)]),
+            %% In parallel mode the look for stored funs overlaps the load and the code_changes.
+            FunsTask = task(Parallel, fun() -> stored_funs(Snap, Reach, [M || #{module := M} <- Mods, creates_funs(M)]) end),
             %% The last moment to abort with nothing to undo; past the load the runner finishes
             %% the upgrade under its failure policy, bounded by the code_change timeouts.
             check_abort(),
             T4 = now_us(),
             Loads = load_all(lists:reverse(Mods)),
             T5 = now_us(),
+            %% Parallel mode: the old code's soft purge runs beside the code_changes and the
+            %% resume (the suspended processes run sys's code, not the old code).
+            put(beam_live_purge, Parallel andalso task(true, fun() -> soft_purge([maps:get(module, M) || M <- Mods]) end)),
             LoadFailure = [L || #{result := {error, _}} = L <- Loads],
             Changes = case LoadFailure of
                           [] -> code_change(Mods, Versions, Reach, SusPids, CT, Parallel);
@@ -193,6 +197,7 @@ run(Req, Wd) ->
                           [#{module := LM, result := {error, LE}} | _] -> {load, LM, LE};
                           [] -> first_failure(Changes)
                       end,
+            Funs = await(FunsTask),
             case {Failure, Policy} of
                 {none, _} ->
                     {ok, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => false,
@@ -211,12 +216,20 @@ run(Req, Wd) ->
                 {aborted, Why}
         end,
     T7 = now_us(),
+    %% Off the suspended path: soft_purge as the release handler does, after the resume (in
+    %% parallel mode it is already under way).
     Resumed = resume(lists:reverse(SusPids), Parallel),
     Wd ! {resumed, SusPids},
     T8 = now_us(),
-    %% After resume, off the suspended path: soft_purge as the release handler does.
-    {Unpurged, OldCode} = soft_purge([maps:get(module, M) || M <- Mods]),
+    {Unpurged, OldCode} = case erase(beam_live_purge) of
+                              {pending, _} = PurgeTask -> await(PurgeTask);
+                              _ -> soft_purge([maps:get(module, M) || M <- Mods])
+                          end,
     T9 = now_us(),
+    Missed = case MissedOrTask of
+                 {pending, _} -> await(MissedOrTask);
+                 L -> L
+             end,
     report(Result, #{versions => Versions, reach => Reach, missed => Missed, killed => Killed,
                      dev_only => DevOnly,
                      suspended => Suspended, resumed => Resumed, unpurged => Unpurged,
@@ -271,12 +284,25 @@ show_vsn(V) -> iolist_to_binary(io_lib:format("~p", [V])).
 %% Reach: [{Pid, Module}] the suspends will reach, in module order. Missed: what a real release
 %% would not reach, and why. In mode all, the missed special processes are reached as well.
 discover(Mods, Mode) ->
+    discover(Mods, Mode, false).
+
+%% In parallel mode (not all) the scan for missed processes, which only the report needs,
+%% runs beside the upgrade: Missed is then a task to await.
+discover(Mods, Mode, Parallel) ->
     Changed = [maps:get(module, M) || M <- Mods],
     Suspends = [maps:get(module, M) || M <- Mods, suspends(M)],
     Procs = beam_live_agent:supervised_procs(),
     Supervised = maps:from_list([{P, Ms} || {P, Ms} <- Procs]),
     Reach0 = [{P, M} || M <- Suspends, {P, Ms} <- Procs, is_list(Ms), lists:member(M, Ms)],
-    Missed = missed(Changed, Suspends, Supervised, maps:from_list([{P, true} || {P, _} <- Reach0])),
+    Scan = fun() -> missed(Changed, Suspends, Supervised, maps:from_list([{P, true} || {P, _} <- Reach0])) end,
+    case Parallel andalso Mode =/= all of
+        true ->
+            Task = task(true, fun() -> [maps:without([pid_term, special], X) || X <- Scan()] end),
+            {Reach0, Task, #{}};
+        false -> discover_all(Scan(), Reach0, Suspends, Mode)
+    end.
+
+discover_all(Missed, Reach0, Suspends, Mode) ->
     Extra = case Mode of
                 all -> [{P, M} || #{pid_term := P, module := M, special := true} <- Missed,
                                   lists:member(M, Suspends)];
@@ -532,12 +558,37 @@ soft_purge(Mods) ->
             end
         end, {[], []}, Mods).
 
+%% Work that may run beside the runner (parallel mode) or in it (release mode, OTP's order).
+task(false, F) -> {done, F()};
+task(true, F) ->
+    Self = self(),
+    Ref = make_ref(),
+    spawn_link(fun() -> Self ! {Ref, F()} end),
+    {pending, Ref}.
+
+await({done, V}) -> V;
+await({pending, Ref}) -> receive {Ref, V} -> V end.
+
 %% Parallel mode, in the spirit of sys:multi_suspend: the same system messages sent to a
 %% batch of ?WINDOW processes at once, then the replies gathered, batch after batch. One sender
 %% and one receive per reply, instead of a round trip each: fewer context switches.
 %% -> [{Pid, [Reply] | timeout | noproc}] in the order given.
 multi(Pids, Reqs, T) ->
-    lists:append([multi_batch(B, Reqs, T) || B <- batches(Pids, ?WINDOW)]).
+    %% One sender per scheduler, each batching its share: the senders' own work (a send and a
+    %% receive per process) is spread over the cores too.
+    N = erlang:system_info(schedulers_online),
+    Shares = split(Pids, N),
+    Self = self(),
+    Refs = [begin
+                R = make_ref(),
+                spawn_link(fun() -> Self ! {R, lists:append([multi_batch(B, Reqs, T) || B <- batches(Share, ?WINDOW)])} end),
+                R
+            end || Share <- Shares],
+    lists:append([receive {R, V} -> V end || R <- Refs]).
+
+split(L, N) ->
+    Size = max(1, (length(L) + N - 1) div N),
+    batches(L, Size).
 
 batches([], _) -> [];
 batches(L, N) when length(L) =< N -> [L];
