@@ -15,6 +15,7 @@
 
 -define(KEEPER, beam_live_keeper).
 -define(WINDOW, 512).
+-define(FUN_SAMPLE, 1000).
 
 %% ---- entry points ---------------------------------------------------------------------------
 
@@ -107,19 +108,21 @@ watchdog_init(Caller, Deadline) ->
         _ -> ok
     end,
     End = erlang:monotonic_time(millisecond) + Deadline,
-    watchdog(#{runner => Runner, mr => MR, suspended => #{}, end_at => End}).
+    watchdog(#{runner => Runner, mr => MR, suspended => [], resumed => [], end_at => End}).
 
-watchdog(#{runner := Runner, mr := MR, suspended := Sus, end_at := End} = S) ->
+%% The lists are kept as they come and only compared when the watchdog has to act: the cost
+%% of watching stays off the upgrade's path.
+watchdog(#{runner := Runner, mr := MR, end_at := End} = S) ->
     Left = max(0, End - erlang:monotonic_time(millisecond)),
     receive
         {suspending, Pids} ->
-            watchdog(S#{suspended := lists:foldl(fun(P, A) -> A#{P => true} end, Sus, Pids)});
+            watchdog(S#{suspended := [Pids | maps:get(suspended, S)]});
         {resumed, Pids} ->
-            watchdog(S#{suspended := maps:without(Pids, Sus)});
+            watchdog(S#{resumed := [Pids | maps:get(resumed, S)]});
         done ->
             ok;
         {'DOWN', MR, process, Runner, _} ->
-            resume_all(maps:keys(Sus));
+            resume_all(still_suspended(S));
         {'DOWN', _, process, _Caller, _} ->
             %% The bridge is gone: nobody will read the report. Roll back rather than leave
             %% half an upgrade nobody asked to keep.
@@ -127,8 +130,12 @@ watchdog(#{runner := Runner, mr := MR, suspended := Sus, end_at := End} = S) ->
             watchdog(S)
     after Left ->
         exit(Runner, kill),
-        resume_all(maps:keys(Sus))
+        resume_all(still_suspended(S))
     end.
+
+still_suspended(#{suspended := Sus, resumed := Res}) ->
+    Done = maps:from_list([{P, true} || L <- Res, P <- L]),
+    [P || L <- lists:reverse(Sus), P <- L, not maps:is_key(P, Done)].
 
 resume_all(Pids) ->
     [catch sys:resume(P, 5000) || P <- lists:reverse(Pids)],
@@ -164,7 +171,11 @@ run(Req, Wd) ->
     Killed = pre_purge([maps:get(module, M) || M <- Mods]),
     T2 = now_us(),
     %% §4–5: suspend, in module order, each pid once.
-    SuspendOrder = dedup([P || {P, _} <- Reach]),
+    %% One suspending module reaches each pid once; several may share pids.
+    SuspendOrder = case lists:usort([M || {_, M} <- Reach]) of
+                       [_] -> [P || {P, _} <- Reach];
+                       _ -> dedup([P || {P, _} <- Reach])
+                   end,
     Wd ! {suspending, SuspendOrder},
     Suspended0 = suspend_and_snapshot(SuspendOrder, ST, Parallel),
     T3 = now_us(),
@@ -189,7 +200,7 @@ run(Req, Wd) ->
             put(beam_live_purge, Parallel andalso task(true, fun() -> soft_purge([maps:get(module, M) || M <- Mods]) end)),
             LoadFailure = [L || #{result := {error, _}} = L <- Loads],
             Changes = case LoadFailure of
-                          [] -> code_change(Mods, Versions, Reach, SusPids, CT, Parallel);
+                          [] -> code_change(Mods, Versions, Reach, NotSuspended, CT, Parallel);
                           _ -> []
                       end,
             T6 = now_us(),
@@ -453,8 +464,9 @@ load(#{module := M, binary := Bin, file := File}) ->
 
 %% One code_change per suspended pid of each updated module, in module order; after the first
 %% failure no further pid is changed (§5.14). In parallel mode one module's pids run together.
-code_change(Mods, Versions, Reach, SusPids, T, Parallel) ->
-    SusSet = maps:from_list([{P, true} || P <- SusPids]),
+code_change(Mods, Versions, Reach, NotSuspended, T, Parallel) ->
+    %% The few that did not suspend, rather than the many that did.
+    Skip = maps:from_list([{P, true} || P <- NotSuspended]),
     lists:foldl(
         fun(#{module := M} = Spec, Acc) ->
             case suspends(Spec) of
@@ -462,7 +474,7 @@ code_change(Mods, Versions, Reach, SusPids, T, Parallel) ->
                 true ->
                     #{old_vsn_term := OldVsn} = version_of(M, Versions),
                     Extra = maps:get(extra, Spec, []),
-                    Pids = [P || {P, M2} <- Reach, M2 =:= M, maps:is_key(P, SusSet)],
+                    Pids = [P || {P, M2} <- Reach, M2 =:= M, not maps:is_key(P, Skip)],
                     case first_failure(Acc) of
                         none when Parallel ->
                             S = now_us(),
@@ -623,13 +635,14 @@ gather(Ref, N, Deadline, Acc) ->
 %% badfun (the purge does not see funs, §17). Looked for in the snapshot, bounded.
 stored_funs(Snap, Reach, Mods) ->
     Set = maps:from_list([{M, true} || M <- Mods]),
+    %% A sample is enough to warn: the states of the first ?FUN_SAMPLE processes.
     lists:usort(lists:flatmap(
         fun({P, _}) ->
             case maps:find(P, Snap) of
                 {ok, S} -> [proc_summary(P, M) || M <- funs_in(S, Set, 10000)];
                 error -> []
             end
-        end, Reach)).
+        end, lists:sublist(Reach, ?FUN_SAMPLE))).
 
 funs_in(T, Set, Budget) ->
     {Found, _} = funs_in(T, Set, Budget, []),
