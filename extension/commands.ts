@@ -31,6 +31,16 @@ async function openText(content: string, language = 'plaintext'): Promise<vscode
   return doc;
 }
 
+/** Runs a request-backed command; a failure becomes an error message, not an exception. */
+async function shown<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 function lines(print: (out: (l: string) => void) => void): string {
   const out: string[] = [];
   print((l) => out.push(l));
@@ -91,44 +101,32 @@ export const COMMANDS: Record<string, Command> = {
   },
   'beamLive.upgradeNow': {
     needsNode: true,
-    run: (ctx) => async () => {
-      try {
+    // The report reaches the Upgrades view through beamLive/upgradeFinished, like a save's.
+    run: (ctx) => () =>
+      shown(async () => {
         const r = await ctx.request<UpgradeReport>(UpgradeNowRequest.type.method);
-        ctx.onReport(r, 'command');
         if (!r.ok) void vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`, 'Show Upgrades').then((p) => p && vscode.commands.executeCommand('beamLive.upgrades.focus'));
         return r;
-      } catch (e) {
-        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
-        return undefined;
-      }
-    },
+      }),
   },
   'beamLive.showPlan': {
     needsNode: true,
-    run: (ctx) => async () => {
-      try {
+    run: (ctx) => () =>
+      shown(async () => {
         const plan = await ctx.request<UpgradePlan>(PlanRequest.type.method);
-        return await openText(`Upgrade plan for ${plan.node} (mode ${plan.mode}); nothing has been changed on the node.\n\n${lines((o) => printPlan(plan, o))}`);
-      } catch (e) {
-        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
-        return undefined;
-      }
-    },
+        return openText(`Upgrade plan for ${plan.node} (mode ${plan.mode}); nothing has been changed on the node.\n\n${lines((o) => printPlan(plan, o))}`);
+      }),
   },
   'beamLive.rollback': {
     needsNode: true,
-    run: (ctx) => async () => {
-      try {
+    run: (ctx) => () =>
+      shown(async () => {
         const r = await ctx.request<RollbackReport>(RollbackRequest.type.method);
         ctx.output.appendLine(lines((o) => printRollback(r, o, o)));
         void (r.ok ? vscode.window.showInformationMessage(`BEAM Live: ${r.summary}`) : vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`));
         ctx.live.refresh();
         return r;
-      } catch (e) {
-        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
-        return undefined;
-      }
-    },
+      }),
   },
   'beamLive.toggleUpgradeOnSave': {
     run: () => async () => {

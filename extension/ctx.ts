@@ -43,6 +43,8 @@ export class Ctx implements DebugHost {
   private readonly reportListeners = new Set<(r: UpgradeReport) => void>();
   private annotations = { oldCode: new Map<string, string>(), missed: new Map<string, string>() };
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** What started the upgrade whose report comes next: a save or a command. */
+  private trigger: 'save' | 'command' = 'save';
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.live = new LiveTree({
@@ -81,8 +83,11 @@ export class Ctx implements DebugHost {
     const client = createClient(this.extension, this.output);
     this.clientScope.push(
       client.onNotification(StatusNotification.type, (s) => this.onStatus(s)),
-      client.onNotification(UpgradeStartedNotification.type, (p) => this.output.appendLine(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`)),
-      client.onNotification(UpgradeFinishedNotification.type, (r) => this.onReport(r, 'save')),
+      client.onNotification(UpgradeStartedNotification.type, (p) => {
+        this.trigger = p.trigger;
+        this.output.appendLine(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`);
+      }),
+      client.onNotification(UpgradeFinishedNotification.type, (r) => this.onReport(r, this.trigger)),
     );
     this.client = client;
     await client.start();

@@ -119,6 +119,14 @@ suite('BEAM Live in VS Code', () => {
       if ((await vscode.languages.getLanguages()).includes('elixir')) assert.equal(doc.languageId, 'elixir');
       assert.match(doc.uri.path, /\.ex$/);
       assert.equal(doc.uri.scheme, 'beam-live-state');
+
+      // Upgrade Now adds one Upgrades entry (not one from the answer and one from the notification).
+      const n = a.ctx.upgrades.entries.length;
+      await vscode.commands.executeCommand('beamLive.upgradeNow');
+      await until('the Upgrade Now entry', () => a.ctx.upgrades.entries.length > n);
+      await sleep(1000);
+      assert.equal(a.ctx.upgrades.entries.length, n + 1);
+      assert.equal(a.ctx.upgrades.entries[0]!.trigger, 'command');
     } finally {
       await vscode.debug.stopDebugging();
       await until('detached', () => !a.ctx.status.attached);
