@@ -91,6 +91,12 @@ export async function startNode(opts: { dir?: string; name?: string; env?: Recor
     ['--sname', name, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'],
     { cwd: dir, env: loopbackEnv({ HOME: home, MIX_ENV: 'dev', ...opts.env }), stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // Whatever happens to this process, its node goes with it (by pid, never by name).
+  const reap = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  proc.once('exit', () => process.removeListener('exit', reap));
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   proc.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
