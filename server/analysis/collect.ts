@@ -1,19 +1,19 @@
 // Gathers what the pitfall checks need: the build's beams and debug info, the running
 // versions' debug info (from the binaries kept before the compile), the parsed-source
 // positions of the last compile, and the node's facts, in as few round trips as possible.
-import { basename, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { readBeam } from '../beam/beamFile';
 import { readDebugInfo } from '../beam/debugInfo';
 import { termToJson } from '../beam/json';
 import { atom, text } from '../beam/term';
 import type { UpgradeEngine } from '../upgrade/engine';
-import { readBeamDirs } from '../upgrade/beams';
+import { BeamOnDisk, BeamSet, readBeamDirs } from '../upgrade/beams';
 import type { ModuleCode, NodeModule, NodeSupervisor, PitfallInput } from './pitfalls';
 
 export async function gatherPitfallInput(engine: UpgradeEngine): Promise<PitfallInput> {
   // Consolidated protocols are not the project's code.
   const dirs = engine.beamDirs.filter((d) => basename(d) !== 'consolidated');
-  const beams = readBeamDirs(dirs);
+  const beams = projectBeams(engine, dirs);
   const sources = new Map((engine.lastCompile?.sources ?? []).map((s) => [s.module, s]));
   const modules = [...beams.modules.keys()];
   const bridge = engine.session.bridge;
@@ -62,4 +62,15 @@ export async function gatherPitfallInput(engine: UpgradeEngine): Promise<Pitfall
     }
   }
   return { code, node: { modules: nodeModules, supervisors: facts.supervisors }, oldCode, renamed };
+}
+
+/** The last compile's beams when there is one (the checks run right after it), else a read. */
+function projectBeams(engine: UpgradeEngine, dirs: string[]): BeamSet {
+  const build = engine.lastBuild;
+  if (!build) return readBeamDirs(dirs);
+  const modules = new Map<string, BeamOnDisk>();
+  for (const b of [...build.modules.values(), ...build.shadowed]) {
+    if (dirs.includes(dirname(b.file)) && !modules.has(b.module)) modules.set(b.module, b);
+  }
+  return { modules, errors: build.errors, shadowed: [] };
 }

@@ -28,8 +28,6 @@ export interface BeamInfo {
   behaviours: string[];
   compileInfo: Array<[string, Term]>;
   chunkIds: string[];
-  /** Entries in the fun table: funs this module creates, which a purge turns into badfuns. */
-  funCount: number;
   /** The raw debug info chunk (read by ./debugInfo.ts when a check needs it). */
   dbgi: Buffer | undefined;
 }
@@ -73,7 +71,6 @@ export function readBeam(raw: Buffer, file = '<binary>'): BeamInfo {
     behaviours,
     compileInfo,
     chunkIds: [...chunks.keys()],
-    funCount: (chunks.get('FunT')?.length ?? 0) >= 4 ? chunks.get('FunT')!.readUInt32BE(0) : 0,
     dbgi: chunks.get('Dbgi'),
   };
 }

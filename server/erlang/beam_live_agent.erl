@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
--export([initial_module/1, parent/1, unwrap_vsn/1, state/1, page/1, old_code_users/1, pitfall_facts/1, current/1]).
+-export([initial_module/1, parent/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -466,15 +466,18 @@ hex(undefined) -> undefined;
 hex(Bin) -> list_to_binary([io_lib:format("~2.16.0b", [X]) || <<X>> <= Bin]).
 
 %% release_handler_1:get_vsn/1, applied to the loaded module rather than the file on disk.
-loaded_vsn(undefined) -> undefined;
-loaded_vsn(M) ->
+loaded_vsn(M) -> fmt(loaded_vsn_term(M)).
+
+%% The unwrapped vsn term of the loaded module (undefined when not loaded).
+loaded_vsn_term(undefined) -> undefined;
+loaded_vsn_term(M) ->
     case code:is_loaded(M) of
         false -> undefined;
         _ ->
             case catch erlang:get_module_info(M, attributes) of
                 Attrs when is_list(Attrs) ->
                     case lists:keyfind(vsn, 1, Attrs) of
-                        {vsn, V} -> fmt(unwrap_vsn(V));
+                        {vsn, V} -> unwrap_vsn(V);
                         false -> undefined
                     end;
                 _ -> undefined

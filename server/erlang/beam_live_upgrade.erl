@@ -252,21 +252,11 @@ versions(#{module := M} = Spec) ->
     New = maps:get(binary, Spec, undefined),
     #{module => M,
       instruction => maps:get(instruction, Spec),
-      old_vsn_term => loaded_vsn(M),
-      old_vsn => show_vsn(loaded_vsn(M)),
+      old_vsn_term => beam_live_agent:loaded_vsn_term(M),
+      old_vsn => show_vsn(beam_live_agent:loaded_vsn_term(M)),
       new_vsn => case New of undefined -> undefined; _ -> show_vsn(binary_vsn(New)) end,
       old_md5 => beam_live_agent:hex(loaded_md5(M)),
       new_md5 => case New of undefined -> undefined; _ -> beam_live_agent:hex(binary_md5(New)) end}.
-
-loaded_vsn(M) ->
-    case code:is_loaded(M) of
-        false -> undefined;
-        _ ->
-            case lists:keyfind(vsn, 1, erlang:get_module_info(M, attributes)) of
-                {vsn, V} -> beam_live_agent:unwrap_vsn(V);
-                false -> undefined
-            end
-    end.
 
 loaded_md5(M) ->
     case code:is_loaded(M) of
@@ -365,13 +355,7 @@ missed_entry(P, M, How, Supervised, Suspends) ->
 
 
 proc_summary(P, M) ->
-    #{pid => list_to_binary(pid_to_list(P)), name => reg_name(P), module => M}.
-
-reg_name(P) ->
-    case erlang:process_info(P, registered_name) of
-        {registered_name, N} -> N;
-        _ -> undefined
-    end.
+    #{pid => list_to_binary(pid_to_list(P)), name => beam_live_agent:reg(P), module => M}.
 
 %% ---- purge, suspend, snapshot, load, code_change, resume ------------------------------------
 

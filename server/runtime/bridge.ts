@@ -202,10 +202,6 @@ export class Bridge extends EventEmitter {
     this.proc.once('exit', () => clearTimeout(t));
   }
 
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
-
   private request(req: Term, timeoutMs: number, what: string): Promise<Term> {
     if (this.exited) return Promise.reject(new NodeError('bridge-exit', `The bridge to ${this.node} is not running. Attach again.`));
     const id = this.nextId++;

@@ -115,6 +115,6 @@ function describeException(reason: Term): string {
   return `${truncate(formatTerm(why), 500)}${where}`;
 }
 
-export function truncate(s: string, max: number): string {
+function truncate(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters)` : s;
 }

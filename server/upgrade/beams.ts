@@ -14,12 +14,15 @@ export interface BeamSet {
   modules: Map<string, BeamOnDisk>;
   /** Files that could not be read as beams, with the reason. */
   errors: Array<{ file: string; error: string }>;
+  /** The same modules found in later folders (an unconsolidated protocol behind its consolidated twin). */
+  shadowed: BeamOnDisk[];
 }
 
 /** Earlier folders win: consolidated protocols shadow the unconsolidated ones, as on the code path. */
 export function readBeamDirs(dirs: string[]): BeamSet {
   const modules = new Map<string, BeamOnDisk>();
   const errors: BeamSet['errors'] = [];
+  const shadowed: BeamOnDisk[] = [];
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir)) {
@@ -28,12 +31,14 @@ export function readBeamDirs(dirs: string[]): BeamSet {
       try {
         const binary = readFileSync(file);
         const info = readBeam(binary, file);
-        if (!modules.has(info.module)) modules.set(info.module, { module: info.module, file, binary, info });
+        const beam = { module: info.module, file, binary, info };
+        if (!modules.has(info.module)) modules.set(info.module, beam);
+        else shadowed.push(beam);
       } catch (e) {
         if (e instanceof BeamError) errors.push({ file, error: e.reason });
         else throw e;
       }
     }
   }
-  return { modules, errors };
+  return { modules, errors, shadowed };
 }

@@ -20,7 +20,7 @@ import type {
   UpgradeReport,
 } from '../protocol';
 import { NodeSession } from '../runtime/session';
-import { readBeamDirs } from './beams';
+import { BeamSet, readBeamDirs } from './beams';
 import { BinaryStore } from './binaries';
 import { BuildDiff, diffBuild, LoadedInfo } from './diff';
 import { expandScript, instructionFor, PlannedModule, planWarnings } from './plan';
@@ -61,6 +61,8 @@ export class UpgradeEngine {
   readonly store = new BinaryStore();
   /** The last compile, for the pitfall checks (its parsed-source positions). */
   lastCompile: CompileResult | undefined;
+  /** The beams that compile produced, read once and reused by the pitfall checks. */
+  lastBuild: BeamSet | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   private readonly warm: WarmMixVm | undefined;
@@ -126,6 +128,7 @@ export class UpgradeEngine {
     if (!compile.ok) return { compile, planned: [], noOldBinary: [], unreadable: [] };
     if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;
     const after = readBeamDirs(this.beamDirs);
+    this.lastBuild = after;
     const loaded = await this.loadedInfos([...after.modules.keys()]);
     const under = (termToJson(await this.session.bridge.agent('loaded_under', [this.beamDirs.map((d) => Buffer.from(d))])) as string[]) ?? [];
     const diff = diffBuild(before, after, loaded, under);

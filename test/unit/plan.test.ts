@@ -9,7 +9,7 @@ function beam(module: string, behaviours: string[], exports: Array<[string, numb
     module,
     file: `/b/${module}.beam`,
     binary: Buffer.alloc(0),
-    info: { module, md5: `md5-${module}`, vsn: undefined, exports, attributes, behaviours, compileInfo: [], chunkIds: [], funCount: 0, dbgi: undefined },
+    info: { module, md5: `md5-${module}`, vsn: undefined, exports, attributes, behaviours, compileInfo: [], chunkIds: [], dbgi: undefined },
   };
 }
 
@@ -67,7 +67,7 @@ test('diff: changed iff the MD5 differs; not loaded, added and deleted apart', (
   const n = beam('new', []);
   const d = diffBuild(
     new Set(['a', 'b', 'c', 'gone']),
-    { modules: new Map([['a', a], ['b', b], ['c', c], ['new', n]]), errors: [] },
+    { modules: new Map([['a', a], ['b', b], ['c', c], ['new', n]]), errors: [], shadowed: [] },
     new Map([
       ['a', { module: 'a', loaded: true, md5: 'md5-a' }],
       ['b', { module: 'b', loaded: true, md5: 'older' }],
