@@ -7,7 +7,7 @@ import type { WarmMixVm } from './warmVm';
 import type { ChildFacts } from '../beam/debugInfo';
 import { decode } from '../beam/etf';
 import { termToJson } from '../beam/json';
-import { which, installHint } from '../runtime/erlangBuild';
+import { installHint, shippedFile, which } from '../runtime/erlangBuild';
 import { CompileDiagnostic, cleanElixirMessage, parseErlcOutput } from './diagnostics';
 import { Project } from './project';
 
@@ -35,11 +35,9 @@ export class CompileError extends Error {
 }
 
 export function mixHelper(): string {
-  for (const dir of [join(__dirname, 'elixir'), join(__dirname, '..', 'elixir')]) {
-    const f = join(dir, 'beam_live_mix.exs');
-    if (existsSync(f)) return f;
-  }
-  throw new CompileError(`BEAM Live's mix helper is missing beside ${__dirname}. Run npm run build.`);
+  const f = shippedFile('elixir', 'beam_live_mix.exs');
+  if (!f) throw new CompileError(`BEAM Live's mix helper is missing beside ${__dirname}. Run npm run build.`);
+  return f;
 }
 
 function runTool(cmd: string, args: string[], cwd: string): Promise<{ code: number; out: string }> {

@@ -26,12 +26,18 @@ export function cacheDir(): string {
   return base;
 }
 
+/**
+ * A file we ship beside the code: dist/<folder>/<file> when bundled, server/<folder>/<file>
+ * when run from source (this module then sits in server/runtime or server/compile).
+ */
+export function shippedFile(folder: string, file: string): string | undefined {
+  return [join(__dirname, folder, file), join(__dirname, '..', folder, file)].find((f) => existsSync(f));
+}
+
 function erlangSourceDir(): string {
-  // Bundled: dist/erlang beside dist/*.js. From source: server/erlang beside server/runtime.
-  for (const dir of [join(__dirname, 'erlang'), join(__dirname, '..', 'erlang')]) {
-    if (existsSync(join(dir, 'beam_live_bridge.erl'))) return dir;
-  }
-  throw new ToolchainError(`BEAM Live's Erlang sources are missing beside ${__dirname}. Reinstall the extension or run npm run build.`);
+  const bridge = shippedFile('erlang', 'beam_live_bridge.erl');
+  if (!bridge) throw new ToolchainError(`BEAM Live's Erlang sources are missing beside ${__dirname}. Reinstall the extension or run npm run build.`);
+  return dirname(bridge);
 }
 
 let releaseMemo: string | undefined;
