@@ -222,3 +222,47 @@ export async function withTestNode(name: string, fn: (node: TestNode) => Promise
     await node.stop();
   }
 }
+
+/**
+ * Waits until `f` gives a value. The deadline is only there to end a hung test: a CI machine
+ * running two test files and their VMs on two cores can take many seconds for a compile.
+ */
+export async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 90_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Watching {
+  /** Everything `beam-live watch` printed so far, stdout and stderr. */
+  output: () => string;
+  /** Ctrl-C; resolves with the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** `beam-live watch` on a test node, resolved once it says it is watching. */
+export async function startWatch(node: TestNode, extra: string[] = [], env: Record<string, string> = {}): Promise<Watching> {
+  const w = spawn(process.execPath, [CLI, 'watch', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, ...extra], {
+    env: loopbackEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  w.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  w.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exited = new Promise<number | null>((r) => w.once('exit', (c) => r(c)));
+  const stop = () => {
+    if (w.exitCode === null && w.signalCode === null) w.kill('SIGINT');
+    return exited;
+  };
+  try {
+    await Promise.race([until('beam-live watch to start', () => out.includes('Watching')), exited.then(() => Promise.reject(new Error(`watch exited: ${out}`)))]);
+  } catch (e) {
+    w.kill('SIGKILL');
+    throw e;
+  }
+  return { output: () => out, stop };
+}

@@ -1,10 +1,8 @@
 // Save-to-upgrade from a terminal: watch the sources, fold a burst of saves ("Save All") into
 // one upgrade, print one line per upgrade and failures in full.
-import { watch } from 'node:fs';
-import { relative } from 'node:path';
-import { isUpgradeSource } from '../compile/project';
 import { UpgradeEngine } from '../upgrade/engine';
 import { Debouncer } from '../save/debounce';
+import { SourceWatcher } from '../save/sourceWatcher';
 import { parse, positiveInt } from './args';
 import { attachFromArgs } from './attach';
 import { printUpgrade } from './printReport';
@@ -18,8 +16,6 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const engine = new UpgradeEngine(session, dir, { warm: true });
   await engine.keepOldBinaries();
   await engine.warmUp();
-  console.log(`Watching ${dir} for saves; upgrading ${session.node}. Ctrl-C to stop.`);
-
   const run = async () => {
     try {
       const r = await engine.upgrade(opts);
@@ -31,12 +27,9 @@ export async function watchCommand(argv: string[]): Promise<number> {
     }
   };
   const debouncer = new Debouncer(positiveInt(values.debounce, '--debounce') ?? 200, run);
-  const watcher = watch(dir, { recursive: true }, (_event, file) => {
-    const rel = file ? relative(dir, `${dir}/${file}`) : '';
-    if (rel && isUpgradeSource(rel)) {
-      engine.noteSaved([rel]);
-      debouncer.trigger();
-    }
+  const watcher = new SourceWatcher(dir, (rel) => {
+    engine.noteSaved([rel]);
+    debouncer.trigger();
   });
 
   return new Promise<number>((resolve) => {
@@ -57,5 +50,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
       console.error(`${session.node} went down; stopping. Start it again and rerun beam-live watch.`);
       stop(2);
     });
+    // Printed once every watch and handler is in place: a save or Ctrl-C after it is heard.
+    console.log(`Watching ${dir} for saves; upgrading ${session.node}. Ctrl-C to stop.`);
   });
 }

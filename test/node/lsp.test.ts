@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import type { StatusParams, UpgradeReport } from '../../server/protocol';
-import { LspClient, loadedMd5, startLsp, startNode, stateOf, TestNode, writeSource } from '../helpers';
+import { LspClient, loadedMd5, startLsp, startNode, stateOf, TestNode, until, writeSource } from '../helpers';
 import { COUNTER, COUNTER_V2 } from './sources';
 
 let node: TestNode;
@@ -18,15 +18,6 @@ const diagnostics = new Map<string, Array<{ message: string; range: { start: { l
 const uri = (rel: string) => pathToFileURL(join(node.dir, rel)).toString();
 const save = (rel: string) => conn.sendNotification('textDocument/didSave', { textDocument: { uri: uri(rel) } });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let lsp: LspClient;
 

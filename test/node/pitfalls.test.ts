@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import type { UpgradeReport } from '../../server/protocol';
-import { LspClient, onNode, startLsp, startNode, stateOf, TestNode, writeSource } from '../helpers';
+import { LspClient, onNode, startLsp, startNode, stateOf, TestNode, until, writeSource } from '../helpers';
 
 type Diag = { code?: string; source: string; message: string; severity: number; range: { start: { line: number; character: number } } };
 
@@ -22,15 +22,6 @@ const originals = new Map<string, string>();
 const uri = (rel: string) => pathToFileURL(join(node.dir, rel)).toString();
 const beamLiveDiags = (rel: string) => (diagnostics.get(uri(rel)) ?? []).filter((d) => d.source === 'beam-live');
 
-async function until<T>(what: string, f: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Writes (or restores, with text undefined) a source and saves it; resolves once the analysis ran. */
 async function save(rel: string, text?: string): Promise<void> {

@@ -2,10 +2,9 @@
 // with code_change {down, Vsn} where the module defines it and the saved state otherwise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cli, loadedMd5, loopbackEnv, onNode, stateOf, TestNode, writeSource, withTestNode } from '../helpers';
+import { cli, loadedMd5, onNode, startWatch, stateOf, TestNode, until, writeSource, withTestNode } from '../helpers';
 import { COUNTER, COUNTER_V2, workerWithCodeChange } from './sources';
 
 const withNode = (fn: (node: TestNode) => Promise<void>) => withTestNode('pwr', fn);
@@ -30,27 +29,20 @@ test('plan compiles, diffs and plans without changing the node', () =>
 
 test('watch turns a burst of saves into one upgrade and prints one line for it', () =>
   withNode(async (node) => {
-    const w = spawn(process.execPath, [CLI, 'watch', ...args(node), '--project', node.dir, '--debounce', '300'], { env: loopbackEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    w.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    w.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const exited = new Promise<number | null>((r) => w.once('exit', (c) => r(c)));
+    const w = await startWatch(node, ['--debounce', '300']);
     try {
-      for (let i = 0; i < 100 && !out.includes('Watching'); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.match(out, /Watching/);
       // "Save All" of three modules.
       writeSource(node.dir, COUNTER, COUNTER_V2);
       writeSource(node.dir, 'lib/sample_app/machine.ex', readFileSync(join(node.dir, 'lib/sample_app/machine.ex'), 'utf8').replace('flips: 0', 'flips: 5'));
       writeSource(node.dir, 'lib/sample_app/worker.ex', readFileSync(join(node.dir, 'lib/sample_app/worker.ex'), 'utf8').replace('jobs: 0', 'jobs: 7'));
-      for (let i = 0; i < 150 && !/Upgraded/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      await until('an upgrade line', () => /Upgraded|failed|skipped/.test(w.output()));
       await new Promise((r) => setTimeout(r, 1500));
-      const lines = out.split('\n').filter((l) => l.startsWith('Upgraded'));
-      assert.equal(lines.length, 1, out);
+      const lines = w.output().split('\n').filter((l) => l.startsWith('Upgraded'));
+      assert.equal(lines.length, 1, w.output());
       assert.match(lines[0]!, /^Upgraded 3 modules, 5 processes in \d+ ms$/);
       assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /label => <<"upgraded">>/);
     } finally {
-      w.kill('SIGINT');
-      assert.equal(await exited, 0);
+      assert.equal(await w.stop(), 0);
     }
   }));
 

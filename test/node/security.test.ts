@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { CLI, cli, loopbackEnv, onNode, ROOT, startNode, writeSource } from '../helpers';
+import { cli, loopbackEnv, onNode, ROOT, startNode, startWatch, until, writeSource } from '../helpers';
 import { COUNTER, COUNTER_V2 } from './sources';
 
 function cmdlines(): string {
@@ -27,21 +27,13 @@ test('the cookie appears in no command line, log, report, LSP message or CLI out
   const cookie = readFileSync(node.cookieFile, 'utf8').trim();
   try {
     // A long-lived CLI session with debug logging on, while we look at every command line.
-    const w = spawn(process.execPath, [CLI, 'watch', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir], {
-      env: loopbackEnv({ BEAM_LIVE_DEBUG: '1' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    w.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    w.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    for (let i = 0; i < 100 && !out.includes('Watching'); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.match(out, /Watching/);
+    const w = await startWatch(node, [], { BEAM_LIVE_DEBUG: '1' });
     assert.ok(!cmdlines().includes(cookie), 'a command line holds the cookie');
     writeSource(node.dir, COUNTER, COUNTER_V2);
-    for (let i = 0; i < 100 && !out.includes('Upgraded'); i++) await new Promise((r) => setTimeout(r, 100));
+    await until('an upgrade line', () => /Upgraded|failed|skipped/.test(w.output()));
     assert.ok(!cmdlines().includes(cookie), 'a command line holds the cookie');
-    w.kill('SIGINT');
-    await new Promise((r) => w.once('exit', r));
+    await w.stop();
+    const out = w.output();
 
     const upgrade = await cli(['upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], loopbackEnv({ BEAM_LIVE_DEBUG: '1' }));
     const wrong = await cli(['status', '--node', node.name, '--cookie-file', '/etc/hostname']);
