@@ -99,7 +99,7 @@ export interface MissedProcess extends ProcessRef {
 
 export interface PlanWarning {
   module: string;
-  code: 'no-code-change' | 'agent-extra' | 'supervisor-init' | 'nif' | 'badfun' | 'no-old-binary' | 'role-changed';
+  code: 'no-code-change' | 'agent-extra' | 'supervisor-init' | 'nif' | 'badfun' | 'no-old-binary' | 'role-changed' | 'not-in-app';
   message: string;
 }
 

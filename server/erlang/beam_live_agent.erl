@@ -384,8 +384,14 @@ module_info_of(M) ->
               md5 => hex(erlang:get_module_info(M, md5)),
               vsn => loaded_vsn(M),
               file => file_bin(File),
-              old_code => erlang:check_old_code(M)}
+              old_code => erlang:check_old_code(M),
+              behaviours => behaviours(M)}
     end.
+
+%% The role the running code has, for the role-changed warning.
+behaviours(M) ->
+    Attrs = try M:module_info(attributes) catch _:_ -> [] end,
+    lists:append([Bs || {K, Bs} <- Attrs, K =:= behaviour orelse K =:= behavior, is_list(Bs)]).
 
 %% The modules loaded from files under Dirs (a project's ebin folders): a module that vanished
 %% from the build but is still loaded is a deleted (or renamed) one.

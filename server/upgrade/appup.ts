@@ -50,3 +50,15 @@ export function appupInstructions(terms: Term[], runningAppVsn: string | null): 
   }
   return out;
 }
+
+/** The `modules` list of an `.app` file's `{application, App, Props}`; undefined when it has none. */
+export function appModules(terms: Term[]): string[] | undefined {
+  const top = terms[0];
+  if (!(top instanceof Tuple) || top.elements.length !== 3 || !Array.isArray(top.elements[2])) return undefined;
+  for (const prop of top.elements[2] as Term[]) {
+    if (prop instanceof Tuple && isAtom(prop.elements[0], 'modules') && Array.isArray(prop.elements[1])) {
+      return (prop.elements[1] as Term[]).flatMap((m) => (m instanceof Atom ? [m.name] : []));
+    }
+  }
+  return undefined;
+}

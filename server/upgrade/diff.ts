@@ -9,6 +9,8 @@ export interface LoadedInfo {
   vsn?: string | null;
   file?: string;
   oldCode?: boolean;
+  /** Of the running code: its role before this upgrade. */
+  behaviours?: string[];
 }
 
 export interface BuildDiff {

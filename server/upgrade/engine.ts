@@ -3,8 +3,8 @@
 import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { AppupEntry, appupInstructions } from './appup';
+import { dirname, join } from 'node:path';
+import { AppupEntry, appModules, appupInstructions } from './appup';
 import { compileProject, CompileResult } from '../compile/compile';
 import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
@@ -13,6 +13,7 @@ import type {
   FailurePolicy,
   ModuleChange,
   ModuleRow,
+  PlanWarning,
   ProcessRef,
   RollbackReport,
   UpgradeMode,
@@ -23,7 +24,7 @@ import { NodeSession } from '../runtime/session';
 import { BeamSet, readBeamDirs } from './beams';
 import { BinaryStore } from './binaries';
 import { BuildDiff, diffBuild, LoadedInfo } from './diff';
-import { expandScript, instructionFor, PlannedModule, planWarnings } from './plan';
+import { expandScript, instructionFor, PlannedModule, planWarnings, WarningInputs } from './plan';
 import { emptyReport, summarize } from './report';
 import { agentTimeout, rollbackLast, upgradeCall } from './rollback';
 
@@ -161,6 +162,33 @@ export class UpgradeEngine {
     return new Map();
   }
 
+  /** What a release of this plan would do that the developer may not expect. */
+  private async warnings(p: Prepared, users: WarningInputs['users']): Promise<PlanWarning[]> {
+    return planWarnings({
+      modules: p.planned,
+      users,
+      noOldBinary: p.noOldBinary,
+      loadedBehaviours: new Map(p.diff?.changed.map(({ beam, loaded }) => [beam.module, loaded.behaviours ?? []])),
+      appFiles: await this.appFiles(p.planned),
+    });
+  }
+
+  /** The `.app` beside each new beam (mix, rebar3 and an erlc ebin/ with one), read on the bridge. */
+  private async appFiles(planned: PlannedModule[]): Promise<Map<string, { app: string; modules: string[] }>> {
+    const out = new Map<string, { app: string; modules: string[] }>();
+    for (const dir of new Set(planned.flatMap((m) => (m.beam ? [dirname(m.beam.file)] : [])))) {
+      const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.app')) : undefined;
+      if (!file) continue;
+      try {
+        const listed = appModules(await this.session.bridge.consult(join(dir, file)));
+        if (listed) out.set(dir, { app: file.replace(/\.app$/, ''), modules: listed });
+      } catch {
+        // An unreadable .app is the build's to report; the warning is only a hint.
+      }
+    }
+    return out;
+  }
+
   /** The request the agent's upgrade, plan and rollback take. */
   private agentRequest(p: Prepared, opts: UpgradeOptions) {
     const loaded = new Map(p.diff?.changed.map(({ beam, loaded: l }) => [beam.module, l]) ?? []);
@@ -219,7 +247,7 @@ export class UpgradeEngine {
         modules: r.versions,
         reach: r.reach,
         missed: r.missed,
-        warnings: planWarnings({ modules: p.planned, users: r.users, noOldBinary: p.noOldBinary }),
+        warnings: await this.warnings(p, r.users),
       };
     });
   }
@@ -253,7 +281,7 @@ export class UpgradeEngine {
       const users = termToJson(await this.upgradeCall('plan', req, 60_000)) as unknown as {
         users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
       };
-      report.warnings = planWarnings({ modules: p.planned, users: users.users, noOldBinary: p.noOldBinary });
+      report.warnings = await this.warnings(p, users.users);
       report.timings.planMs = Date.now() - planStart;
       const r = termToJson(await this.upgradeCall('upgrade', req, agentTimeout(opts))) as Record<string, unknown>;
       const merged = mergeAgentReport(report, r);

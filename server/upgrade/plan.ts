@@ -5,17 +5,30 @@ import type { Instruction, PlanWarning, ProcessRef } from '../protocol';
 import type { Term } from '../beam/term';
 import type { BeamOnDisk } from './beams';
 import { readDebugInfo } from '../beam/debugInfo';
+import { dirname } from 'node:path';
 
 const SUPERVISOR = new Set(['supervisor', 'Elixir.Supervisor', 'Elixir.DynamicSupervisor', 'supervisor_bridge']);
 const SPECIAL = new Set(['gen_server', 'gen_statem', 'gen_event', 'gen_fsm', 'Elixir.GenServer', 'Elixir.GenEvent']);
 
-/** By the new module's role: supervisor → update supervisor; gen_* → update advanced; else load_module. */
-export function instructionFor(beam: BeamOnDisk): Instruction {
-  const b = beam.info.behaviours;
-  if (b.some((x) => SUPERVISOR.has(x))) return 'supervisor';
-  if (b.some((x) => SPECIAL.has(x))) return 'update';
+/** A module's role by its behaviours: supervisor, a special process (update), or neither. */
+export function roleOf(behaviours: string[]): Instruction {
+  if (behaviours.some((x) => SUPERVISOR.has(x))) return 'supervisor';
+  if (behaviours.some((x) => SPECIAL.has(x))) return 'update';
   return 'load_module';
 }
+
+/** By the new module's role: supervisor → update supervisor; gen_* → update advanced; else load_module. */
+export function instructionFor(beam: BeamOnDisk): Instruction {
+  return roleOf(beam.info.behaviours);
+}
+
+const ROLE: Record<string, string> = { supervisor: 'a supervisor', update: 'a special process (gen_*)', load_module: 'neither a supervisor nor a special process' };
+// What happens to the processes started under the old role, by the new one.
+const ROLE_CHANGE: Record<string, string> = {
+  load_module: 'nothing suspends them and no code_change runs, so their state keeps its old shape.',
+  update: 'processes started under the old role may not answer system messages, and a suspend times out on them.',
+  supervisor: 'the upgrade runs a supervisor\'s code_change (init/1 again) in processes that were started as another kind.',
+};
 
 export interface PlannedModule {
   module: string;
@@ -63,9 +76,13 @@ export interface WarningInputs {
   noOldBinary: string[];
   /** Suspended processes whose state holds a fun of a changed module (found by the agent). */
   storedFuns?: ProcessRef[];
+  /** The behaviours of the code the node runs, by module. */
+  loadedBehaviours?: Map<string, string[]>;
+  /** The `.app` files beside the new beams: the application and its `modules` list, by folder. */
+  appFiles?: Map<string, { app: string; modules: string[] }>;
 }
 
-export function planWarnings({ modules, users, noOldBinary, storedFuns = [] }: WarningInputs): PlanWarning[] {
+export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loadedBehaviours, appFiles }: WarningInputs): PlanWarning[] {
   const w: PlanWarning[] = [];
   for (const f of storedFuns) {
     w.push({
@@ -79,6 +96,25 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [] }: W
     const beam = m.beam;
     if (!beam) continue;
     const isStatem = beam.info.behaviours.includes('gen_statem');
+    const was = loadedBehaviours?.get(m.module);
+    const role = roleOf(beam.info.behaviours);
+    if (was && roleOf(was) !== role) {
+      w.push({
+        module: m.module,
+        code: 'role-changed',
+        message: `${m.module} was ${ROLE[roleOf(was)]} on the node and is ${ROLE[role]} now. The default instruction follows the new role ` +
+          `(${m.instruction}): ${ROLE_CHANGE[role]} Restart those processes (or the application), or write an .appup for this step.`,
+      });
+    }
+    const app = appFiles?.get(dirname(beam.file));
+    if (app && !app.modules.includes(m.module)) {
+      w.push({
+        module: m.module,
+        code: 'not-in-app',
+        message: `${m.module} is missing from the modules list of ${app.app}.app: systools leaves it out of a real release and its relup. ` +
+          `Add it to the .app (or .app.src) modules list.`,
+      });
+    }
     if (m.instruction === 'update' && !exports(beam, 'code_change', isStatem ? 4 : 3)) {
       w.push({
         module: m.module,

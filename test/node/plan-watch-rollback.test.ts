@@ -27,6 +27,23 @@ test('plan compiles, diffs and plans without changing the node', () =>
     assert.doesNotMatch(await stateOf(node, 'Elixir.SampleApp.Counter'), /label/);
   }));
 
+test('plan warns when a module changes role against the code the node runs (a plain process module becomes a GenServer)', () =>
+  withNode(async (node) => {
+    const looper = 'lib/sample_app/looper.ex';
+    writeSource(node.dir, looper, readFileSync(join(node.dir, looper), 'utf8').replace(
+      'defmodule SampleApp.Looper do\n',
+      'defmodule SampleApp.Looper do\n  use GenServer\n  @impl true\n  def init(n), do: {:ok, n}\n',
+    ));
+    const r = await cli(['plan', ...args(node), '--project', node.dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout) as { modules: Array<{ module: string; instruction: string }>; warnings: Array<{ module: string; code: string; message: string }> };
+    assert.deepEqual(plan.modules.map((m) => [m.module, m.instruction]), [['Elixir.SampleApp.Looper', 'update']]);
+    const w = plan.warnings.filter((x) => x.module === 'Elixir.SampleApp.Looper').map((x) => x.code);
+    // mix rewrites the .app's modules list on each compile: nothing is missing from it.
+    assert.deepEqual(w, ['role-changed']);
+    assert.match(plan.warnings.find((x) => x.code === 'role-changed')!.message, /was neither a supervisor nor a special process on the node and is a special process/);
+  }));
+
 test('watch turns a burst of saves into one upgrade and prints one line for it', () =>
   withNode(async (node) => {
     const w = await startWatch(node, ['--debounce', '300']);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appupInstructions } from '../../server/upgrade/appup';
+import { appModules, appupInstructions } from '../../server/upgrade/appup';
 import { Charlist, Tuple, atom, tuple } from '../../server/beam/term';
 
 test('an .appup gives each module its instruction and Extra, for the running app vsn or else the first entry', () => {
@@ -29,4 +29,11 @@ test('an .appup gives each module its instruction and Extra, for the running app
   assert.equal(m.has('a'), false);
   assert.deepEqual([...appupInstructions(appup, 'unknown').keys()], ['a']);
   assert.equal(appupInstructions([atom('garbage')], '1.0').size, 0);
+});
+
+test("an .app file's modules list is read; an .app without one gives undefined", () => {
+  const app = (props: Tuple[]) => [tuple(atom('application'), atom('erl_app'), props)];
+  assert.deepEqual(appModules(app([tuple(atom('vsn'), new Charlist('1.0')), tuple(atom('modules'), [atom('a'), atom('b')])])), ['a', 'b']);
+  assert.equal(appModules(app([tuple(atom('vsn'), new Charlist('1.0'))])), undefined);
+  assert.equal(appModules([atom('garbage')]), undefined);
 });

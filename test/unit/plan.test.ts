@@ -60,6 +60,30 @@ test('warnings: no code_change exported, an Agent, a supervisor init re-run, on_
   assert.deepEqual(codes, ['Elixir.NoCC:no-code-change', 'Elixir.Store:agent-extra', 'Elixir.Sup:supervisor-init', 'Elixir.WithCC:no-old-binary', 'nif_mod:nif']);
 });
 
+test('warnings: a module whose role changed against the running code, and a module missing from its .app modules list', () => {
+  const w = planWarnings({
+    modules: [
+      { module: 'Elixir.WasServer', instruction: 'load_module', beam: beam('Elixir.WasServer', []) },
+      { module: 'Elixir.NowServer', instruction: 'update', beam: beam('Elixir.NowServer', ['Elixir.GenServer'], [['code_change', 3]]) },
+      { module: 'Elixir.Same', instruction: 'update', beam: beam('Elixir.Same', ['gen_server'], [['code_change', 3]]) },
+      { module: 'listed', instruction: 'load_module', beam: beam('listed', []) },
+    ],
+    users: [],
+    noOldBinary: [],
+    loadedBehaviours: new Map([
+      ['Elixir.WasServer', ['Elixir.GenServer']],
+      ['Elixir.NowServer', []],
+      ['Elixir.Same', ['Elixir.GenServer']],
+      ['listed', []],
+    ]),
+    appFiles: new Map([['/b', { app: 'my_app', modules: ['listed', 'Elixir.Same', 'Elixir.NowServer'] }]]),
+  });
+  const codes = w.map((x) => `${x.module}:${x.code}`).sort();
+  assert.deepEqual(codes, ['Elixir.NowServer:role-changed', 'Elixir.WasServer:not-in-app', 'Elixir.WasServer:role-changed']);
+  assert.match(w.find((x) => x.module === 'Elixir.WasServer' && x.code === 'role-changed')!.message, /was a special process .* no code_change runs/);
+  assert.match(w.find((x) => x.code === 'not-in-app')!.message, /modules list of my_app\.app/);
+});
+
 test('diff: changed iff the MD5 differs; not loaded, added and deleted apart', () => {
   const a = beam('a', []);
   const b = beam('b', []);
