@@ -1,8 +1,8 @@
 // The command table. Every command works attached or not: used while not attached, it says so
 // plainly and offers to attach, instead of failing obscurely.
 import * as vscode from 'vscode';
-import type { RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
-import { PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
+import type { GeneratedAppup, RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
+import { GenerateAppupRequest, PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
 import { printPlan, printRollback } from '../server/cli/printReport';
 import { config } from './config';
 import { Ctx } from './ctx';
@@ -126,6 +126,30 @@ export const COMMANDS: Record<string, Command> = {
         void (r.ok ? vscode.window.showInformationMessage(`BEAM Live: ${r.summary}`) : vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`));
         ctx.live.refresh();
         return r;
+      }),
+  },
+  'beamLive.generateAppup': {
+    needsNode: true,
+    // Written where the next upgrade follows it and opened to edit; an existing one is only
+    // replaced when the developer says so.
+    run: (ctx) => () =>
+      shown(async () => {
+        const appups = await ctx.request<GeneratedAppup[]>(GenerateAppupRequest.type.method);
+        if (appups.length === 0) {
+          void vscode.window.showInformationMessage('BEAM Live: no module changed against the node, so there is no .appup to generate.');
+          return appups;
+        }
+        for (const a of appups) {
+          const uri = vscode.Uri.file(a.path);
+          if (await vscode.workspace.fs.stat(uri).then(() => true, () => false)) {
+            const pick = await vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(uri)} already exists.`, { modal: true }, 'Overwrite', 'Open Generated Version');
+            if (pick === 'Open Generated Version') await openText(a.text, 'erlang');
+            if (pick !== 'Overwrite') continue;
+          }
+          await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(a.text));
+          await vscode.window.showTextDocument(uri, { preview: false });
+        }
+        return appups;
       }),
   },
   'beamLive.toggleUpgradeOnSave': {

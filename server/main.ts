@@ -6,6 +6,7 @@ import {
   AttachRequest,
   DetachRequest,
   ModulesRequest,
+  GenerateAppupRequest,
   PlanRequest,
   ProcessStateRequest,
   ProcessesRequest,
@@ -72,6 +73,7 @@ connection.onRequest(ProcessesRequest.type, (p) => s().processes(p));
 connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
 connection.onRequest(RollbackRequest.type, () => s().rollback());
 connection.onRequest(ModulesRequest.type, () => s().modules());
+connection.onRequest(GenerateAppupRequest.type, () => s().generateAppups());
 
 connection.onShutdown(() => server?.dispose());
 connection.listen();

@@ -234,6 +234,23 @@ export namespace PlanRequest {
   export const type = new RequestType0<UpgradePlan, void>(method);
 }
 
+/** An .appup for one application: from the vsn the node runs to the one just built. */
+export interface GeneratedAppup {
+  app: string;
+  /** Where BEAM Live suggests it lives (src/ for Erlang projects, priv/ for mix): it reads it from there. */
+  path: string;
+  fromVsn: string;
+  toVsn: string;
+  modules: string[];
+  text: string;
+}
+
+/** client → server: the .appup of each application the changed modules belong to; nothing is written. */
+export namespace GenerateAppupRequest {
+  export const method = 'beamLive/generateAppup';
+  export const type = new RequestType0<GeneratedAppup[], void>(method);
+}
+
 /** One row of the Live view. Pids, names and modules as the node prints them. */
 export interface LiveItem {
   pid: string | null;

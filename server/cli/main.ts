@@ -4,6 +4,7 @@ import { CompileError } from '../compile/compile';
 import { ProjectError } from '../compile/project';
 import { NodeError } from '../runtime/errors';
 import { UsageError } from './args';
+import { appupCommand } from './appup';
 import { beamCommand } from './beam';
 import { processesCommand } from './processes';
 import { stateCommand } from './state';
@@ -32,6 +33,9 @@ Commands:
              upgrade on every save, one line per upgrade
   rollback   --node NAME [--json]
              undo the last upgrade (code_change down where defined, else saved states)
+  appup      --node NAME --project DIR [--write [--force]] [--json]
+             the .appup from the running code to this build (printed; --write puts it in
+             src/ or priv/, where BEAM Live's upgrades follow it)
 
 The cookie is read from --cookie-file (default ~/.erlang.cookie); it is never printed.`;
 
@@ -44,6 +48,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   upgrade: upgradeCommand,
   watch: watchCommand,
   rollback: rollbackCommand,
+  appup: appupCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

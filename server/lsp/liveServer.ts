@@ -6,6 +6,7 @@ import {
   AttachParams,
   AttachResult,
   NEEDS_CONFIRMATION,
+  GeneratedAppup,
   LiveApplication,
   LiveItem,
   ModuleRow,
@@ -257,6 +258,10 @@ export class LiveServer {
 
   modules(): Promise<ModuleRow[]> {
     return this.needEngine().modules();
+  }
+
+  generateAppups(): Promise<GeneratedAppup[]> {
+    return this.needEngine().generateAppups();
   }
 
   async processes(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>> {

@@ -4,13 +4,14 @@ import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AppupEntry, appModules, appupInstructions } from './appup';
-import { compileProject, CompileResult } from '../compile/compile';
+import { AppupEntry, appupInstructions, formatAppup, readAppFile } from './appup';
+import { CompileError, compileProject, CompileResult } from '../compile/compile';
 import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
 import { formatVsn } from '../beam/beamFile';
 import type {
   FailurePolicy,
+  GeneratedAppup,
   ModuleChange,
   ModuleRow,
   PlanWarning,
@@ -44,8 +45,19 @@ export interface UpgradeOptions {
   pauseAfterSuspendMs?: number;
 }
 
+function compileFailure(c: CompileResult): string {
+  const errors = c.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}: ${d.message}`);
+  return `compile failed: ${errors.join('; ') || 'see the compiler output'}`;
+}
+
 /** Modules view order: what changed, then what runs, then what the node never loaded. */
 const RANK: Record<ModuleRow['state'], number> = { changed: 0, unchanged: 1, not_loaded: 2 };
+
+interface AppFile {
+  app: string;
+  vsn?: string;
+  modules?: string[];
+}
 
 interface Prepared {
   compile: CompileResult;
@@ -174,19 +186,52 @@ export class UpgradeEngine {
   }
 
   /** The `.app` beside each new beam (mix, rebar3 and an erlc ebin/ with one), read on the bridge. */
-  private async appFiles(planned: PlannedModule[]): Promise<Map<string, { app: string; modules: string[] }>> {
-    const out = new Map<string, { app: string; modules: string[] }>();
+  private async appFiles(planned: PlannedModule[]): Promise<Map<string, AppFile>> {
+    const out = new Map<string, AppFile>();
     for (const dir of new Set(planned.flatMap((m) => (m.beam ? [dirname(m.beam.file)] : [])))) {
       const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.app')) : undefined;
       if (!file) continue;
       try {
-        const listed = appModules(await this.session.bridge.consult(join(dir, file)));
-        if (listed) out.set(dir, { app: file.replace(/\.app$/, ''), modules: listed });
+        out.set(dir, { app: file.replace(/\.app$/, ''), ...readAppFile(await this.session.bridge.consult(join(dir, file))) });
       } catch {
-        // An unreadable .app is the build's to report; the warning is only a hint.
+        // An unreadable .app is the build's to report; what we use it for are hints.
       }
     }
     return out;
+  }
+
+  /**
+   * The .appup each application with changed modules needs, from the vsn the node runs to the
+   * built one, with the plan's instructions. Nothing is written, nothing on the node changes.
+   */
+  generateAppups(): Promise<GeneratedAppup[]> {
+    return this.serial(async () => {
+      const p = await this.prepare();
+      if (!p.compile.ok) throw new CompileError(`${compileFailure(p.compile)}. Fix it and generate again.`);
+      const apps = await this.appFiles(p.planned);
+      const running = new Map((await this.session.status()).applications.map((a) => [a.name, a.vsn]));
+      const byApp = new Map<string, { file: AppFile; modules: PlannedModule[] }>();
+      for (const m of p.planned) {
+        // A deleted module has no beam left: it belongs to the project's only application, if one.
+        const file = m.beam ? apps.get(dirname(m.beam.file)) : apps.size === 1 ? [...apps.values()][0] : undefined;
+        if (!file) continue;
+        const entry = byApp.get(file.app) ?? { file, modules: [] };
+        entry.modules.push(m);
+        byApp.set(file.app, entry);
+      }
+      return [...byApp.values()].map(({ file, modules }) => {
+        const toVsn = file.vsn ?? '0';
+        const fromVsn = running.get(file.app) ?? toVsn;
+        return {
+          app: file.app,
+          path: join(this.project.dir, this.project.kind === 'mix' ? 'priv' : 'src', `${file.app}.appup`),
+          fromVsn,
+          toVsn,
+          modules: modules.map((m) => m.module),
+          text: formatAppup({ app: file.app, node: this.node, fromVsn, toVsn, modules }),
+        };
+      });
+    });
   }
 
   /** The request the agent's upgrade, plan and rollback take. */
@@ -259,7 +304,7 @@ export class UpgradeEngine {
       const p = await this.prepare();
       const report = emptyReport(this.node, opts, p.compile);
       if (!p.compile.ok) {
-        report.error = `compile failed: ${p.compile.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}: ${d.message}`).join('; ') || 'see the compiler output'}`;
+        report.error = compileFailure(p.compile);
         return summarize(report, Date.now() - started);
       }
       if (p.unreadable.length) {

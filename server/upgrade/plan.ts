@@ -79,7 +79,7 @@ export interface WarningInputs {
   /** The behaviours of the code the node runs, by module. */
   loadedBehaviours?: Map<string, string[]>;
   /** The `.app` files beside the new beams: the application and its `modules` list, by folder. */
-  appFiles?: Map<string, { app: string; modules: string[] }>;
+  appFiles?: Map<string, { app: string; modules?: string[] }>;
 }
 
 export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loadedBehaviours, appFiles }: WarningInputs): PlanWarning[] {
@@ -107,7 +107,7 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loa
       });
     }
     const app = appFiles?.get(dirname(beam.file));
-    if (app && !app.modules.includes(m.module)) {
+    if (app?.modules && !app.modules.includes(m.module)) {
       w.push({
         module: m.module,
         code: 'not-in-app',

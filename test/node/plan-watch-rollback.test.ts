@@ -44,6 +44,36 @@ test('plan warns when a module changes role against the code the node runs (a pl
     assert.match(plan.warnings.find((x) => x.code === 'role-changed')!.message, /was neither a supervisor nor a special process on the node and is a special process/);
   }));
 
+test('appup prints the .appup from the running code to the build; --write puts it where the next upgrade follows it', () =>
+  withNode(async (node) => {
+    writeSource(node.dir, COUNTER, COUNTER_V2);
+    const store = 'lib/sample_app/store.ex';
+    writeSource(node.dir, store, readFileSync(join(node.dir, store), 'utf8').replace('  def get(key)', '  def upgrade_state(state), do: Map.put(state, :upgraded, true)\n  def get(key)'));
+    const printed = await cli(['appup', ...args(node), '--project', node.dir]);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, /^%% priv\/sample_app\.appup\n/);
+    assert.match(printed.stdout, /\{update,'Elixir\.SampleApp\.Counter',\{advanced,\[\]\}\}/);
+    assert.match(printed.stdout, /\{load_module,'Elixir\.SampleApp\.Store'\}/);
+
+    const wrote = await cli(['appup', ...args(node), '--project', node.dir, '--write']);
+    assert.equal(wrote.code, 0, wrote.stderr);
+    assert.match(wrote.stdout, /Wrote priv\/sample_app\.appup: sample_app 0\.1\.0 -> 0\.1\.0, 2 module\(s\)/);
+    const file = join(node.dir, 'priv', 'sample_app.appup');
+    // Erlang reads it: the same two modules, up and down.
+    const consulted = await onNode(node, `{ok, [{To, [{From, Up}], [{From, Down}]}]} = file:consult("${file}"), io_lib:format("~s ~s ~w ~w", [From, To, length(Up), length(Down)])`);
+    assert.equal(consulted, '0.1.0 0.1.0 2 2');
+    const again = await cli(['appup', ...args(node), '--project', node.dir, '--write']);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /priv\/sample_app\.appup already exists; add --force to overwrite it/);
+
+    // Edited as its header says, the .appup is what the next upgrade follows: the Agent gets Extra.
+    writeSource(node.dir, 'priv/sample_app.appup', readFileSync(file, 'utf8').replace(/\{load_module,'Elixir\.SampleApp\.Store'\}/g, "{update,'Elixir.SampleApp.Store',{advanced,{'Elixir.SampleApp.Store',upgrade_state,[]}}}"));
+    const up = await cli(['upgrade', ...args(node), '--project', node.dir, '--json']);
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    assert.match(await stateOf(node, 'Elixir.SampleApp.Store'), /upgraded => true/);
+    assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /label => <<"upgraded">>/);
+  }));
+
 test('watch turns a burst of saves into one upgrade and prints one line for it', () =>
   withNode(async (node) => {
     const w = await startWatch(node, ['--debounce', '300']);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appModules, appupInstructions } from '../../server/upgrade/appup';
+import { appupInstructions, formatAppup, readAppFile } from '../../server/upgrade/appup';
 import { Charlist, Tuple, atom, tuple } from '../../server/beam/term';
 
 test('an .appup gives each module its instruction and Extra, for the running app vsn or else the first entry', () => {
@@ -31,9 +31,45 @@ test('an .appup gives each module its instruction and Extra, for the running app
   assert.equal(appupInstructions([atom('garbage')], '1.0').size, 0);
 });
 
-test("an .app file's modules list is read; an .app without one gives undefined", () => {
+test("an .app file's vsn and modules list are read; what it lacks stays undefined", () => {
   const app = (props: Tuple[]) => [tuple(atom('application'), atom('erl_app'), props)];
-  assert.deepEqual(appModules(app([tuple(atom('vsn'), new Charlist('1.0')), tuple(atom('modules'), [atom('a'), atom('b')])])), ['a', 'b']);
-  assert.equal(appModules(app([tuple(atom('vsn'), new Charlist('1.0'))])), undefined);
-  assert.equal(appModules([atom('garbage')]), undefined);
+  assert.deepEqual(readAppFile(app([tuple(atom('vsn'), new Charlist('1.0')), tuple(atom('modules'), [atom('a'), atom('b')])])), { vsn: '1.0', modules: ['a', 'b'] });
+  assert.deepEqual(readAppFile(app([tuple(atom('vsn'), new Charlist('1.0'))])), { vsn: '1.0' });
+  assert.deepEqual(readAppFile([atom('garbage')]), {});
+});
+
+test('a generated .appup goes up in plan order and down in reverse, with add and delete swapped', () => {
+  const text = formatAppup({
+    app: 'my_app',
+    node: 'app@localhost',
+    fromVsn: '1.0',
+    toVsn: '1.1',
+    modules: [
+      { module: 'Elixir.My.Server', instruction: 'update' },
+      { module: 'my_sup', instruction: 'supervisor' },
+      { module: 'new_mod', instruction: 'add_module' },
+      { module: 'old_mod', instruction: 'delete_module' },
+      { module: 'helper', instruction: 'load_module' },
+    ],
+  });
+  const body = text.split('\n').filter((l) => !l.startsWith('%%')).join('\n');
+  assert.equal(
+    body,
+    `{"1.1",
+ [{"1.0",
+   [{update,'Elixir.My.Server',{advanced,[]}},
+    {update,my_sup,supervisor},
+    {add_module,new_mod},
+    {delete_module,old_mod},
+    {load_module,helper}]}],
+ [{"1.0",
+   [{load_module,helper},
+    {add_module,old_mod},
+    {delete_module,new_mod},
+    {update,my_sup,supervisor},
+    {update,'Elixir.My.Server',{advanced,[]}}]}]}.
+`,
+  );
+  assert.doesNotMatch(text, /vsn is bumped/);
+  assert.match(formatAppup({ app: 'a', node: 'n@h', fromVsn: '1.0', toVsn: '1.0', modules: [] }), /uses it only once a's vsn is bumped/);
 });

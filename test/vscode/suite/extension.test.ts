@@ -3,7 +3,7 @@
 // started by the test runner and attached to.
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { BeamLiveApi } from '../../../extension/main';
@@ -148,6 +148,23 @@ suite('BEAM Live in VS Code', () => {
     for (const c of pkg.contributes.commands as Array<{ command: string }>) {
       if (['beamLive.launch', 'beamLive.attach', 'beamLive.detach', 'beamLive.upgradeNow', 'beamLive.rollback', 'beamLive.loadMore'].includes(c.command)) continue;
       await vscode.commands.executeCommand(c.command, ...(c.command === 'beamLive.inspectState' ? ['Elixir.SampleApp.Machine'] : []));
+    }
+
+    // Generate .appup: a change on disk (no save, so no upgrade) becomes priv/sample_app.appup, opened.
+    const counter = join(folder(), 'lib', 'sample_app', 'counter.ex');
+    const appup = join(folder(), 'priv', 'sample_app.appup');
+    writeFileSync(counter, COUNTER_V2);
+    try {
+      const made = (await vscode.commands.executeCommand('beamLive.generateAppup')) as Array<{ path: string; modules: string[] }>;
+      assert.deepEqual(made.map((m) => [m.path, m.modules]), [[appup, ['Elixir.SampleApp.Counter']]]);
+      assert.match(readFileSync(appup, 'utf8'), /\{update,'Elixir\.SampleApp\.Counter',\{advanced,\[\]\}\}/);
+      assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, appup);
+      // Nothing was pushed: the node still runs the old Counter.
+      assert.doesNotMatch(await onNode(node, `sys:get_state('Elixir.SampleApp.Counter')`), /from_vsn/);
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      rmSync(appup, { force: true });
+      writeFileSync(counter, original);
     }
     await vscode.commands.executeCommand('beamLive.detach');
     await until('detached', () => !a.ctx.status.attached);
