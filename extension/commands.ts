@@ -47,12 +47,12 @@ function lines(print: (out: (l: string) => void) => void): string {
   return `${out.join('\n')}\n`;
 }
 
-async function askNode(): Promise<string | undefined> {
+async function askNode(title = 'Attach to Node'): Promise<string | undefined> {
   const known = await localNodes();
   const fromSetting = config.node();
   const items: vscode.QuickPickItem[] = [...new Set([fromSetting, ...known].filter(Boolean))].map((label) => ({ label, description: label === fromSetting ? 'beamLive.node' : 'registered with epmd' }));
   const qp = vscode.window.createQuickPick();
-  qp.title = 'Attach to Node';
+  qp.title = title;
   qp.placeholder = 'name@host, e.g. app@localhost';
   qp.items = items;
   return new Promise((resolve) => {
@@ -73,7 +73,7 @@ export const COMMANDS: Record<string, Command> = {
       const o = (opts ?? {}) as { nameType?: 'sname' | 'name'; cookieFile?: string };
       try {
         await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Attaching to ${name}…` }, () =>
-          ctx.attach(name, o.nameType || config.nameType() || undefined, o.cookieFile || config.cookieFile() || undefined),
+          ctx.attach(name, o.nameType || config.nameType() || undefined, o.cookieFile || undefined),
         );
         void vscode.window.setStatusBarMessage(`BEAM Live: attached to ${name}`, 3000);
       } catch (e) {
@@ -151,6 +151,28 @@ export const COMMANDS: Record<string, Command> = {
         }
         return appups;
       }),
+  },
+  'beamLive.setCookie': {
+    // Arguments (node, cookie) are for scripts and tests; the palette asks, the cookie hidden.
+    run: (ctx) => async (node?: unknown, cookie?: unknown) => {
+      const name = typeof node === 'string' ? node : await askNode('Set Cookie for Node');
+      if (!name) return;
+      const value =
+        typeof cookie === 'string'
+          ? cookie
+          : await vscode.window.showInputBox({ title: `Cookie for ${name}`, prompt: "Kept in VS Code's secret storage and used when attaching to this node", password: true, ignoreFocusOut: true });
+      if (!value?.trim()) return;
+      await ctx.cookies.set(name, value.trim());
+      void vscode.window.setStatusBarMessage(`BEAM Live: cookie for ${name} stored`, 3000);
+    },
+  },
+  'beamLive.forgetCookie': {
+    run: (ctx) => async (node?: unknown) => {
+      const name = typeof node === 'string' ? node : await askNode('Forget Stored Cookie');
+      if (!name) return;
+      await ctx.cookies.forget(name);
+      void vscode.window.setStatusBarMessage(`BEAM Live: stored cookie for ${name} forgotten`, 3000);
+    },
   },
   'beamLive.toggleUpgradeOnSave': {
     run: () => async () => {

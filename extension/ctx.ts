@@ -1,6 +1,7 @@
 // Ctx owns everything mutable: the language client, the output channel, the views, the status
 // item. Two scopes (as in rust-analyzer): what lives as long as the extension, and what lives
 // as long as the client (its notification handlers).
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import {
@@ -22,6 +23,7 @@ import {
 } from '../server/protocol';
 import { createClient } from './client';
 import { config } from './config';
+import { CookieStore } from './cookies';
 import { BeamLiveAdapter, BeamLiveConfigurationProvider, DebugHost } from './debug/adapter';
 import { StateDocuments, STATE_SCHEME } from './stateDocument';
 import { StatusItem } from './status';
@@ -38,6 +40,7 @@ export class Ctx implements DebugHost {
   readonly upgrades = new UpgradesTree();
   readonly states: StateDocuments;
   readonly liveView: vscode.TreeView<unknown>;
+  readonly cookies: CookieStore;
   private readonly statusItem = new StatusItem();
   private readonly clientScope: vscode.Disposable[] = [];
   private readonly reportListeners = new Set<(r: UpgradeReport) => void>();
@@ -47,6 +50,7 @@ export class Ctx implements DebugHost {
   private trigger: 'save' | 'command' = 'save';
 
   constructor(readonly extension: vscode.ExtensionContext) {
+    this.cookies = new CookieStore(extension.secrets, join(extension.globalStorageUri.fsPath, 'cookies'));
     this.live = new LiveTree({
       status: () => this.status,
       page: (p) => this.page(p),
@@ -75,6 +79,7 @@ export class Ctx implements DebugHost {
       this.liveView.onDidChangeVisibility(() => this.scheduleRefresh()),
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('beamLive.processes.refreshSeconds') && this.scheduleRefresh()),
       { dispose: () => this.stopClient() },
+      { dispose: () => this.cookies.removeFiles() },
     );
     void vscode.commands.executeCommand('setContext', 'beamLive.attached', false);
   }
@@ -144,19 +149,28 @@ export class Ctx implements DebugHost {
   }
 
   // ---- DebugHost ----
+  /** The cookie: the file given, else the one stored for this node, else beamLive.cookieFile, else ~/.erlang.cookie. */
   async attach(node: string, nameType?: 'sname' | 'name', cookieFile?: string): Promise<void> {
+    cookieFile ||= (await this.cookies.fileFor(node)) || config.cookieFile() || undefined;
     try {
       await this.request(AttachRequest.type.method, { node, nameType, cookieFile });
     } catch (e) {
-      if ((e as { data?: { code?: string } }).data?.code !== NEEDS_CONFIRMATION) throw e;
+      if ((e as { data?: { code?: string } }).data?.code !== NEEDS_CONFIRMATION) {
+        this.cookies.removeFile(node);
+        throw e;
+      }
       const yes = 'Attach Anyway';
       const pick = await vscode.window.showWarningMessage((e as Error).message, { modal: true }, yes);
-      if (pick !== yes) throw new Error(`Not attached to ${node}.`);
+      if (pick !== yes) {
+        this.cookies.removeFile(node);
+        throw new Error(`Not attached to ${node}.`);
+      }
       await this.request(AttachRequest.type.method, { node, nameType, cookieFile, confirmed: true });
     }
   }
   async detach(): Promise<void> {
     await this.request(DetachRequest.type.method);
+    this.cookies.removeFiles();
   }
   onUpgrade(listener: (r: UpgradeReport) => void): vscode.Disposable {
     this.reportListeners.add(listener);

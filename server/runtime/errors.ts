@@ -42,7 +42,7 @@ export function connectError(node: string, reason: Term): NodeError {
     return new NodeError(
       'cookie-rejected',
       `Node ${node} is running but refused the connection: the cookie is probably wrong. ` +
-        `Point --cookie-file (setting beamLive.cookieFile) at the file holding the node's cookie. ` +
+        `Point --cookie-file (setting beamLive.cookieFile) at the file holding the node's cookie, or store it in VS Code with BEAM Live: Set Cookie for Node…. ` +
         `If the node was started with ${node.includes('.') ? '--sname' : '--name'} instead, set the name type to match.`,
     );
   }

@@ -3,7 +3,7 @@
 // started by the test runner and attached to.
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { BeamLiveApi } from '../../../extension/main';
@@ -81,6 +81,8 @@ suite('BEAM Live in VS Code', () => {
       'beamLive.attach': ['nobody_here@localhost'],
       'beamLive.launch': [],
       'beamLive.inspectState': ['Elixir.SampleApp.Counter'],
+      'beamLive.setCookie': ['nobody_here@localhost', 'not-a-real-cookie'],
+      'beamLive.forgetCookie': ['nobody_here@localhost'],
     };
     for (const c of pkg.contributes.commands as Array<{ command: string }>) {
       if (c.command === 'beamLive.launch') continue; // launched for real below
@@ -140,6 +142,20 @@ suite('BEAM Live in VS Code', () => {
     const a = await api();
     const node = process.env.BEAM_LIVE_TEST_NODE!;
     assert.ok(node, 'the runner started a node');
+    // A cookie stored for this node wins over ~/.erlang.cookie (which would let us in): a wrong
+    // one is refused, the right one attaches through a private file that goes with the detach.
+    await vscode.commands.executeCommand('beamLive.setCookie', node, 'wrong-cookie');
+    await assert.rejects(a.ctx.attach(node), /refused the connection: the cookie is probably wrong/);
+    await vscode.commands.executeCommand('beamLive.setCookie', node, readFileSync(process.env.BEAM_LIVE_TEST_COOKIE!, 'utf8').trim());
+    await a.ctx.attach(node);
+    await until('attached', () => a.ctx.status.attached && a.ctx.status.node === node);
+    const cookieDir = join(a.ctx.extension.globalStorageUri.fsPath, 'cookies');
+    assert.deepEqual(readdirSync(cookieDir).map((f) => statSync(join(cookieDir, f)).mode & 0o777), [0o600]);
+    await vscode.commands.executeCommand('beamLive.detach');
+    await until('detached', () => !a.ctx.status.attached);
+    assert.equal(existsSync(cookieDir), false, 'the cookie file went with the detach');
+    await vscode.commands.executeCommand('beamLive.forgetCookie', node);
+
     await vscode.commands.executeCommand('beamLive.attach', node, { cookieFile: process.env.BEAM_LIVE_TEST_COOKIE });
     await until('attached', () => a.ctx.status.attached && a.ctx.status.node === node);
     assert.ok(await until('Counter in the Live view', () => findInLive(a, 'Elixir.SampleApp.Counter')));
@@ -147,7 +163,12 @@ suite('BEAM Live in VS Code', () => {
     // Every command again, now attached (the ones that change the node are covered above).
     for (const c of pkg.contributes.commands as Array<{ command: string }>) {
       if (['beamLive.launch', 'beamLive.attach', 'beamLive.detach', 'beamLive.upgradeNow', 'beamLive.rollback', 'beamLive.loadMore'].includes(c.command)) continue;
-      await vscode.commands.executeCommand(c.command, ...(c.command === 'beamLive.inspectState' ? ['Elixir.SampleApp.Machine'] : []));
+      const attachedArgs: Record<string, unknown[]> = {
+        'beamLive.inspectState': ['Elixir.SampleApp.Machine'],
+        'beamLive.setCookie': ['nobody_here@localhost', 'not-a-real-cookie'],
+        'beamLive.forgetCookie': ['nobody_here@localhost'],
+      };
+      await vscode.commands.executeCommand(c.command, ...(attachedArgs[c.command] ?? []));
     }
 
     // Generate .appup: a change on disk (no save, so no upgrade) becomes priv/sample_app.appup, opened.
