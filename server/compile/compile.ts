@@ -110,7 +110,11 @@ export function freshenSameSecondSources(p: Project): void {
 
 async function compileMix(p: Project, warm?: WarmMixVm): Promise<Omit<CompileResult, 'ms'>> {
   if (!which('elixir')) throw new CompileError(installHint('elixir was not found on PATH'));
-  freshenSameSecondSources(p);
+  try {
+    freshenSameSecondSources(p);
+  } catch {
+    // A build folder we cannot read: the compile that follows reports it as the user's error.
+  }
   if (warm) {
     const line = await warm.compile().catch(() => undefined);
     if (line) return parseMixResult(line, p);

@@ -25,7 +25,15 @@ export function readBeamDirs(dirs: string[]): BeamSet {
   const shadowed: BeamOnDisk[] = [];
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir)) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      // A file where the folder should be, or no permission: the compile says what to do.
+      errors.push({ file: dir, error: `cannot list it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      continue;
+    }
+    for (const f of names) {
       if (!f.endsWith('.beam')) continue;
       const file = join(dir, f);
       try {
@@ -35,8 +43,7 @@ export function readBeamDirs(dirs: string[]): BeamSet {
         if (!modules.has(info.module)) modules.set(info.module, beam);
         else shadowed.push(beam);
       } catch (e) {
-        if (e instanceof BeamError) errors.push({ file, error: e.reason });
-        else throw e;
+        errors.push({ file, error: e instanceof BeamError ? e.reason : `cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
       }
     }
   }

@@ -1,23 +1,32 @@
 // The old binaries (OTP_SEMANTICS §1.4): before a compile overwrites a beam the node runs, its
 // bytes are kept here, keyed by MD5, so that a rollback can load them back. On disk, so that a
-// `plan` in one process and an `upgrade` in the next share them.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+// `plan` in one process and an `upgrade` in the next share them; in memory when the disk
+// refuses (full, read-only), so that this process can still roll back.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../runtime/erlangBuild';
 
 export class BinaryStore {
+  private readonly unsaved = new Map<string, Buffer>();
+
   constructor(
     readonly dir = join(cacheDir(), 'binaries'),
     private readonly maxFiles = 2000,
   ) {
-    mkdirSync(dir, { recursive: true });
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch {
+      // put() keeps what it cannot write in memory.
+    }
   }
 
   has(md5: string): boolean {
-    return existsSync(this.path(md5));
+    return this.unsaved.has(md5) || existsSync(this.path(md5));
   }
 
   get(md5: string): Buffer | undefined {
+    const kept = this.unsaved.get(md5);
+    if (kept) return kept;
     try {
       return readFileSync(this.path(md5));
     } catch {
@@ -30,8 +39,18 @@ export class BinaryStore {
     // The key must be the content's: a beam whose MD5 we misread is not kept under another's name.
     if (!/^[0-9a-f]{32}$/.test(md5)) return;
     const tmp = `${this.path(md5)}.${process.pid}.tmp`;
-    writeFileSync(tmp, binary);
-    renameSync(tmp, this.path(md5));
+    try {
+      writeFileSync(tmp, binary);
+      renameSync(tmp, this.path(md5));
+    } catch {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // nothing was written
+      }
+      this.unsaved.set(md5, Buffer.from(binary));
+      return;
+    }
     this.trim();
   }
 

@@ -45,9 +45,17 @@ export interface UpgradeOptions {
   pauseAfterSuspendMs?: number;
 }
 
+// Failures of the build folder rather than of the code: say what to do about them.
+const BUILD_FAULTS: Array<[RegExp, string]> = [
+  [/no space left on device|enospc/i, 'The disk is full: free some space and save again.'],
+  [/read-only file system|permission denied|eacces|erofs|not a directory|enotdir|could not make directory|could not write to file/i, 'The build folder cannot be written: check _build (or ebin/) and its permissions, then save again.'],
+];
+
 function compileFailure(c: CompileResult): string {
-  const errors = c.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}: ${d.message}`);
-  return `compile failed: ${errors.join('; ') || 'see the compiler output'}`;
+  const errors = c.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file ? `${d.file}:${d.line ?? ''}: ` : ''}${d.message}`);
+  const text = errors.join('; ') || 'see the compiler output';
+  const hint = BUILD_FAULTS.find(([re]) => re.test(text))?.[1];
+  return `compile failed: ${text}${hint ? `. ${hint}` : ''}`;
 }
 
 /** Modules view order: what changed, then what runs, then what the node never loaded. */

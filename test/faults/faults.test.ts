@@ -5,12 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, cpSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
 import { NodeSession } from '../../server/runtime/session';
 import { UpgradeEngine } from '../../server/upgrade/engine';
-import { CLI, cli, loadedMd5, loopbackEnv, onNode, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource, withTestNode } from '../helpers';
+import { CLI, cli, loadedMd5, loopbackEnv, onNode, run, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource, withTestNode } from '../helpers';
 import { COUNTER, COUNTER_V2 } from '../node/sources';
 
 const EBIN = (n: TestNode) => join(n.dir, '_build', 'dev', 'lib', 'sample_app', 'ebin');
@@ -186,9 +187,78 @@ test('an unwritable _build during compile: a clear error, nothing pushed', () =>
     const { code, report, stderr } = await upgradeJson(node);
     assert.equal(code, 2, stderr);
     assert.ok(!report || report.ok === false);
-    assert.match(`${report?.error ?? ''}${stderr}`, /compile|ebin|not a directory|enotdir/i);
+    assert.match(`${report?.error ?? ''}${stderr}`, /compile failed: .*ebin.*The build folder cannot be written/i);
     await intact(node, { md5 });
   }));
+
+/** Mounts a tmpfs holding a copy of the folder over it; undefined where mounting is not allowed. */
+async function smallDiskOver(dir: string): Promise<{ fill: () => void; free: () => void; unmount: () => Promise<void> } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const aside = `${dir}.aside`;
+  renameSync(dir, aside);
+  mkdirSync(dir);
+  const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'beam-live-test', dir]);
+  if (mounted.code !== 0) {
+    rmSync(dir, { recursive: true });
+    renameSync(aside, dir);
+    return undefined;
+  }
+  cpSync(aside, dir, { recursive: true });
+  const filler = join(dir, 'filler');
+  return {
+    fill: () => {
+      const fd = openSync(filler, 'w');
+      try {
+        for (const size of [1 << 20, 4096, 1]) {
+          for (;;) writeSync(fd, Buffer.alloc(size));
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+        // The loop above ends at the first size that no longer fits; fill with the smaller ones.
+        for (const size of [4096, 1]) {
+          try {
+            for (;;) writeSync(fd, Buffer.alloc(size));
+          } catch {
+            // full at this size
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+    },
+    free: () => rmSync(filler, { force: true }),
+    unmount: async () => {
+      await run('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(aside, dir);
+    },
+  };
+}
+
+test('a full disk during compile: a clear error, nothing pushed; with space again the next save upgrades', async (t) => {
+  const node = await startNode({ name: 'full' });
+  const disk = await smallDiskOver(join(node.dir, '_build'));
+  try {
+    if (!disk) return t.skip('mounting a small tmpfs needs root');
+    const md5 = await loadedMd5(node, 'Elixir.SampleApp.Counter');
+    disk.fill();
+    // Rewriting a beam of the same size reuses its pages even on a full disk: this one grows.
+    const blob = randomBytes(48 * 1024).toString('hex');
+    writeSource(node.dir, COUNTER, COUNTER_V2.replace(/\nend\s*$/, `\n  def blob, do: "${blob}"\nend\n`));
+    const { code, report, stderr } = await upgradeJson(node);
+    assert.equal(code, 2, JSON.stringify(report) + stderr);
+    assert.equal(report?.ok, false);
+    assert.match(report?.error ?? '', /compile failed: .*no space left on device.*The disk is full: free some space and save again/i);
+    await intact(node, { md5 });
+    disk.free();
+    const again = await upgradeJson(node);
+    assert.equal(again.code, 0, again.report?.error ?? again.stderr);
+    assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /label => <<"upgraded">>/);
+  } finally {
+    await node.stop();
+    await disk?.unmount();
+  }
+});
 
 test('a truncated or corrupt .beam in the build: nothing is pushed and the error names the file', () =>
   withNode(async (node) => {
