@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
--export([initial_module/1, parent/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, current/1]).
+-export([initial_module/1, parent/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -425,6 +425,19 @@ pitfall_facts(#{modules := Mods}) ->
                  source => source_of(M),
                  processes => lists:reverse(maps:get(M, ProcsOf, []))} || M <- Mods],
     #{modules => Modules, supervisors => running_supervisors(ModSet)}.
+
+%% A fingerprint of what the pitfall checks read, cheap enough to poll: the project's loaded
+%% code (MD5, old code) and the top supervisors of the project's applications (a restarted
+%% application has new ones). No process scan, only one call per project application master:
+%% polling it costs the same on a node of 100 or 100,000 processes. Processes started or stopped by hand are
+%% not in it; the next save or upgrade sees them.
+pitfall_stamp(Mods) ->
+    Code = [{M, case code:is_loaded(M) of
+                    false -> false;
+                    _ -> {erlang:get_module_info(M, md5), erlang:check_old_code(M)}
+                end} || M <- Mods],
+    Roots = [{A, app_root(A)} || A <- project_apps(auto)],
+    erlang:phash2({Code, Roots}).
 
 source_of(M) ->
     case code:is_loaded(M) of

@@ -32,6 +32,9 @@ import { analyze, Lens } from '../analysis/pitfalls';
 import { gatherPitfallInput } from '../analysis/collect';
 import { Settings } from './settings';
 
+/** How often the node's pitfall fingerprint is read while attached. */
+const PITFALL_POLL_MS = 2000;
+
 export class NotAttachedError extends Error {
   constructor() {
     super('Not attached to a node. Run "BEAM Live: Attach to Node…" (or start a beam-live debug session) first.');
@@ -49,6 +52,10 @@ export class LiveServer {
   readonly saves: SaveHandler;
   private lastAttach: AttachParams | undefined;
   private reattachTimer: NodeJS.Timeout | undefined;
+  /** What the last pitfall checks saw of the node, and the poll that notices when it changes. */
+  private pitfallSeen: { modules: string[]; stamp: number } | undefined;
+  private stampTimer: NodeJS.Timeout | undefined;
+  private stampBusy = false;
 
   constructor(
     private readonly conn: Connection,
@@ -110,6 +117,7 @@ export class LiveServer {
       this.session = undefined;
       this.engine?.dispose();
       this.engine = undefined;
+      this.stopWatchingNode();
       this.setStatus({ attached: false, state: 'detached', message: `${session.node} went away; reattaching when it is back` });
       this.scheduleReattach();
     };
@@ -118,6 +126,7 @@ export class LiveServer {
     this.setStatus({ attached: true, node: session.node, otpRelease: session.attached.otpRelease, state: 'idle', message: null });
     this.log(`attached to ${session.node} (OTP ${session.attached.otpRelease})`);
     void this.refreshPitfalls();
+    this.watchNode();
     return { node: session.node, otpRelease: session.attached.otpRelease };
   }
 
@@ -147,6 +156,7 @@ export class LiveServer {
     this.session = undefined;
     this.engine?.dispose();
     this.engine = undefined;
+    this.stopWatchingNode();
     if (s) {
       s.close();
       this.log(`detached from ${s.node}`);
@@ -230,7 +240,10 @@ export class LiveServer {
     const engine = this.engine;
     if (!engine || !this.session) return;
     try {
-      const { pitfalls, lenses } = analyze(await gatherPitfallInput(engine));
+      const input = await gatherPitfallInput(engine);
+      const modules = input.code.map((c) => c.module);
+      this.pitfallSeen = { modules, stamp: await this.pitfallStamp(modules) };
+      const { pitfalls, lenses } = analyze(input);
       this.diagnostics.setPitfalls(pitfalls);
       const byUri = new Map<string, Lens[]>();
       for (const l of lenses) {
@@ -242,6 +255,33 @@ export class LiveServer {
     } catch (e) {
       this.log(`pitfall checks failed: ${(e as Error).message}`);
     }
+  }
+
+  private async pitfallStamp(modules: string[]): Promise<number> {
+    return Number(await this.need().session.bridge.agent('pitfall_stamp', [modules.map(atom)], 10_000));
+  }
+
+  /**
+   * The node changes without us too (an IEx recompile, another tool's load, a restarted
+   * application): a cheap fingerprint is polled, and the checks run again when it moves.
+   */
+  private watchNode(): void {
+    this.stopWatchingNode();
+    this.stampTimer = setInterval(() => {
+      const seen = this.pitfallSeen;
+      if (!seen || !this.session || this.stampBusy || this.status.state === 'upgrading') return;
+      this.stampBusy = true;
+      this.pitfallStamp(seen.modules)
+        .then((stamp) => (stamp !== seen.stamp && seen === this.pitfallSeen ? this.refreshPitfalls() : undefined))
+        .catch(() => undefined)
+        .finally(() => (this.stampBusy = false));
+    }, PITFALL_POLL_MS);
+  }
+
+  private stopWatchingNode(): void {
+    if (this.stampTimer) clearInterval(this.stampTimer);
+    this.stampTimer = undefined;
+    this.pitfallSeen = undefined;
   }
 
   async plan(): Promise<UpgradePlan> {
@@ -284,6 +324,7 @@ export class LiveServer {
   dispose(): void {
     this.saves.dispose();
     this.stopReattach();
+    this.stopWatchingNode();
     this.engine?.dispose();
     this.session?.close();
   }

@@ -230,3 +230,17 @@ test('old-code-in-use: a local-call loop stays on old code after an upgrade, and
   assert.equal(await onNode(node, `io_lib:format("~p", [whereis(sample_looper)])`), 'undefined');
   assert.ok(!beamLiveDiags(rel).some((x) => x.code === 'old-code-in-use'), 'gone with the process');
 });
+
+test('the checks run again when the node changes without a save: a Counter recompiled in the node (as IEx recompile does) clears a prediction', async () => {
+  const rel = 'lib/sample_app/counter.ex';
+  const original = readFileSync(join(node.dir, rel), 'utf8');
+  await save(rel, original.replace('@vsn "1"', '@vsn "3"').replace('  @impl true\n  def init', '  @impl true\n  def code_change("2", state, _extra), do: {:ok, state}\n\n  @impl true\n  def init'));
+  assert.ok(beamLiveDiags(rel).some((x) => x.code === 'code-change-no-matching-clause'), JSON.stringify(beamLiveDiags(rel)));
+  // Outside BEAM Live: the node compiles and loads a Counter with @vsn "2" itself.
+  const v2 = original.replace('@vsn "1"', '@vsn "2"').replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+  await onNode(node, `'Elixir.Code':compile_string(<<"${v2}"/utf8>>), ok`);
+  assert.match(await onNode(node, `io_lib:format("~p", [proplists:get_value(vsn, 'Elixir.SampleApp.Counter':module_info(attributes))])`), /<<"2">>/);
+  // No save: the next poll of the node sees the new code, and code_change("2") now matches.
+  await until('the prediction cleared', () => !beamLiveDiags(rel).some((x) => x.code === 'code-change-no-matching-clause'));
+  await save(rel);
+});
