@@ -188,7 +188,10 @@ run(Req, Wd) ->
         try
             pause(maps:get(pause_after_suspend, Hooks, 0)),
             %% In parallel mode the look for stored funs overlaps the load and the code_changes.
-            FunsTask = task(Parallel, fun() -> stored_funs(Snap, Reach, [M || #{module := M} <- Mods, creates_funs(M)]) end),
+            %% Only the sampled states go with the task: a closure over the whole snapshot
+            %% would copy every state into the task's heap.
+            Sample = sample_states(Snap, Reach),
+            FunsTask = task(Parallel, fun() -> stored_funs(Sample, [M || #{module := M} <- Mods, creates_funs(M)]) end),
             %% The last moment to abort with nothing to undo; past the load the runner finishes
             %% the upgrade under its failure policy, bounded by the code_change timeouts.
             check_abort(),
@@ -533,13 +536,16 @@ restore_state(P, Snap) ->
         error -> {error, no_snapshot}
     end.
 
-resume(Pids, false) ->
-    [begin
-         R = try sys:resume(P, 5000) of ok -> ok catch _:E -> {error, E} end,
-         {P, R, now_us()}
-     end || P <- Pids];
-resume(Pids, true) ->
-    [{P, case R of [ok] -> ok; Why -> {error, Why} end, now_us()} || {P, R} <- multi(Pids, [resume], 5000)].
+%% Release mode resumes in OTP's order, one sender, but does not wait for each reply before
+%% sending the next resume: the processes wake in the same order, the waiting is per window.
+%% (The suspends stay one at a time: that is what a release does.) Parallel mode spreads the
+%% resumes over one sender per scheduler.
+resume(Pids, Parallel) ->
+    Replies = case Parallel of
+                  true -> multi(Pids, [resume], 5000);
+                  false -> lists:append([multi_batch(B, [resume], 5000) || B <- batches(Pids, ?WINDOW)])
+              end,
+    [{P, case R of [ok] -> ok; Why -> {error, Why} end, now_us()} || {P, R} <- Replies].
 
 soft_purge(Mods) ->
     lists:foldl(
@@ -587,46 +593,58 @@ split(L, N) ->
     batches(L, Size).
 
 batches([], _) -> [];
-batches(L, N) when length(L) =< N -> [L];
 batches(L, N) ->
-    {B, Rest} = lists:split(N, L),
+    {B, Rest} = take(L, N, []),
     [B | batches(Rest, N)].
+
+take(Rest, 0, Acc) -> {lists:reverse(Acc), Rest};
+take([], _, Acc) -> {lists:reverse(Acc), []};
+take([X | Xs], N, Acc) -> take(Xs, N - 1, [X | Acc]).
 
 multi_batch(Pids, Reqs, T) ->
     Ref = make_ref(),
     Self = self(),
-    NReqs = length(Reqs),
-    Indexed = lists:zip(lists:seq(1, length(Pids)), Pids),
-    [[P ! {system, {Self, {Ref, I, K}}, Req} || {K, Req} <- lists:zip(lists:seq(1, NReqs), Reqs)] || {I, P} <- Indexed],
+    Tagged = lists:zip(lists:seq(1, length(Reqs)), Reqs),
+    send_batch(Pids, 1, Self, Ref, Tagged),
     Deadline = erlang:monotonic_time(millisecond) + T,
-    Got = gather(Ref, length(Pids) * NReqs, Deadline, #{}),
-    [{P, case [maps:get({I, K}, Got, missing) || K <- lists:seq(1, NReqs)] of
-             Rs -> case lists:member(missing, Rs) of
-                       false -> Rs;
-                       true -> case is_process_alive(P) of true -> timeout; false -> noproc end
-                   end
-         end} || {I, P} <- Indexed].
+    %% The replies go to the sender's process dictionary (the sender is ours alone and lives
+    %% for this call): no map to grow and search, one cheap write and one read per reply.
+    gather(Ref, length(Pids) * length(Tagged), Deadline),
+    collect(Pids, 1, [K || {K, _} <- Tagged]).
 
-gather(_Ref, 0, _Deadline, Acc) -> Acc;
-gather(Ref, N, Deadline, Acc) ->
-    Wait = max(0, Deadline - erlang:monotonic_time(millisecond)),
+send_batch([], _I, _Self, _Ref, _Tagged) -> ok;
+send_batch([P | Ps], I, Self, Ref, Tagged) ->
+    [P ! {system, {Self, {Ref, I, K}}, Req} || {K, Req} <- Tagged],
+    send_batch(Ps, I + 1, Self, Ref, Tagged).
+
+collect([], _I, _Ks) -> [];
+collect([P | Ps], I, Ks) ->
+    %% Wrapped, since a state may well be the atom undefined.
+    Rs = [erase({I, K}) || K <- Ks],
+    R = case lists:member(undefined, Rs) of
+            false -> [Reply || {r, Reply} <- Rs];
+            true -> case is_process_alive(P) of true -> timeout; false -> noproc end
+        end,
+    [{P, R} | collect(Ps, I + 1, Ks)].
+
+gather(_Ref, 0, _Deadline) -> ok;
+gather(Ref, N, Deadline) ->
     receive
-        {{Ref, I, K}, Reply} -> gather(Ref, N - 1, Deadline, Acc#{{I, K} => Reply})
-    after Wait -> Acc
+        {{Ref, I, K}, Reply} ->
+            put({I, K}, {r, Reply}),
+            gather(Ref, N - 1, Deadline)
+    after max(0, Deadline - erlang:monotonic_time(millisecond)) -> ok
     end.
 
 %% Funs of a changed module held in a suspended process's state: after the purge they raise
 %% badfun (the purge does not see funs, §17). Looked for in the snapshot, bounded.
-stored_funs(Snap, Reach, Mods) ->
+stored_funs(Sample, Mods) ->
     Set = maps:from_list([{M, true} || M <- Mods]),
-    %% A sample is enough to warn: the states of the first ?FUN_SAMPLE processes.
-    lists:usort(lists:flatmap(
-        fun({P, _}) ->
-            case maps:find(P, Snap) of
-                {ok, S} -> [proc_summary(P, M) || M <- funs_in(S, Set, 10000)];
-                error -> []
-            end
-        end, lists:sublist(Reach, ?FUN_SAMPLE))).
+    lists:usort([proc_summary(P, M) || {P, S} <- Sample, M <- funs_in(S, Set, 10000)]).
+
+%% A sample is enough to warn: the states of the first ?FUN_SAMPLE processes.
+sample_states(Snap, Reach) ->
+    [{P, S} || {P, _} <- lists:sublist(Reach, ?FUN_SAMPLE), {ok, S} <- [maps:find(P, Snap)]].
 
 funs_in(T, Set, Budget) ->
     {Found, _} = funs_in(T, Set, Budget, []),
