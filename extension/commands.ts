@@ -26,7 +26,9 @@ function notAttached(): void {
 }
 
 async function openText(content: string, language = 'plaintext'): Promise<vscode.TextDocument> {
-  const doc = await vscode.workspace.openTextDocument({ content, language });
+  // A language no installed extension provides falls back to plain text.
+  const known = language === 'plaintext' || (await vscode.languages.getLanguages()).includes(language);
+  const doc = await vscode.workspace.openTextDocument({ content, language: known ? language : 'plaintext' });
   await vscode.window.showTextDocument(doc, { preview: true });
   return doc;
 }
