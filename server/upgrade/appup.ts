@@ -1,7 +1,10 @@
-// A project's own .appup wins over the default instructions (OTP_SEMANTICS §2.5). Pure: the
-// terms come from file:consult on the bridge.
+// A project's own .appup wins over the default instructions (OTP_SEMANTICS §2.5). The terms
+// come from file:consult on the bridge; this file reads, writes and places them.
 import { Atom, Charlist, Term, Tuple, isAtom, text } from '../beam/term';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatAtom, formatTerm } from '../beam/format';
+import type { Project } from '../compile/project';
 import type { Instruction } from '../protocol';
 
 export interface AppupEntry {
@@ -111,3 +114,17 @@ export function formatAppup(o: { app: string; node: string; fromVsn: string; toV
     '',
   ].join('\n');
 }
+
+/**
+ * Where an application's .appup lives, in the order it is looked for: an umbrella's or a
+ * rebar3 release's apps/APP first, then the project itself; priv/ for mix (which has no src/),
+ * src/ for Erlang (rebar3 copies it into ebin). Without an app, every app's and the project's.
+ */
+export function appupHomes(p: Project, app?: string): string[] {
+  const sub = p.kind === 'mix' ? ['priv', 'src'] : ['src', 'priv'];
+  const appsDir = join(p.dir, 'apps');
+  const apps = app ? [app] : existsSync(appsDir) ? readdirSync(appsDir) : [];
+  const roots = [...apps.map((a) => join(appsDir, a)).filter((d) => existsSync(d)), p.dir];
+  return roots.flatMap((r) => sub.map((d) => join(r, d)));
+}
+

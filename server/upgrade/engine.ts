@@ -4,7 +4,7 @@ import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AppupEntry, appupInstructions, formatAppup, readAppFile } from './appup';
+import { AppupEntry, appupHomes, appupInstructions, formatAppup, readAppFile } from './appup';
 import { CompileError, compileProject, CompileResult } from '../compile/compile';
 import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
@@ -167,19 +167,27 @@ export class UpgradeEngine {
     return { compile, diff, planned, noOldBinary, unreadable: after.errors };
   }
 
-  /** The project's .appup (src/, priv/ or an ebin), read on the bridge; empty without one. */
+  /**
+   * The project's .appup files, one per application (its folder under apps/, then the project's
+   * own src/ and priv/, then the build's ebin folders; the first found for an app wins), read on
+   * the bridge; empty without any.
+   */
   private async appup(): Promise<Map<string, AppupEntry>> {
-    const dirs = [join(this.project.dir, 'src'), join(this.project.dir, 'priv'), ...this.beamDirs];
-    for (const dir of dirs) {
+    const found = new Map<string, string>();
+    for (const dir of [...appupHomes(this.project), ...this.beamDirs]) {
       if (!existsSync(dir)) continue;
-      const file = readdirSync(dir).find((f) => f.endsWith('.appup'));
-      if (!file) continue;
-      const app = file.replace(/\.appup$/, '');
-      const status = await this.session.status();
-      const running = status.applications.find((a) => a.name === app)?.vsn ?? null;
-      return appupInstructions(await this.session.bridge.consult(join(dir, file)), running);
+      for (const f of readdirSync(dir)) {
+        const app = f.endsWith('.appup') ? f.slice(0, -'.appup'.length) : undefined;
+        if (app && !found.has(app)) found.set(app, join(dir, f));
+      }
     }
-    return new Map();
+    const out = new Map<string, AppupEntry>();
+    if (found.size === 0) return out;
+    const running = new Map((await this.session.status()).applications.map((a) => [a.name, a.vsn]));
+    for (const [app, file] of found) {
+      for (const [m, e] of appupInstructions(await this.session.bridge.consult(file), running.get(app) ?? null)) out.set(m, e);
+    }
+    return out;
   }
 
   /** What a release of this plan would do that the developer may not expect. */
@@ -232,7 +240,7 @@ export class UpgradeEngine {
         const fromVsn = running.get(file.app) ?? toVsn;
         return {
           app: file.app,
-          path: join(this.project.dir, this.project.kind === 'mix' ? 'priv' : 'src', `${file.app}.appup`),
+          path: join(appupHomes(this.project, file.app)[0]!, `${file.app}.appup`),
           fromVsn,
           toVsn,
           modules: modules.map((m) => m.module),

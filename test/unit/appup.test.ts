@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appupInstructions, formatAppup, readAppFile } from '../../server/upgrade/appup';
+import { appupHomes, appupInstructions, formatAppup, readAppFile } from '../../server/upgrade/appup';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Charlist, Tuple, atom, tuple } from '../../server/beam/term';
 
 test('an .appup gives each module its instruction and Extra, for the running app vsn or else the first entry', () => {
@@ -72,4 +75,17 @@ test('a generated .appup goes up in plan order and down in reverse, with add and
   );
   assert.doesNotMatch(text, /vsn is bumped/);
   assert.match(formatAppup({ app: 'a', node: 'n@h', fromVsn: '1.0', toVsn: '1.0', modules: [] }), /uses it only once a's vsn is bumped/);
+});
+
+test("an application's .appup is looked for in its umbrella folder first, priv/ before src/ for mix and the other way for Erlang", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'beam-live-appup-'));
+  try {
+    mkdirSync(join(dir, 'apps', 'web'), { recursive: true });
+    const rel = (ds: string[]) => ds.map((d) => d.slice(dir.length + 1));
+    assert.deepEqual(rel(appupHomes({ dir, kind: 'mix', mixEnv: 'dev' }, 'web')), ['apps/web/priv', 'apps/web/src', 'priv', 'src']);
+    assert.deepEqual(rel(appupHomes({ dir, kind: 'erlc', mixEnv: 'dev' }, 'solo')), ['src', 'priv']);
+    assert.deepEqual(rel(appupHomes({ dir, kind: 'rebar3', mixEnv: 'dev' })), ['apps/web/src', 'apps/web/priv', 'src', 'priv']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
