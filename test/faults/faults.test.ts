@@ -72,7 +72,8 @@ test('the process dies while suspended: the others are upgraded, its supervisor 
   withNode(async (node) => {
     writeSource(node.dir, COUNTER, COUNTER_V2);
     const child = spawn(process.execPath, [CLI, 'upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], {
-      env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '2500' }),
+      // Long enough for a slow machine to see the suspension and kill the process inside it.
+      env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '6000' }),
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     let out = '';
@@ -93,7 +94,8 @@ test('the process dies while suspended: the others are upgraded, its supervisor 
 
 async function pauseAndDo(node: TestNode, during: () => Promise<void>): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [CLI, 'upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], {
-    env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '3000' }),
+    // The faults injected end the pause early; the length is only room for a slow machine.
+    env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '10000' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
-import { cli, loadedMd5, onNode, stateOf, suspendedInSampleApp, TestNode, writeSource, loopbackEnv, withTestNode } from '../helpers';
+import { cli, loadedMd5, onNode, stateOf, suspendedInSampleApp, TestNode, until, writeSource, loopbackEnv, withTestNode } from '../helpers';
 import { spawn } from 'node:child_process';
 import { COUNTER, COUNTER_V2, workerWithCodeChange } from './sources';
 
@@ -173,16 +173,19 @@ test('a process busy past the suspend timeout is reported as not suspended, and 
       'lib/sample_app/machine.ex',
       readFileSync(join(node.dir, 'lib/sample_app/machine.ex'), 'utf8').replace('@vsn "1"', '@vsn "2"').replace('flips: 0', 'flips: 10'),
     );
-    // Counter sleeps in a call for 3 s; the upgrade's suspend timeout is 300 ms.
-    await onNode(node, `spawn(fun() -> sys:replace_state('Elixir.SampleApp.Counter', fun(S) -> timer:sleep(3000), S end) end), timer:sleep(100), ok`);
+    // Counter is busy in a call until the test lets it go, however long the compile takes;
+    // the upgrade's suspend timeout is 300 ms.
+    await onNode(node, `spawn(fun() -> sys:replace_state('Elixir.SampleApp.Counter', fun(S) -> receive beam_live_test_go -> S after 120000 -> S end end) end), timer:sleep(100), ok`);
     const { code, report } = await upgrade(node, '--suspend-timeout', '300');
     assert.equal(code, 0, JSON.stringify(report, null, 1));
     const counter = report.processes.find((p) => p.name === 'Elixir.SampleApp.Counter');
     assert.equal(counter?.codeChange, 'not_called');
     assert.match(counter?.reason ?? '', /not suspended: busy past the suspend timeout/);
     assert.equal(report.processes.find((p) => p.name === 'Elixir.SampleApp.Machine')?.codeChange, 'ok');
-    await new Promise((r) => setTimeout(r, 3500));
-    assert.equal(await suspendedInSampleApp(node), '[]');
+    // Let go, Counter gets to the late suspend and to the resume queued behind it.
+    await onNode(node, `'Elixir.SampleApp.Counter' ! beam_live_test_go, ok`);
+    await until('Counter resumed', async () => (await suspendedInSampleApp(node)) === '[]');
+    assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /count/, 'Counter answers');
   }));
 
 test('a compile error pushes nothing, exits 2, and names the file and line', () =>
@@ -203,7 +206,8 @@ test('killing the bridge between suspend and resume leaves no process suspended,
     const stateBefore = await stateOf(node, 'Elixir.SampleApp.Counter');
     writeSource(node.dir, COUNTER, COUNTER_V2);
     const child = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'beam-live'), 'upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir], {
-      env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '4000' }),
+      // The kill ends the pause early; the length is only room for a slow machine.
+      env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '10000' }),
       stdio: 'ignore',
     });
     const exited = new Promise((r) => child.once('exit', r));
