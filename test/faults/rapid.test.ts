@@ -9,12 +9,13 @@ import { pathToFileURL } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { readBeamFile } from '../../server/beam/beamFile';
 import type { UpgradeReport } from '../../server/protocol';
-import { LspClient, loadedMd5, startLsp, startNode, suspendedInSampleApp, TestNode, writeSource } from '../helpers';
+import { LspClient, loadedMd5, startLsp, startNode, suspendedInSampleApp, TestNode, until, writeSource } from '../helpers';
 
 let node: TestNode;
 let server: ChildProcess;
 let conn: MessageConnection;
 const finished: UpgradeReport[] = [];
+let started = 0;
 
 const MODULES: Array<[string, string, RegExp]> = [
   ['lib/sample_app/counter.ex', 'Elixir.SampleApp.Counter', /count: 0\b/],
@@ -35,6 +36,7 @@ before(async () => {
   node = await startNode({ name: 'rapid' });
   lsp = await startLsp(node.dir, {
     setup: (c) => {
+      c.onNotification('beamLive/upgradeStarted', () => started++);
       c.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
       c.onNotification(() => undefined);
     },
@@ -59,14 +61,9 @@ test('50 saves of 5 modules within 5 s make a handful of upgrades, and the node 
     await conn.sendNotification('textDocument/didSave', { textDocument: { uri: pathToFileURL(join(node.dir, rel)).toString() } });
     await new Promise((r) => setTimeout(r, 90));
   }
-  // Let the last debounced upgrade finish.
-  let quiet = 0;
-  let seen = finished.length;
-  while (quiet < 3) {
-    await new Promise((r) => setTimeout(r, 1000));
-    quiet = finished.length === seen ? quiet + 1 : 0;
-    seen = finished.length;
-  }
+  // Let the last debounced upgrade finish: past the debounce, nothing started is unfinished.
+  await new Promise((r) => setTimeout(r, 1500));
+  await until('the last upgrade', () => started > 0 && finished.length === started);
   console.log(`rapid saves: 50 saves made ${finished.length} upgrades`);
   assert.ok(finished.length >= 1 && finished.length <= 10, `${finished.length} upgrades`);
   for (const [, mod] of MODULES) {
