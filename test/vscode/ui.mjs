@@ -109,6 +109,10 @@ export async function walkThrough({ dir, node, env }) {
       await waitText('.part.sidebar .monaco-list-row', 'code_change: ok');
     });
 
+    await step('the code lens above defmodule follows the node', async () => {
+      await waitText('.editor-instance .monaco-editor .codelens-decoration', 'running vsn <<"2">> · saved vsn <<"2">>', 30_000);
+    });
+
     await step('inspect the state from the palette', async () => {
       await palette('BEAM Live: Inspect Process State');
       await page.waitForTimeout(800);
