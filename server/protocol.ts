@@ -237,7 +237,7 @@ export namespace PlanRequest {
 /** An .appup for one application: from the vsn the node runs to the one just built. */
 export interface GeneratedAppup {
   app: string;
-  /** Where BEAM Live suggests it lives (src/ for Erlang projects, priv/ for mix): it reads it from there. */
+  /** Where BEAM Live suggests it lives (priv/ for mix, src/ for Erlang, under apps/APP/ in an umbrella): it reads it from there. */
   path: string;
   fromVsn: string;
   toVsn: string;

@@ -35,7 +35,7 @@ Commands:
              undo the last upgrade (code_change down where defined, else saved states)
   appup      --node NAME --project DIR [--write [--force]] [--json]
              the .appup from the running code to this build (printed; --write puts it in
-             src/ or priv/, where BEAM Live's upgrades follow it)
+             priv/, src/ or apps/APP/, where BEAM Live's upgrades follow it)
 
 The cookie is read from --cookie-file (default ~/.erlang.cookie); it is never printed.`;
 

@@ -429,8 +429,8 @@ pitfall_facts(#{modules := Mods}) ->
 %% A fingerprint of what the pitfall checks read, cheap enough to poll: the project's loaded
 %% code (MD5, old code) and the top supervisors of the project's applications (a restarted
 %% application has new ones). No process scan, only one call per project application master:
-%% polling it costs the same on a node of 100 or 100,000 processes. Processes started or stopped by hand are
-%% not in it; the next save or upgrade sees them.
+%% polling it costs the same on a node of 100 or 100,000 processes. Processes started or
+%% stopped by hand are not in it; the next save or upgrade sees them.
 pitfall_stamp(Mods) ->
     Code = [{M, case code:is_loaded(M) of
                     false -> false;

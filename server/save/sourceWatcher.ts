@@ -1,8 +1,8 @@
 // Hears saves of a project's upgrade sources from a terminal (beam-live watch).
-// Node 20's recursive fs.watch on Linux polls every file of the tree, _build included, about
-// every five seconds, so a "Save All" arrives spread over seconds or not before the next poll.
-// One inotify watch per source folder, set up before the constructor returns, hears each save
-// at once; folders made later are watched as they appear.
+// Node 20's recursive fs.watch on Linux puts a watch on every file and folder of the tree,
+// _build and deps included, and re-lists folders as the compile writes into them. One inotify
+// watch per source folder, set up before the constructor returns, hears each save at once;
+// folders made later are watched as they appear.
 import { type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { isUpgradeSource } from '../compile/project';
