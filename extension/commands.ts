@@ -123,7 +123,19 @@ export const COMMANDS: Record<string, Command> = {
     needsNode: true,
     run: (ctx) => () =>
       shown(async () => {
-        const r = await ctx.request<RollbackReport>(RollbackRequest.type.method);
+        let r = await ctx.request<RollbackReport>(RollbackRequest.type.method, {});
+        if (r.refused.length) {
+          // A down clause is missing for a state the upgrade changed: the snapshot only on request.
+          const age = Math.round((r.snapshotAgeMs ?? 0) / 1000);
+          const names = r.refused.map((p) => p.name ?? p.pid).join(', ');
+          const restore = 'Restore Snapshot';
+          const pick = await vscode.window.showWarningMessage(
+            `BEAM Live: ${names} have no code_change({down, _}) clause, and the upgrade changed their state. Nothing was rolled back.`,
+            { modal: true, detail: `Restoring the snapshot taken at the upgrade (${age} s ago) drops what these processes did since.` },
+            restore,
+          );
+          if (pick === restore) r = await ctx.request<RollbackReport>(RollbackRequest.type.method, { restoreSnapshot: true });
+        }
         ctx.output.appendLine(lines((o) => printRollback(r, o, o)));
         void (r.ok ? vscode.window.showInformationMessage(`BEAM Live: ${r.summary}`) : vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`));
         ctx.live.refresh();

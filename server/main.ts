@@ -71,7 +71,7 @@ connection.onRequest(UpgradeNowRequest.type, () => s().upgrade('command'));
 connection.onRequest(PlanRequest.type, () => s().plan());
 connection.onRequest(ProcessesRequest.type, (p) => s().processes(p));
 connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
-connection.onRequest(RollbackRequest.type, () => s().rollback());
+connection.onRequest(RollbackRequest.type, (p) => s().rollback(p ?? {}));
 connection.onRequest(ModulesRequest.type, () => s().modules());
 connection.onRequest(GenerateAppupRequest.type, () => s().generateAppups());
 

@@ -114,10 +114,24 @@ export interface UpgradePlan {
   deleted: string[];
   /** The low-level script a release would run, as systools_rc expands the instructions. */
   script: string[];
+  /** The script's blocks (suspend, load, code_change, resume each), in the order they run. */
+  blocks: string[][];
+  /** The processes the load will kill (they run old code), and whether they come back. */
+  kills: KilledProcess[];
   reach: Array<ProcessRef & { devOnly: boolean }>;
   missed: MissedProcess[];
   warnings: PlanWarning[];
   diagnostics: CompileDiagnostic[];
+}
+
+/** A process a load kills: it still ran the old code that the load purges. */
+export interface KilledProcess extends ProcessRef {
+  reason?: string;
+  /** The child spec's restart type; none when no supervisor started it. */
+  restart: 'permanent' | 'transient' | 'temporary' | 'none' | 'unknown';
+  supervisor: string | null;
+  /** The child its supervisor started in its place (after the load, on the new code). */
+  restarted?: string | null;
 }
 
 export interface ProcessResult extends ProcessRef {
@@ -151,18 +165,24 @@ export interface UpgradeReport {
   devOnly: boolean;
   parallel: boolean;
   onFailure: FailurePolicy;
+  /** The upgrade reached a load: the node's code changed (even if it was put back since). */
+  pushed: boolean;
   rolledBack: boolean;
   error: string | null;
   /** What OTP's install_release would have done with this failure. */
   release: string | null;
   modules: ModuleChange[];
+  /** The blocks as they ran (a failure stops at its block). */
+  blocks: string[][];
+  /** What the undo after a failure put back. */
+  undo: { blocks: number; states: number; resumed: number; loads: Array<{ module: string; result: string }> } | null;
   unchanged: string[];
   notLoaded: string[];
   added: string[];
   deleted: string[];
   processes: ProcessResult[];
   missed: MissedProcess[];
-  killed: Array<ProcessRef & { reason: string }>;
+  killed: KilledProcess[];
   oldCode: Array<ProcessRef & { reason: string }>;
   unpurged: string[];
   warnings: PlanWarning[];
@@ -178,7 +198,17 @@ export interface RollbackReport {
   node: string;
   error: string | null;
   modules: Array<{ module: string; oldVsn: string | null; newVsn: string | null }>;
-  processes: Array<ProcessRef & { how: 'code_change_down' | 'saved_state' }>;
+  /**
+   * code_change_down: its {down, Vsn} clause ran, and the state is what it returned; kept: no
+   * down clause, and the upgrade had left the state as it was, so it stays; snapshot: the state
+   * saved at the upgrade was put back (asked for with --restore-snapshot).
+   */
+  processes: Array<ProcessRef & { how: 'code_change_down' | 'kept' | 'snapshot' }>;
+  /** Processes with no down clause whose state the upgrade changed: the rollback did nothing. */
+  refused: Array<ProcessRef & { reason: string }>;
+  /** How old the snapshot taken at the upgrade is. */
+  snapshotAgeMs: number | null;
+  killed: KilledProcess[];
   notSuspended: string[];
   oldCode: Array<ProcessRef & { reason: string }>;
   totalMs: number;
@@ -304,10 +334,15 @@ export namespace ProcessStateRequest {
   export const type = new RequestType<ProcessStateParams, ProcessState, void>(method);
 }
 
-/** client → server: undo the last upgrade. */
+export interface RollbackParams {
+  /** Where no down clause matches a changed state, put back the snapshot taken at the upgrade. */
+  restoreSnapshot?: boolean;
+}
+
+/** client → server: undo the last upgrade, as a downgrade. */
 export namespace RollbackRequest {
   export const method = 'beamLive/rollback';
-  export const type = new RequestType0<RollbackReport, void>(method);
+  export const type = new RequestType<RollbackParams | null, RollbackReport, void>(method);
 }
 
 export interface ModuleRow {

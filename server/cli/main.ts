@@ -28,11 +28,13 @@ Commands:
   upgrade    --node NAME --project DIR [--mode release|all] [--on-failure rollback|resume]
              [--parallel] [--suspend-timeout MS] [--code-change-timeout MS] [--json]
              compile, then suspend/load/code_change/resume in the node, transactionally
-             exit 0: upgraded; 1: failed (rolled back or resumed); 2: could not run
+             exit 0: upgraded; 1: failed after a load (rolled back or resumed); 2: nothing changed
   watch      --node NAME --project DIR [upgrade options]
              upgrade on every save, one line per upgrade
-  rollback   --node NAME [--json]
-             undo the last upgrade (code_change down where defined, else saved states)
+  rollback   --node NAME [--restore-snapshot] [--json]
+             undo the last upgrade as a downgrade: code_change {down, Vsn}, old code, resume;
+             refused where no down clause matches a state the upgrade changed, unless
+             --restore-snapshot puts back the state saved at the upgrade
   appup      --node NAME --project DIR [--write [--force]] [--json]
              the .appup from the running code to this build (printed; --write puts it in
              priv/, src/ or apps/APP/, where BEAM Live's upgrades follow it)

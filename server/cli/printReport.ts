@@ -1,5 +1,5 @@
 // Upgrade, plan and rollback reports for a terminal. Module names in atom form, vsns as terms.
-import type { RollbackReport, UpgradePlan, UpgradeReport } from '../protocol';
+import type { KilledProcess, RollbackReport, UpgradePlan, UpgradeReport } from '../protocol';
 import { formatDiagnostic } from '../compile/diagnostics';
 
 type Out = (line: string) => void;
@@ -15,7 +15,7 @@ export function printPlan(p: UpgradePlan, out: Out = console.log): void {
   if (p.added.length) out(`added: ${p.added.join(' ')}`);
   if (p.deleted.length) out(`deleted: ${p.deleted.join(' ')}`);
   if (p.script.length) {
-    out('script:');
+    out(`script (as systools_rc expands it: ${p.blocks.length} block${p.blocks.length === 1 ? '' : 's'}, one after the other):`);
     for (const s of p.script) out(`  ${s}`);
   }
   if (p.reach.length) {
@@ -23,7 +23,22 @@ export function printPlan(p: UpgradePlan, out: Out = console.log): void {
     for (const r of p.reach) out(`  ${who(r)}  ${r.module}${r.devOnly ? '  (mode all, dev only)' : ''}`);
   }
   printMissed(p.missed, out);
+  for (const k of p.kills) out(`  this load kills ${who(k)} (${k.module}: it runs old code); ${restartText(k)}`);
   for (const w of p.warnings) out(`warning: ${w.message}`);
+}
+
+function restartText(k: KilledProcess): string {
+  switch (k.restart) {
+    case 'permanent':
+    case 'transient':
+      return `${k.restart}: its supervisor restarts it${k.restarted ? ` as ${k.restarted}` : ''}, on the new code`;
+    case 'temporary':
+      return 'temporary: not restarted';
+    case 'none':
+      return 'no supervisor: not restarted';
+    default:
+      return 'restart unknown';
+  }
 }
 
 function printMissed(missed: UpgradePlan['missed'], out: Out): void {
@@ -41,7 +56,8 @@ export function printUpgrade(r: UpgradeReport, out: Out = console.log, err: Out 
     out(`    ${who(p)}  ${p.module}  ${res}  suspended ${p.suspendedMs.toFixed(2)} ms${p.devOnly ? '  (mode all, dev only)' : ''}`);
   }
   printMissed(r.missed, out);
-  for (const k of r.killed) err(`  killed by the purge: ${who(k)} (${k.module})`);
+  for (const k of r.killed) err(`  killed by the load: ${who(k)} (${k.module}: it ran old code); ${restartText(k)}`);
+  if (r.undo) out(`  undone: ${r.undo.blocks} block(s) in reverse order, ${r.undo.states} state(s) put back, ${r.undo.resumed} process(es) resumed`);
   for (const o of r.oldCode) out(`  still in old code: ${who(o)} (${o.module}) — the next load of it kills this process`);
   for (const w of r.warnings) out(`warning: ${w.message}`);
   if (r.release) err(r.release);
@@ -54,5 +70,8 @@ export function printUpgrade(r: UpgradeReport, out: Out = console.log, err: Out 
 export function printRollback(r: RollbackReport, out: Out = console.log, err: Out = console.error): void {
   (r.ok ? out : err)(r.summary);
   for (const m of r.modules) out(`  ${m.module}  vsn ${m.oldVsn ?? '-'} -> ${m.newVsn ?? '-'}`);
-  for (const p of r.processes) out(`    ${who(p)}  ${p.module}  ${p.how === 'code_change_down' ? 'code_change {down, Vsn}' : 'saved state put back'}`);
+  const how = { code_change_down: 'code_change {down, Vsn}', kept: 'no down clause; state kept (the upgrade had not changed it)', snapshot: 'snapshot from the upgrade put back' };
+  for (const p of r.processes) out(`    ${who(p)}  ${p.module}  ${how[p.how]}`);
+  for (const p of r.refused) err(`    ${who(p)}  ${p.module}  no {down, Vsn} clause: ${p.reason}`);
+  for (const k of r.killed) err(`  killed by the load: ${who(k)} (${k.module}: it ran old code); ${restartText(k)}`);
 }

@@ -22,14 +22,15 @@ export async function upgradeCommand(argv: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else printUpgrade(report);
   if (report.ok) return 0;
-  // Nothing reached the node (compile error, unreadable beam): "could not run".
-  return report.modules.length === 0 ? 2 : 1;
+  // 2: nothing on the node changed (compile error, unreadable beam, aborted before the load);
+  // 1: the upgrade reached a load and failed (rolled back, or the new code kept).
+  return report.pushed ? 1 : 2;
 }
 
 export async function rollbackCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, UPGRADE_OPTIONS);
   const opts = upgradeOptions(values);
-  const report = await withSession(values, (s) => rollbackLast(s, opts));
+  const report = await withSession(values, (s) => rollbackLast(s, { ...opts, restoreSnapshot: values['restore-snapshot'] === true }));
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else printRollback(report);
   return report.ok ? 0 : 1;

@@ -11,6 +11,7 @@ export const UPGRADE_OPTIONS = {
   parallel: { type: 'boolean' },
   'suspend-timeout': { type: 'string' },
   'code-change-timeout': { type: 'string' },
+  'restore-snapshot': { type: 'boolean' },
 } as const;
 
 export function upgradeOptions(v: Record<string, unknown>): UpgradeOptions {
@@ -25,6 +26,8 @@ export function upgradeOptions(v: Record<string, unknown>): UpgradeOptions {
     suspendTimeoutMs: positiveInt(v['suspend-timeout'], '--suspend-timeout'),
     codeChangeTimeoutMs: positiveInt(v['code-change-timeout'], '--code-change-timeout'),
     pauseAfterSuspendMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS, 'BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS'),
+    pauseAfterLoadMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_AFTER_LOAD_MS, 'BEAM_LIVE_TEST_PAUSE_AFTER_LOAD_MS'),
+    pauseMidCodeChangeMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_MID_CODE_CHANGE_MS, 'BEAM_LIVE_TEST_PAUSE_MID_CODE_CHANGE_MS'),
   };
 }
 

@@ -4,7 +4,7 @@
 %% Everything it returns is made of maps, atoms, binaries and integers: pids travel as their
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
--export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, hex/1]).
+-export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, hex/1]).
 -export([initial_module/1, parent/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
@@ -519,6 +519,12 @@ is_string(L) when is_list(L) ->
     catch error:_ -> false    % an improper list
     end;
 is_string(_) -> false.
+
+%% The modules list each application had when the node loaded it (its .app then), or
+%% undefined for an application the node never loaded: what a release upgrade diffs against.
+app_modules(Apps) ->
+    maps:from_list([{A, case application:get_key(A, modules) of {ok, Ms} -> Ms; undefined -> undefined end}
+                    || A <- Apps]).
 
 %% ---- helpers --------------------------------------------------------------------------------
 

@@ -1,42 +1,111 @@
-%% The upgrade, run on the target node itself: suspend, load, code_change, resume, as
-%% release_handler_1 does it (../shared/OTP_SEMANTICS.md §3–5), made transactional.
+%% The upgrade, run on the target node itself: the blocks of systools_rc's expansion, each
+%% suspend -> load -> code_change -> resume, one after the other as release_handler_1 evaluates
+%% a relup (docs/otp-rules.md), made transactional.
 %%
-%% - The process set is found in one pass on the node; only results cross the wire.
-%% - Purges are kept off the suspended path: old code is purged before anyone is suspended
-%%   (killing exactly whom load_binary's own purge would have killed), and the soft_purge runs
-%%   after everyone is resumed.
-%% - A watchdog resumes every process the runner suspended if the runner dies or overruns, and
-%%   tells the runner to abort and roll back if its caller (the bridge) disappears.
-%% - The last successful upgrade is kept in a keeper process, so that rollback/1 can undo it
-%%   from a later session.
+%% - The script's blocks come with the request: a module with no DepMods is a block of its own,
+%%   so a code_change may call a process of a module upgraded in an earlier block.
+%% - Every step is written to a journal (an ETS table owned by the watchdog) before it is taken.
+%%   On a failure the runner undoes what the journal lists, in reverse block order; if the
+%%   runner dies or overruns, the watchdog undoes the same from the same journal.
+%% - The first failing process stops the upgrade (release_handler_1: code_change_failed). All
+%%   suspends of one block share the suspend timeout and all its code_changes the code_change
+%%   timeout, so the whole path, failure and undo included, is bounded by the number of blocks.
+%% - A load that kills processes still in old code first suspends their supervisors: the
+%%   children are restarted after the load, on the new code.
 -module(beam_live_upgrade).
--export([upgrade/1, plan/1, rollback/1, last/0, suspended/1]).
--export([keeper_loop/1]).
+-export([upgrade/1, plan/1, rollback/1, last/0, suspended/1, deadline/1]).
 
--define(KEEPER, beam_live_keeper).
--define(WINDOW, 512).
+-record(spec, {module :: module(),
+               instruction :: update | supervisor | load_module | add_module | delete_module,
+               binary :: binary() | undefined,
+               file :: string() | undefined,
+               %% The binary the node ran before, to load back on undo.
+               old_binary :: binary() | undefined,
+               old_file :: string() | undefined,
+               extra = [] :: term()}).
+
+-record(opts, {mode = release :: release | all,
+               policy = rollback :: rollback | resume,
+               parallel = false :: boolean(),
+               %% Shared by all suspends of one block.
+               suspend_timeout = 5000 :: non_neg_integer(),
+               %% Shared by all code_changes of one block.
+               code_change_timeout = 5000 :: non_neg_integer(),
+               hooks = #{} :: map(),
+               journal :: ets:tid(),
+               %% What mode all adds to the supervised processes.
+               extra = [] :: [map()],
+               %% Each module's vsn before the upgrade: code_change's OldVsn.
+               old_vsns = #{} :: #{module() => term()}}).
+
+%% One block as it ran.
+-record(block, {index :: pos_integer(),
+                specs :: [#spec{}],
+                reach = [] :: [{pid(), module()}],
+                suspended = [] :: [beam_live_sys:suspended()],
+                snap = #{} :: #{pid() => term()},
+                victims = [] :: [map()],
+                loads = [] :: [map()],
+                changes = [] :: [{pid(), module(), beam_live_sys:changed()}],
+                t = #{} :: map()}).
+
 -define(FUN_SAMPLE, 1000).
 
 %% ---- entry points ---------------------------------------------------------------------------
 
 %% Req: #{modules => [#{module, instruction, binary, file, old_binary, old_file, extra}],
-%%        mode => release | all, on_failure => rollback | resume, parallel => boolean(),
-%%        suspend_timeout => Ms, code_change_timeout => Ms, caller => pid() | undefined,
-%%        hooks => #{pause_after_suspend => Ms}}
+%%        blocks => [[module()]], mode, on_failure, parallel, suspend_timeout,
+%%        code_change_timeout, deadline, caller, hooks}
+-spec upgrade(map()) -> map().
 upgrade(Req) ->
-    supervise_run(fun(Wd) -> run(Req, Wd) end, Req).
+    Specs = specs(Req),
+    supervise_run(fun(Wd, Tab) -> run(Req, Specs, Tab, Wd) end, Req, Specs).
 
-%% The processes each suspend would reach and those a release would miss; changes nothing.
+%% The processes each suspend would reach, those a release would miss and those the load
+%% would kill; changes nothing.
+-spec plan(map()) -> map().
 plan(Req) ->
-    Mods = maps:get(modules, Req),
-    {Reach, Missed, DevOnly} = discover(Mods, maps:get(mode, Req, release)),
-    Changed = [maps:get(module, M) || M <- Mods],
-    Users = [(proc_summary(P, M))#{callback => callback(P)}
-             || {P, Ms} <- beam_live_agent:supervised_procs(), is_list(Ms), M <- Changed, lists:member(M, Ms)],
-    #{reach => [(proc_summary(P, M))#{dev_only => maps:is_key(P, DevOnly)} || {P, M} <- Reach],
-      missed => Missed,
+    Specs = specs(Req),
+    Mods = [S#spec.module || S <- Specs],
+    Suspends = [S#spec.module || S <- Specs, suspends(S)],
+    Procs = beam_live_agent:supervised_procs(),
+    Missed = beam_live_reach:missed(Mods, Suspends, Procs),
+    Extra = case maps:get(mode, Req, release) of all -> Missed; _ -> [] end,
+    DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
+    Users = [(summary(P, M))#{callback => callback(P)}
+             || {P, Ms} <- Procs, is_list(Ms), M <- Mods, lists:member(M, Ms)],
+    #{reach => [(summary(P, M))#{dev_only => maps:is_key(P, DevOnly)}
+                || {P, M} <- dedup_pairs(beam_live_reach:reach(Suspends, Procs, Extra))],
+      missed => [strip(X) || X <- Missed],
       users => Users,
-      versions => [maps:remove(old_vsn_term, versions(M)) || M <- Mods]}.
+      kills => beam_live_reach:predicted_kills(Mods),
+      versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs]}.
+
+%% Undoes the last successful upgrade as a downgrade (beam_live_keeper).
+-spec rollback(map()) -> map().
+rollback(Req) ->
+    case last() of
+        undefined -> #{ok => false, error => no_upgrade_to_roll_back};
+        Last -> supervise_run(fun(_Wd, Tab) -> beam_live_keeper:downgrade(Last, Req, Tab) end, Req, [])
+    end.
+
+-spec last() -> map() | undefined.
+last() -> beam_live_keeper:last().
+
+%% The pids among Pids that are suspended right now (for tests and the fault suite).
+-spec suspended([pid()]) -> [pid()].
+suspended(Pids) ->
+    [P || P <- Pids, beam_live_sys:is_suspended(P)].
+
+%% The watchdog's deadline when the request gives none: the budget of every block twice (the
+%% upgrade and its undo) and a margin. The caller normally sends its own.
+-spec deadline(map()) -> non_neg_integer().
+deadline(Req) ->
+    ST = maps:get(suspend_timeout, Req, 5000),
+    CT = maps:get(code_change_timeout, Req, 5000),
+    Blocks = length(maps:get(blocks, Req, maps:get(modules, Req, [x]))),
+    Hooks = lists:sum([V || V <- maps:values(maps:get(hooks, Req, #{})), is_integer(V)]),
+    maps:get(deadline, Req, 15000 + 2 * Blocks * (ST + CT) + Hooks).
 
 %% An Agent records the fun it runs as its initial call; its real callback is Agent.Server,
 %% whose code_change applies Extra as a function.
@@ -51,36 +120,27 @@ callback(P) ->
         undefined -> undefined
     end.
 
-%% Undoes the last successful upgrade: code_change {down, Vsn} where the module defines one
-%% that changes the state, else the saved state; then the old binaries. Same watchdog.
-rollback(Req) ->
-    case last() of
-        undefined -> #{ok => false, error => no_upgrade_to_roll_back};
-        Last -> supervise_run(fun(Wd) -> run_rollback(Last, Req, Wd) end, Req)
-    end.
+spec_map(#spec{module = M, instruction = I, file = F, old_binary = Old, old_file = OldF, extra = E}) ->
+    #{module => M, instruction => I, file => F, old_binary => Old, old_file => OldF, extra => E}.
 
-last() ->
-    case whereis(?KEEPER) of
-        undefined -> undefined;
-        K -> call_keeper(K, get)
-    end.
-
-%% The pids among Pids that are suspended right now (for tests and the fault suite).
-suspended(Pids) ->
-    [P || P <- Pids, is_suspended(P)].
+specs(Req) ->
+    [#spec{module = M, instruction = I,
+           binary = maps:get(binary, S, undefined), file = maps:get(file, S, undefined),
+           old_binary = maps:get(old_binary, S, undefined), old_file = maps:get(old_file, S, undefined),
+           extra = maps:get(extra, S, [])}
+     || #{module := M, instruction := I} = S <- maps:get(modules, Req)].
 
 %% ---- runner and watchdog --------------------------------------------------------------------
 
-supervise_run(Fun, Req) ->
+supervise_run(Fun, Req, Specs) ->
     Self = self(),
     Ref = make_ref(),
-    Deadline = deadline(Req),
-    Wd = spawn(fun() -> watchdog_init(maps:get(caller, Req, undefined), Deadline) end),
+    Wd = spawn(fun() -> watchdog_init(Self, Ref, maps:get(caller, Req, undefined), deadline(Req), Specs, Req) end),
+    Tab = receive {Ref, journal, T} -> T end,
+    %% A runner that crashes is left to die: the watchdog undoes what the journal lists.
     Runner = spawn(fun() ->
-                       Result = try Fun(Wd)
-                                catch C:R:St -> #{ok => false, error => {crashed, C, R, St}}
-                                end,
-                       Self ! {Ref, Result}
+                       catch register(beam_live_runner, self()),
+                       Self ! {Ref, Fun(Wd, Tab)}
                    end),
     Wd ! {runner, Runner},
     MRef = monitor(process, Runner),
@@ -89,18 +149,14 @@ supervise_run(Fun, Req) ->
             demonitor(MRef, [flush]),
             Wd ! done,
             Result;
-        {'DOWN', MRef, process, Runner, Why} ->
-            %% The watchdog has already resumed whatever the runner had suspended.
-            #{ok => false, error => {runner_died, Why}}
+        {'DOWN', MRef, process, Runner, _} ->
+            %% The watchdog undoes from the journal what the runner left, and says what.
+            receive {Ref, undone, Report} -> Report end
     end.
 
-deadline(Req) ->
-    ST = maps:get(suspend_timeout, Req, 5000),
-    CT = maps:get(code_change_timeout, Req, 5000),
-    Pause = maps:get(pause_after_suspend, maps:get(hooks, Req, #{}), 0),
-    maps:get(deadline, Req, 60000 + 4 * (ST + CT) + Pause).
-
-watchdog_init(Caller, Deadline) ->
+watchdog_init(Parent, Ref, Caller, Deadline, Specs, Req) ->
+    Tab = ets:new(beam_live_journal, [public, set]),
+    Parent ! {Ref, journal, Tab},
     receive {runner, Runner} -> ok end,
     MR = monitor(process, Runner),
     case Caller of
@@ -108,38 +164,54 @@ watchdog_init(Caller, Deadline) ->
         _ -> ok
     end,
     End = erlang:monotonic_time(millisecond) + Deadline,
-    watchdog(#{runner => Runner, mr => MR, suspended => [], resumed => [], end_at => End}).
+    watchdog(#{parent => Parent, ref => Ref, runner => Runner, mr => MR, end_at => End,
+               tab => Tab, specs => Specs, req => Req}).
 
-%% The lists are kept as they come and only compared when the watchdog has to act: the cost
-%% of watching stays off the upgrade's path.
 watchdog(#{runner := Runner, mr := MR, end_at := End} = S) ->
     Left = max(0, End - erlang:monotonic_time(millisecond)),
     receive
-        {suspending, Pids} ->
-            watchdog(S#{suspended := [Pids | maps:get(suspended, S)]});
-        {resumed, Pids} ->
-            watchdog(S#{resumed := [Pids | maps:get(resumed, S)]});
         done ->
             ok;
-        {'DOWN', MR, process, Runner, _} ->
-            resume_all(still_suspended(S));
+        {'DOWN', MR, process, Runner, normal} ->
+            %% It sent its report before it ended; supervise_run says done.
+            receive done -> ok after 5000 -> ok end;
+        {'DOWN', MR, process, Runner, Why} ->
+            take_over(Why, S);
         {'DOWN', _, process, _Caller, _} ->
-            %% The bridge is gone: nobody will read the report. Roll back rather than leave
-            %% half an upgrade nobody asked to keep.
+            %% The bridge is gone: nobody will read the report. Undo rather than leave half an
+            %% upgrade nobody asked to keep.
             Runner ! caller_down,
             watchdog(S)
     after Left ->
         exit(Runner, kill),
-        resume_all(still_suspended(S))
+        receive {'DOWN', MR, process, Runner, _} -> ok end,
+        take_over(deadline, S)
     end.
 
-still_suspended(#{suspended := Sus, resumed := Res}) ->
-    Done = maps:from_list([{P, true} || L <- Res, P <- L]),
-    [P || L <- lists:reverse(Sus), P <- L, not maps:is_key(P, Done)].
+take_over(Why, #{parent := Parent, ref := Ref, tab := Tab, specs := Specs, req := Req}) ->
+    Found = journal_blocks(Tab),
+    Undone = undo(Tab, Specs, opts(Req, Tab), #{}),
+    Pushed = pushed(Found),
+    Parent ! {Ref, undone,
+              #{ok => false,
+                pushed => Pushed,
+                rolled_back => Pushed,
+                runner_died => show(Why),
+                found => [#{block => I, phase => Phase, modules => Mods} || {I, Phase, Mods, _} <- Found],
+                undo => show_undo(Undone),
+                error => iolist_to_binary(
+                           io_lib:format("the upgrade runner ~s ~s; the watchdog ~s",
+                                         [case Why of deadline -> "overran its deadline and was stopped"; _ -> ["died (", show(Why), ")"] end,
+                                          where(Found),
+                                          case Pushed of
+                                              true -> "loaded the old code back, put the saved states back and resumed everyone";
+                                              false -> "resumed everyone: nothing had been loaded"
+                                          end]))}}.
 
-resume_all(Pids) ->
-    [catch sys:resume(P, 5000) || P <- lists:reverse(Pids)],
-    ok.
+where([]) -> "before suspending anyone";
+where(Found) ->
+    {I, Phase, _, _} = lists:last(Found),
+    io_lib:format("in block ~b (~s)", [I, Phase]).
 
 %% Between steps the runner looks for an abort from its watchdog.
 check_abort() ->
@@ -147,116 +219,276 @@ check_abort() ->
     after 0 -> ok
     end.
 
-pause(0) -> ok;
-pause(Ms) ->
-    receive caller_down -> throw({abort, caller_down})
-    after Ms -> ok
+pause(Hook, #opts{hooks = Hooks}) ->
+    case maps:get(Hook, Hooks, 0) of
+        0 -> ok;
+        Ms ->
+            receive caller_down -> throw({abort, caller_down})
+            after Ms -> ok
+            end
     end.
+
+%% ---- the journal ----------------------------------------------------------------------------
+
+%% {{block, I}, Phase, Modules, Pids}: suspending -> suspended -> loaded -> done.
+journal(Tab, I, Phase, Mods, Pids) ->
+    ets:insert(Tab, {{block, I}, Phase, Mods, Pids}).
+
+journal_blocks(Tab) ->
+    lists:sort([{I, Phase, Mods, Pids} || {{block, I}, Phase, Mods, Pids} <- ets:tab2list(Tab)]).
 
 %% ---- the upgrade ----------------------------------------------------------------------------
 
-run(Req, Wd) ->
-    T0 = now_us(),
-    Mods = maps:get(modules, Req),
-    Mode = maps:get(mode, Req, release),
-    Policy = maps:get(on_failure, Req, rollback),
-    Parallel = maps:get(parallel, Req, false),
-    ST = maps:get(suspend_timeout, Req, 5000),
-    CT = maps:get(code_change_timeout, Req, 5000),
-    Hooks = maps:get(hooks, Req, #{}),
-    Versions = [versions(M) || M <- Mods],
-    %% §3: nothing changes before here.
-    {Reach, MissedOrTask, DevOnly} = discover(Mods, Mode, Parallel),
-    T1 = now_us(),
-    Killed = pre_purge([maps:get(module, M) || M <- Mods]),
-    T2 = now_us(),
-    %% §4–5: suspend, in module order, each pid once.
-    %% One suspending module reaches each pid once; several may share pids.
-    SuspendOrder = case lists:usort([M || {_, M} <- Reach]) of
-                       [_] -> [P || {P, _} <- Reach];
-                       _ -> dedup([P || {P, _} <- Reach])
-                   end,
-    Wd ! {suspending, SuspendOrder},
-    Suspended0 = suspend_and_snapshot(SuspendOrder, ST, Parallel),
-    T3 = now_us(),
-    Suspended = [{P, R} || {P, R, _} <- Suspended0],
-    Snap = maps:from_list([{P, S} || {P, {ok, _}, {state, S}} <- Suspended0]),
-    NotSuspended = [P || {P, {error, _}} <- Suspended],
-    SusPids = [P || {P, {ok, _}} <- Suspended],
-    Wd ! {resumed, NotSuspended},
-    Result =
-        try
-            pause(maps:get(pause_after_suspend, Hooks, 0)),
-            %% In parallel mode the look for stored funs overlaps the load and the code_changes.
-            %% Only the sampled states go with the task: a closure over the whole snapshot
-            %% would copy every state into the task's heap.
-            Sample = sample_states(Snap, Reach),
-            FunsTask = task(Parallel, fun() -> stored_funs(Sample, [M || #{module := M} <- Mods, creates_funs(M)]) end),
-            %% The last moment to abort with nothing to undo; past the load the runner finishes
-            %% the upgrade under its failure policy, bounded by the code_change timeouts.
-            check_abort(),
-            T4 = now_us(),
-            Loads = load_all(lists:reverse(Mods)),
-            T5 = now_us(),
-            %% Parallel mode: the old code's soft purge runs beside the code_changes and the
-            %% resume (the suspended processes run sys's code, not the old code).
-            put(beam_live_purge, Parallel andalso task(true, fun() -> soft_purge([maps:get(module, M) || M <- Mods]) end)),
-            LoadFailure = [L || #{result := {error, _}} = L <- Loads],
-            Changes = case LoadFailure of
-                          [] -> code_change(Mods, Versions, Reach, NotSuspended, CT, Parallel);
-                          _ -> []
-                      end,
-            T6 = now_us(),
-            Failure = case LoadFailure of
-                          [#{module := LM, result := {error, LE}} | _] -> {load, LM, LE};
-                          [] -> first_failure(Changes)
-                      end,
-            Funs = await(FunsTask),
-            case {Failure, Policy} of
-                {none, _} ->
-                    {ok, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => false,
-                           stored_funs => Funs, t => [T4, T5, T6]}};
-                {_, rollback} ->
-                    RB = roll_back([M || #{module := Mod} = M <- Mods, loaded_ok(Mod, Loads)], Snap, Changes),
-                    {failed, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => true,
-                               stored_funs => Funs, rollback => RB, failure => Failure, t => [T4, T5, T6]}};
-                {_, resume} ->
-                    {failed, #{snapshot => Snap, loads => Loads, changes => Changes, rolled_back => false,
-                               stored_funs => Funs, failure => Failure, t => [T4, T5, T6]}}
-            end
-        catch
-            throw:{abort, Why} ->
-                %% Nothing was loaded yet: resuming leaves the node as it was.
-                {aborted, Why}
-        end,
-    T7 = now_us(),
-    %% Off the suspended path: soft_purge as the release handler does, after the resume (in
-    %% parallel mode it is already under way).
-    Resumed = resume(lists:reverse(SusPids), Parallel),
-    Wd ! {resumed, SusPids},
-    T8 = now_us(),
-    {Unpurged, OldCode} = case erase(beam_live_purge) of
-                              {pending, _} = PurgeTask -> await(PurgeTask);
-                              _ -> soft_purge([maps:get(module, M) || M <- Mods])
-                          end,
-    T9 = now_us(),
-    Missed = case MissedOrTask of
-                 {pending, _} -> await(MissedOrTask);
-                 L -> L
-             end,
-    report(Result, #{versions => Versions, reach => Reach, missed => Missed, killed => Killed,
-                     dev_only => DevOnly,
-                     suspended => Suspended, resumed => Resumed, unpurged => Unpurged,
-                     old_code => OldCode, mode => Mode, parallel => Parallel, policy => Policy,
-                     mods => Mods, t => [T0, T1, T2, T3, T7, T8, T9]}).
+opts(Req, Tab) ->
+    #opts{mode = maps:get(mode, Req, release),
+          policy = maps:get(on_failure, Req, rollback),
+          parallel = maps:get(parallel, Req, false),
+          suspend_timeout = maps:get(suspend_timeout, Req, 5000),
+          code_change_timeout = maps:get(code_change_timeout, Req, 5000),
+          hooks = maps:get(hooks, Req, #{}),
+          journal = Tab}.
 
-%% OldVsn from the loaded module, never from the disk (§1.1); NewVsn from the new binary.
-versions(#{module := M} = Spec) ->
-    New = maps:get(binary, Spec, undefined),
+run(Req, Specs, Tab, _Wd) ->
+    T0 = now_us(),
+    O0 = opts(Req, Tab),
+    Versions = [versions(S) || S <- Specs],
+    Mods = [S#spec.module || S <- Specs],
+    Suspends = [S#spec.module || S <- Specs, suspends(S)],
+    %% Nothing changes before the first block; the scan for missed processes is the report's.
+    Procs = beam_live_agent:supervised_procs(),
+    Missed = beam_live_reach:missed(Mods, Suspends, Procs),
+    O1 = O0#opts{old_vsns = maps:from_list([{M, V} || #{module := M, old_vsn_term := V} <- Versions])},
+    O = case O1#opts.mode of all -> O1#opts{extra = Missed}; _ -> O1 end,
+    T1 = now_us(),
+    Blocks = blocks(Req, Specs),
+    {Status, Done, Failure} =
+        try run_blocks(Blocks, 1, Procs, O, []) of
+            {ok, Ran} -> {ok, Ran, none};
+            {failed, Ran, F} -> {failed, Ran, F}
+        catch
+            throw:{abort, Why, Ran} -> {aborted, Ran, {abort, Why}}
+        end,
+    Pushed = pushed(journal_blocks(Tab)),
+    Undo = case {Status, O#opts.policy} of
+               {ok, _} -> undefined;
+               {failed, resume} -> undefined;
+               {failed, rollback} -> undo(Tab, Specs, O, late(Failure));
+               {aborted, _} -> undo(Tab, Specs, O, #{})
+           end,
+    T2 = now_us(),
+    {Unpurged, OldCode} = beam_live_reach:soft_purge(Mods),
+    T3 = now_us(),
+    Snap = lists:foldl(fun(B, Acc) -> maps:merge(Acc, B#block.snap) end, #{}, Done),
+    Reach = lists:append([B#block.reach || B <- Done]),
+    Funs = stored_funs(sample_states(Snap, Reach), [M || M <- Mods, creates_funs(M)]),
+    Rep = report(#{status => Status, blocks => Done, failure => Failure, undo => Undo, pushed => Pushed,
+                   versions => Versions, missed => Missed, opts => O, unpurged => Unpurged,
+                   old_code => OldCode, stored_funs => Funs, t => [T0, T1, T2, T3]}),
+    case Status of
+        ok ->
+            beam_live_keeper:remember(
+              [maps:remove(binary, spec_map(S)) || S <- Specs],
+              [[S#spec.module || S <- B#block.specs] || B <- Done], Versions,
+              [{P, M, maps:get(P, B#block.snap), Same}
+               || B <- Done, {P, M, {_, ok, _, Same}} <- B#block.changes, maps:is_key(P, B#block.snap)]);
+        _ -> ok
+    end,
+    Rep.
+
+%% The blocks of the script, as the caller expanded it; without one, a block per module.
+blocks(Req, Specs) ->
+    ByMod = maps:from_list([{S#spec.module, S} || S <- Specs]),
+    case maps:get(blocks, Req, undefined) of
+        undefined -> [[S] || S <- Specs];
+        Blocks -> [[maps:get(M, ByMod) || M <- B] || B <- Blocks]
+    end.
+
+run_blocks([], _I, _Procs, _O, Ran) ->
+    {ok, lists:reverse(Ran)};
+run_blocks([Specs | Rest], I, Procs0, O, Ran) ->
+    %% release_handler_1 finds the processes anew at every suspend: a restart in an earlier
+    %% block is seen.
+    Procs = case I of 1 -> Procs0; _ -> beam_live_agent:supervised_procs() end,
+    try run_block(I, Specs, Procs, O) of
+        {ok, B} -> run_blocks(Rest, I + 1, Procs, O, [B | Ran]);
+        {failed, B, F} -> {failed, lists:reverse([B | Ran]), F}
+    catch
+        throw:{abort, Why} -> throw({abort, Why, lists:reverse(Ran)})
+    end.
+
+%% suspend -> load -> code_change -> resume, for one block (dependency order inside it).
+run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
+    TS = now_us(),
+    Mods = [S#spec.module || S <- Specs],
+    Suspends = [S#spec.module || S <- Specs, suspends(S)],
+    Reach = dedup_pairs(beam_live_reach:reach(Suspends, Procs, O#opts.extra)),
+    %% Who the load will kill (nobody, usually: a soft purge clears unused old code). Their
+    %% supervisors are suspended with the block, so that they restart them after the load.
+    Victims = [{M, V} || M <- Mods, V <- beam_live_reach:victims(M)],
+    Sups = [Sup || {_, {_, Sup, R}} <- Victims, is_pid(Sup), R =/= temporary],
+    Order = beam_live_reach:dedup([P || {P, _} <- Reach] ++ Sups),
+    Before = maps:from_list([{Sup, children(Sup)} || Sup <- lists:usort(Sups)]),
+    journal(Tab, I, suspending, Mods, Order),
+    TD = now_us(),
+    Suspended = beam_live_sys:suspend(Order, O#opts.suspend_timeout, Par),
+    SusPids = [P || {P, {ok, _}, _} <- Suspended],
+    Snap = maps:from_list([{P, S} || {P, {ok, _}, {state, S}} <- Suspended]),
+    ets:insert(Tab, [{{snap, P}, S} || {P, S} <- maps:to_list(Snap)]),
+    journal(Tab, I, suspended, Mods, SusPids),
+    TSus = now_us(),
+    B0 = #block{index = I, specs = Specs, reach = Reach, suspended = Suspended, snap = Snap},
+    try
+        pause(pause_after_suspend, O),
+        check_abort()
+    catch throw:Abort ->
+        resume_block(SusPids, Par),
+        ets:delete(Tab, {block, I}),
+        throw(Abort)
+    end,
+    %% Past this point the journal says "loaded": an undo puts the old code back.
+    journal(Tab, I, loaded, Mods, SusPids),
+    Killed = [beam_live_reach:kill(M, V, <<"ran old code purged by this load">>) || M <- lists:usort([M || {M, _} <- Victims]),
+                            V <- [[X || {M2, X} <- Victims, M2 =:= M]]],
+    Loads = [load(S) || S <- lists:reverse(Specs)],
+    TL = now_us(),
+    pause(pause_after_load, O),
+    Skip = maps:from_list([{P, true} || {P, {error, _}, _} <- Suspended]),
+    Changes = case [L || #{result := {error, _}} = L <- Loads] of
+                  [] -> code_changes(Specs, Reach, Skip, Snap, O);
+                  _ -> []
+              end,
+    TC = now_us(),
+    Failure = case {[L || #{result := {error, _}} = L <- Loads], first_failure(Changes)} of
+                  {[#{module := LM, result := {error, LE}} | _], _} -> {load, LM, LE};
+                  {[], F} -> F
+              end,
+    ets:insert(Tab, {{changed, I}, [P || {P, _, {_, R, _, _}} <- Changes, R =/= not_called]}),
+    B1 = B0#block{victims = lists:append(Killed), loads = Loads, changes = Changes},
+    case {Failure, O#opts.policy} of
+        {none, _} ->
+            Resumed = resume_block(SusPids, Par),
+            journal(Tab, I, done, Mods, SusPids),
+            TR = now_us(),
+            {ok, B1#block{victims = restarted(B1#block.victims, Before),
+                          t = #{discover => TD - TS, suspend => TSus - TD, load => TL - TSus,
+                                code_change => TC - TL, resume => TR - TC, resumed => Resumed}}};
+        {_, resume} ->
+            %% The new code stays: resume as is, and run no later block.
+            resume_block(SusPids, Par),
+            journal(Tab, I, done, Mods, SusPids),
+            {failed, B1#block{t = #{discover => TD - TS, suspend => TSus - TD, load => TL - TSus,
+                                     code_change => TC - TL, resume => now_us() - TC}}, Failure};
+        {_, rollback} ->
+            %% Left suspended for the undo, which puts states and code back first.
+            {failed, B1#block{t = #{discover => TD - TS, suspend => TSus - TD, load => TL - TSus,
+                                     code_change => TC - TL, resume => 0}}, Failure}
+    end.
+
+children(Sup) ->
+    case catch supervisor:which_children(Sup) of
+        L when is_list(L) -> [C || {_, C, _, _} <- L, is_pid(C)];
+        _ -> []
+    end.
+
+restarted(Killed, Before) ->
+    [begin
+         New = beam_live_reach:restarted({P, Sup, R, maps:get(Sup, Before, [])}),
+         maps:without([pid_term, sup_term], K#{restarted => pid_or_undefined(New)})
+     end || #{pid_term := P, sup_term := Sup, restart := R} = K <- Killed].
+
+resume_block(Pids, Par) ->
+    beam_live_sys:resume(lists:reverse(Pids), Par).
+
+%% One code_change per suspended pid of each updated module of the block, in dependency order;
+%% the block's code_changes share the code_change timeout, and release mode stops at the first
+%% failing pid (release_handler_1). -> [{Pid, Module, Changed}]
+code_changes(Specs, Reach, Skip, Snap, #opts{code_change_timeout = CT, parallel = Par} = O) ->
+    Deadline = now_ms() + CT,
+    Before = fun(P) -> maps:find(P, Snap) end,
+    lists:foldl(
+        fun(#spec{module = M, extra = Extra} = S, Acc) ->
+            Pids = [P || suspends(S), {P, M2} <- Reach, M2 =:= M, not maps:is_key(P, Skip)],
+            case first_failure(Acc) of
+                none ->
+                    OldVsn = maps:get(M, O#opts.old_vsns, undefined),
+                    Budget = {max(0, Deadline - now_ms()), Par},
+                    Acc ++ [{P, M, C} || C = {P, _, _, _} <- change_code(Pids, M, OldVsn, Extra, Budget, Before, Acc =:= [], O)];
+                _ ->
+                    Acc ++ [{P, M, {P, not_called, 0, true}} || P <- Pids]
+            end
+        end, [], Specs).
+
+%% The fault suite's hook: a pause after the block's first code_change.
+change_code([First | Rest], M, Vsn, Extra, {Budget, Par}, Before, true, #opts{hooks = #{pause_mid_code_change := Ms}} = O) when Ms > 0, Rest =/= [] ->
+    Start = now_ms(),
+    [R1] = beam_live_sys:change_code([First], M, Vsn, Extra, {Budget, Par}, Before),
+    case R1 of
+        {_, ok, _, _} ->
+            pause(pause_mid_code_change, O),
+            [R1 | beam_live_sys:change_code(Rest, M, Vsn, Extra, {max(0, Budget - (now_ms() - Start) + Ms), Par}, Before)];
+        _ -> [R1 | [{P, not_called, 0, true} || P <- Rest]]
+    end;
+change_code(Pids, M, Vsn, Extra, Budget, Before, _First, _O) ->
+    beam_live_sys:change_code(Pids, M, Vsn, Extra, Budget, Before).
+
+first_failure(Changes) ->
+    case [{P, M, R} || {P, M, {_, {error, _} = R, _, _}} <- Changes] of
+        [] -> none;
+        [F | _] -> F
+    end.
+
+%% The pids whose code_change timed out: still running it, they get their restore queued.
+late({P, _M, {error, timeout}}) -> #{P => true};
+late(_) -> #{}.
+
+%% ---- undo: the journal, in reverse block order ----------------------------------------------
+
+%% Blocks still suspended get their states and code back and are resumed; blocks already
+%% done are suspended again first. Shared by the runner (a failure, an abort) and the watchdog.
+undo(Tab, Specs, #opts{} = O, Late) ->
+    ByMod = maps:from_list([{S#spec.module, S} || S <- Specs]),
+    Blocks = lists:reverse(journal_blocks(Tab)),
+    Results = [undo_block(I, Phase, [maps:get(M, ByMod) || M <- Mods, maps:is_key(M, ByMod)], Pids, Tab, O, Late)
+               || {I, Phase, Mods, Pids} <- Blocks],
+    ets:delete_all_objects(Tab),
+    #{loads => lists:append([L || #{loads := L} <- Results]),
+      states => lists:sum([N || #{states := N} <- Results]),
+      resumed => lists:sum([N || #{resumed := N} <- Results]),
+      blocks => length(Results)}.
+
+undo_block(_I, Phase, _Specs, Pids, _Tab, O, _Late) when Phase =:= suspending; Phase =:= suspended ->
+    %% Nothing of this block was loaded: resuming leaves it as it was. (A suspend still in
+    %% flight is answered with an error by a running process, so resuming all is safe.)
+    #{loads => [], states => 0, resumed => length(resume_block(Pids, O#opts.parallel))};
+undo_block(I, Phase, Specs, Pids, Tab, #opts{suspend_timeout = ST, code_change_timeout = CT, parallel = Par}, Late) ->
+    Suspended = case Phase of
+                    loaded -> Pids;
+                    done -> [P || {P, {ok, _}, _} <- beam_live_sys:suspend([P || P <- Pids, is_process_alive(P)], ST, Par)]
+                end,
+    Changed = case ets:lookup(Tab, {changed, I}) of
+                  [{_, Cs}] -> Cs;
+                  [] -> Suspended
+              end,
+    States = [case ets:lookup(Tab, {snap, P}) of
+                  [{_, S}] when is_map_key(P, Late) -> beam_live_sys:replace_state_async(P, S);
+                  [{_, S}] -> beam_live_sys:replace_state(P, S, CT);
+                  [] -> {error, no_snapshot}
+              end || P <- Changed],
+    Loads = [beam_live_keeper:restore_binary(M, Instr, Old, case OldFile of undefined -> File; _ -> OldFile end)
+             || #spec{module = M, instruction = Instr, old_binary = Old, old_file = OldFile, file = File} <- Specs],
+    Resumed = resume_block(Suspended, Par),
+    #{loads => Loads, states => length([ok || ok <- States]), resumed => length(Resumed)}.
+
+%% ---- versions -------------------------------------------------------------------------------
+
+%% OldVsn from the loaded module, never from the disk (docs/otp-rules.md); NewVsn from the
+%% new binary.
+versions(#spec{module = M, instruction = I, binary = New}) ->
+    Old = beam_live_agent:loaded_vsn_term(M),
     #{module => M,
-      instruction => maps:get(instruction, Spec),
-      old_vsn_term => beam_live_agent:loaded_vsn_term(M),
-      old_vsn => show_vsn(beam_live_agent:loaded_vsn_term(M)),
+      instruction => I,
+      old_vsn_term => Old,
+      old_vsn => show_vsn(Old),
       new_vsn => case New of undefined -> undefined; _ -> show_vsn(binary_vsn(New)) end,
       old_md5 => beam_live_agent:hex(loaded_md5(M)),
       new_md5 => case New of undefined -> undefined; _ -> beam_live_agent:hex(binary_md5(New)) end}.
@@ -279,153 +511,26 @@ binary_md5(Bin) ->
         _ -> undefined
     end.
 
-
 show_vsn(undefined) -> undefined;
 show_vsn(V) -> iolist_to_binary(io_lib:format("~p", [V])).
 
-%% ---- discovery (§4) -------------------------------------------------------------------------
+suspends(#spec{instruction = I}) -> I =:= update orelse I =:= supervisor.
 
-%% Reach: [{Pid, Module}] the suspends will reach, in module order. Missed: what a real release
-%% would not reach, and why. In mode all, the missed special processes are reached as well.
-discover(Mods, Mode) ->
-    discover(Mods, Mode, false).
+%% ---- load and purge -------------------------------------------------------------------------
 
-%% In parallel mode (not all) the scan for missed processes, which only the report needs,
-%% runs beside the upgrade: Missed is then a task to await.
-discover(Mods, Mode, Parallel) ->
-    Changed = [maps:get(module, M) || M <- Mods],
-    Suspends = [maps:get(module, M) || M <- Mods, suspends(M)],
-    Procs = beam_live_agent:supervised_procs(),
-    Supervised = maps:from_list([{P, Ms} || {P, Ms} <- Procs]),
-    Reach0 = [{P, M} || M <- Suspends, {P, Ms} <- Procs, is_list(Ms), lists:member(M, Ms)],
-    Scan = fun() -> missed(Changed, Suspends, Supervised, maps:from_list([{P, true} || {P, _} <- Reach0])) end,
-    case Parallel andalso Mode =/= all of
-        true ->
-            Task = task(true, fun() -> [maps:without([pid_term, special], X) || X <- Scan()] end),
-            {Reach0, Task, #{}};
-        false -> discover_all(Scan(), Reach0, Suspends, Mode)
-    end.
-
-discover_all(Missed, Reach0, Suspends, Mode) ->
-    Extra = case Mode of
-                all -> [{P, M} || #{pid_term := P, module := M, special := true} <- Missed,
-                                  lists:member(M, Suspends)];
-                _ -> []
-            end,
-    {Reach0 ++ Extra, [maps:without([pid_term, special], X) || X <- Missed],
-     maps:from_list([{P, true} || {P, _} <- Extra])}.
-
-suspends(#{instruction := I}) -> I =:= update orelse I =:= supervisor.
-
-missed(Changed, Suspends, Supervised, Reached) ->
-    ChangedSet = maps:from_list([{M, true} || M <- Changed]),
-    lists:filtermap(
-        fun(P) ->
-            case maps:is_key(P, Reached) of
-                true -> false;
-                false ->
-                    case beam_live_agent:initial_module(P) of
-                        {M, How} ->
-                            case maps:is_key(M, ChangedSet) of
-                                true -> {true, missed_entry(P, M, How, Supervised, Suspends)};
-                                false -> false
-                            end;
-                        undefined -> false
-                    end
-            end
-        end, processes()).
-
-missed_entry(P, M, How, Supervised, Suspends) ->
-    Why = case {How, maps:find(P, Supervised)} of
-              {spawn, _} ->
-                  <<"not a special process: code_change is never called; it keeps running old code until it makes a fully qualified call, and is killed by the next purge if it does not">>;
-              {fun_server, _} ->
-                  <<"runs a fun of this module inside a generic server (an Agent, say): this module's code_change is never called, and the stored fun is old code">>;
-              {proc_lib, {ok, ChildSpecMods}} ->
-                  case lists:member(M, Suspends) andalso not lists:member(M, ChildSpecMods) of
-                      true ->
-                          <<"started through a helper module: its child spec does not name this module, so a release does not suspend it; new code will run on old state">>;
-                      false ->
-                          <<"its module declares no behaviour, so it gets load_module: not suspended, no code_change; new code will run on old state">>
-                  end;
-              {proc_lib, error} ->
-                  iolist_to_binary(["not in a supervision tree (started by ",
-                                    case beam_live_agent:parent(P) of undefined -> <<"an unknown process">>; Parent -> Parent end,
-                                    "): a release does not suspend it; new code will run on old state"])
-          end,
-    (proc_summary(P, M))#{why => Why, special => How =:= proc_lib, pid_term => P}.
-
-
-
-proc_summary(P, M) ->
-    #{pid => list_to_binary(pid_to_list(P)), name => beam_live_agent:reg(P), module => M}.
-
-%% ---- purge, suspend, snapshot, load, code_change, resume ------------------------------------
-
-%% load_binary purges the previous old code first, killing whoever still runs it. Doing that
-%% purge here, before anyone is suspended, kills the same processes and keeps the suspended
-%% window free of the process scan a purge costs.
-pre_purge(Mods) ->
-    lists:flatmap(
-        fun(M) ->
-            %% Usually nobody runs the old code: one soft purge (one scan) clears it.
-            case erlang:check_old_code(M) andalso not code:soft_purge(M) of
-                true ->
-                    %% Named before the purge: afterwards they are gone, names and all.
-                    Victims = [(proc_summary(P, M))#{reason => <<"ran old code purged by this load">>}
-                               || P <- processes(), erlang:check_process_code(P, M) =:= true],
-                    code:purge(M),
-                    Victims;
-                false -> []
-            end
-        end, Mods).
-
-%% sys:suspend as OTP does it, one process after the other (in parallel mode, in windows),
-%% with the rollback's snapshot of the state asked for in the same breath: the get_state system
-%% message is queued right behind the suspend, so the process answers both in one round trip.
-%% -> [{Pid, {ok, SuspendedAt} | {error, Why}, {state, S} | nostate}]
-suspend(Pids, T, Parallel) ->
-    [{P, R} || {P, R, _} <- suspend_and_snapshot(Pids, T, Parallel)].
-
-suspend_and_snapshot(Pids, T, false) ->
-    [suspend_one(P, T) || P <- Pids];
-suspend_and_snapshot(Pids, T, true) ->
-    At = now_us(),
-    [case R of
-         [ok, {error, _}] -> {P, {ok, At}, nostate};
-         [ok, State] -> {P, {ok, At}, {state, State}};
-         [ok] -> {P, {ok, At}, nostate};
-         Why when is_atom(Why) ->
-             Why =:= timeout andalso spawn(fun() -> catch sys:resume(P, 60000) end),
-             {P, {error, Why}, nostate}
-     end || {P, R} <- multi(Pids, [suspend, get_state], T)].
-
-suspend_one(P, T) ->
+load(#spec{module = M, instruction = delete_module}) ->
     S = now_us(),
-    Mon = erlang:monitor(process, P),
-    SusRef = make_ref(),
-    StateRef = make_ref(),
-    P ! {system, {self(), SusRef}, suspend},
-    P ! {system, {self(), StateRef}, get_state},
-    receive
-        {SusRef, ok} ->
-            Snap = receive
-                       {StateRef, {error, _}} -> nostate;
-                       {StateRef, State} -> {state, State};
-                       {'DOWN', Mon, process, P, _} -> nostate
-                   after T -> nostate
-                   end,
-            erlang:demonitor(Mon, [flush]),
-            {P, {ok, S}, Snap};
-        {'DOWN', Mon, process, P, _} ->
-            {P, {error, noproc}, nostate}
-    after T ->
-        erlang:demonitor(Mon, [flush]),
-        %% The suspend request is still queued: have it undone once the process gets to it,
-        %% without waiting here (OTP's own catch sys:resume).
-        spawn(fun() -> catch sys:resume(P, 60000) end),
-        {P, {error, timeout}, nostate}
-    end.
+    R = case code:delete(M) of true -> ok; false -> {error, not_loaded} end,
+    #{module => M, result => R, us => now_us() - S};
+load(#spec{module = M, binary = Bin, file = File}) ->
+    S = now_us(),
+    R = case code:load_binary(M, File, Bin) of
+            {module, M} -> ok;
+            {error, E} -> {error, E}
+        end,
+    #{module => M, result => R, us => now_us() - S}.
+
+%% ---- stored funs ----------------------------------------------------------------------------
 
 %% A module whose code creates funs has generated functions named -Name/Arity-fun-N-.
 creates_funs(M) ->
@@ -434,215 +539,13 @@ creates_funs(M) ->
         _ -> false
     end.
 
-load_all(Mods) ->
-    [load(M) || M <- Mods].
-
-load(#{module := M, instruction := delete_module}) ->
-    S = now_us(),
-    R = case code:delete(M) of true -> ok; false -> {error, not_loaded} end,
-    #{module => M, result => R, us => now_us() - S};
-load(#{module := M, binary := Bin, file := File}) ->
-    S = now_us(),
-    R = case code:load_binary(M, File, Bin) of
-            {module, M} -> ok;
-            {error, E} -> {error, E}
-        end,
-    #{module => M, result => R, us => now_us() - S}.
-
-%% One code_change per suspended pid of each updated module, in module order; after the first
-%% failure no further pid is changed (§5.14). In parallel mode one module's pids run together.
-code_change(Mods, Versions, Reach, NotSuspended, T, Parallel) ->
-    %% The few that did not suspend, rather than the many that did.
-    Skip = maps:from_list([{P, true} || P <- NotSuspended]),
-    lists:foldl(
-        fun(#{module := M} = Spec, Acc) ->
-            case suspends(Spec) of
-                false -> Acc;
-                true ->
-                    #{old_vsn_term := OldVsn} = version_of(M, Versions),
-                    Extra = maps:get(extra, Spec, []),
-                    Pids = [P || {P, M2} <- Reach, M2 =:= M, not maps:is_key(P, Skip)],
-                    case first_failure(Acc) of
-                        none when Parallel ->
-                            S = now_us(),
-                            Acc ++ [case R of
-                                        [ok] -> {P, M, ok, undefined, now_us() - S};
-                                        [{error, E}] -> {P, M, error, E, now_us() - S};
-                                        noproc -> {P, M, not_called, <<"exited while suspended">>, 0};
-                                        Why -> {P, M, error, Why, now_us() - S}
-                                    end || {P, R} <- multi(Pids, [{change_code, M, OldVsn, Extra}], T)];
-                        none ->
-                            Acc ++ [change_one(P, M, OldVsn, Extra, T) || P <- Pids];
-                        _ ->
-                            Acc ++ [{P, M, not_called, <<"an earlier code_change failed">>, 0} || P <- Pids]
-                    end
-            end
-        end, [], Mods).
-
-change_one(P, M, Vsn, Extra, T) ->
-    S = now_us(),
-    R = try sys:change_code(P, M, Vsn, Extra, T) of
-            ok -> ok;
-            {error, E} -> {error, E}
-        catch
-            exit:{timeout, _} -> {error, timeout};
-            exit:{noproc, _} -> gone;
-            C:E -> {error, {C, E}}
-        end,
-    case R of
-        ok -> {P, M, ok, undefined, now_us() - S};
-        %% It died while suspended: its supervisor restarts it on the new code. Not a failure.
-        gone -> {P, M, not_called, <<"exited while suspended">>, now_us() - S};
-        {error, Reason} -> {P, M, error, Reason, now_us() - S}
-    end.
-
-first_failure(Changes) ->
-    case [C || {_, _, error, _, _} = C <- Changes] of
-        [] -> none;
-        [F | _] -> F
-    end.
-
-%% Only what did load is put back: a module whose load failed still runs its old code.
-loaded_ok(M, Loads) ->
-    lists:any(fun(#{module := LM, result := R}) -> LM =:= M andalso R =:= ok end, Loads).
-
-%% Old binary back as current, each changed state back, from the snapshot.
-roll_back(Mods, Snap, Changes) ->
-    Loads = [restore_binary(M) || M <- lists:reverse(Mods)],
-    %% Every process whose code_change ran, failed ones included: a code_change that timed
-    %% out may still finish and set its state; the restore is queued right behind it.
-    States = [{P, restore_state(P, Snap)} || {P, _, R, _, _} <- Changes, R =/= not_called],
-    #{loads => Loads, states => States}.
-
-restore_binary(#{module := M} = Spec) ->
-    case maps:get(old_binary, Spec, undefined) of
-        undefined ->
-            #{module => M, result => {error, no_old_binary}};
-        Old ->
-            File = maps:get(old_file, Spec, maps:get(file, Spec)),
-            case code:load_binary(M, File, Old) of
-                {module, M} -> #{module => M, result => ok};
-                {error, E} -> #{module => M, result => {error, E}}
-            end
-    end.
-
-restore_state(P, Snap) ->
-    case maps:find(P, Snap) of
-        {ok, S} ->
-            try sys:replace_state(P, fun(_) -> S end, 5000) of
-                _ -> ok
-            catch C:E -> {error, {C, E}}
-            end;
-        error -> {error, no_snapshot}
-    end.
-
-%% Release mode resumes in OTP's order, one sender, but does not wait for each reply before
-%% sending the next resume: the processes wake in the same order, the waiting is per window.
-%% (The suspends stay one at a time: that is what a release does.) Parallel mode spreads the
-%% resumes over one sender per scheduler.
-resume(Pids, Parallel) ->
-    Replies = case Parallel of
-                  true -> multi(Pids, [resume], 5000);
-                  false -> lists:append([multi_batch(B, [resume], 5000) || B <- batches(Pids, ?WINDOW)])
-              end,
-    [{P, case R of [ok] -> ok; Why -> {error, Why} end, now_us()} || {P, R} <- Replies].
-
-soft_purge(Mods) ->
-    lists:foldl(
-        fun(M, {Unpurged, Old}) ->
-            case code:soft_purge(M) of
-                true -> {Unpurged, Old};
-                false ->
-                    Users = [(proc_summary(P, M))#{reason => <<"still runs old code">>,
-                                                   function => beam_live_agent:current(P)}
-                             || P <- processes(), erlang:check_process_code(P, M) =:= true],
-                    {[M | Unpurged], Old ++ Users}
-            end
-        end, {[], []}, Mods).
-
-%% Work that may run beside the runner (parallel mode) or in it (release mode, OTP's order).
-task(false, F) -> {done, F()};
-task(true, F) ->
-    Self = self(),
-    Ref = make_ref(),
-    spawn_link(fun() -> Self ! {Ref, F()} end),
-    {pending, Ref}.
-
-await({done, V}) -> V;
-await({pending, Ref}) -> receive {Ref, V} -> V end.
-
-%% Parallel mode, in the spirit of sys:multi_suspend: the same system messages sent to a
-%% batch of ?WINDOW processes at once, then the replies gathered, batch after batch. One sender
-%% and one receive per reply, instead of a round trip each: fewer context switches.
-%% -> [{Pid, [Reply] | timeout | noproc}] in the order given.
-multi(Pids, Reqs, T) ->
-    %% One sender per scheduler, each batching its share: the senders' own work (a send and a
-    %% receive per process) is spread over the cores too.
-    N = erlang:system_info(schedulers_online),
-    Shares = split(Pids, N),
-    Self = self(),
-    Refs = [begin
-                R = make_ref(),
-                spawn_link(fun() -> Self ! {R, lists:append([multi_batch(B, Reqs, T) || B <- batches(Share, ?WINDOW)])} end),
-                R
-            end || Share <- Shares],
-    lists:append([receive {R, V} -> V end || R <- Refs]).
-
-split(L, N) ->
-    Size = max(1, (length(L) + N - 1) div N),
-    batches(L, Size).
-
-batches([], _) -> [];
-batches(L, N) ->
-    {B, Rest} = take(L, N, []),
-    [B | batches(Rest, N)].
-
-take(Rest, 0, Acc) -> {lists:reverse(Acc), Rest};
-take([], _, Acc) -> {lists:reverse(Acc), []};
-take([X | Xs], N, Acc) -> take(Xs, N - 1, [X | Acc]).
-
-multi_batch(Pids, Reqs, T) ->
-    Ref = make_ref(),
-    Self = self(),
-    Tagged = lists:zip(lists:seq(1, length(Reqs)), Reqs),
-    send_batch(Pids, 1, Self, Ref, Tagged),
-    Deadline = erlang:monotonic_time(millisecond) + T,
-    %% The replies go to the sender's process dictionary (the sender is ours alone and lives
-    %% for this call): no map to grow and search, one cheap write and one read per reply.
-    gather(Ref, length(Pids) * length(Tagged), Deadline),
-    collect(Pids, 1, [K || {K, _} <- Tagged]).
-
-send_batch([], _I, _Self, _Ref, _Tagged) -> ok;
-send_batch([P | Ps], I, Self, Ref, Tagged) ->
-    [P ! {system, {Self, {Ref, I, K}}, Req} || {K, Req} <- Tagged],
-    send_batch(Ps, I + 1, Self, Ref, Tagged).
-
-collect([], _I, _Ks) -> [];
-collect([P | Ps], I, Ks) ->
-    %% Wrapped, since a state may well be the atom undefined.
-    Rs = [erase({I, K}) || K <- Ks],
-    R = case lists:member(undefined, Rs) of
-            false -> [Reply || {r, Reply} <- Rs];
-            true -> case is_process_alive(P) of true -> timeout; false -> noproc end
-        end,
-    [{P, R} | collect(Ps, I + 1, Ks)].
-
-gather(_Ref, 0, _Deadline) -> ok;
-gather(Ref, N, Deadline) ->
-    receive
-        {{Ref, I, K}, Reply} ->
-            put({I, K}, {r, Reply}),
-            gather(Ref, N - 1, Deadline)
-    after max(0, Deadline - erlang:monotonic_time(millisecond)) -> ok
-    end.
-
 %% Funs of a changed module held in a suspended process's state: after the purge they raise
-%% badfun (the purge does not see funs, §17). Looked for in the snapshot, bounded.
+%% badfun (the purge does not see funs). Looked for in a sample of the snapshot, bounded.
+stored_funs(_Sample, []) -> [];
 stored_funs(Sample, Mods) ->
     Set = maps:from_list([{M, true} || M <- Mods]),
-    lists:usort([proc_summary(P, M) || {P, S} <- Sample, M <- funs_in(S, Set, 10000)]).
+    lists:usort([summary(P, M) || {P, S} <- Sample, M <- funs_in(S, Set, 10000)]).
 
-%% A sample is enough to warn: the states of the first ?FUN_SAMPLE processes.
 sample_states(Snap, Reach) ->
     [{P, S} || {P, _} <- lists:sublist(Reach, ?FUN_SAMPLE), {ok, S} <- [maps:find(P, Snap)]].
 
@@ -670,188 +573,103 @@ funs_in(_, _, B, Acc) ->
 
 %% ---- report ---------------------------------------------------------------------------------
 
-report(Result, #{versions := Versions, reach := Reach, missed := Missed, killed := Killed,
-                 dev_only := DevOnly,
-                 suspended := Suspended, resumed := Resumed, unpurged := Unpurged,
-                 old_code := OldCode, mode := Mode, parallel := Parallel, policy := Policy,
-                 mods := Mods, t := [T0, T1, T2, T3, T7, T8, T9]}) ->
-    {Status, Info} = case Result of
-                         {ok, I} -> {ok, I};
-                         {failed, I} -> {failed, I};
-                         {aborted, Why} -> {aborted, #{abort => Why}}
-                     end,
-    Changes = maps:get(changes, Info, []),
-    SusAt = maps:from_list([{P, S} || {P, {ok, S}} <- Suspended]),
-    ResAt = maps:from_list([{P, At} || {P, _, At} <- Resumed]),
-    ChangeOf = maps:from_list([{P, {R, Why, Us}} || {P, _, R, Why, Us} <- Changes]),
-    NotSus = maps:from_list([{P, E} || {P, {error, E}} <- Suspended]),
-    Procs = [begin
-                 {CC, Reason, CCUs} =
-                     case maps:find(P, NotSus) of
-                         {ok, E} -> {not_called, not_suspended_reason(E), 0};
-                         error -> maps:get(P, ChangeOf, {not_called, not_called_reason(Status), 0})
-                     end,
-                 SusMs = case {maps:find(P, SusAt), maps:find(P, ResAt)} of
-                             {{ok, S}, {ok, R}} -> (R - S) / 1000;
-                             _ -> 0
-                         end,
-                 (proc_summary(P, M))#{code_change => CC, reason => show_reason(Reason),
-                                       suspended_ms => SusMs, code_change_ms => CCUs / 1000,
-                                       dev_only => maps:is_key(P, DevOnly)}
-             end || {P, M} <- dedup_pairs(Reach)],
-    [T4, T5, T6] = maps:get(t, Info, [T7, T7, T7]),
-    Ok = Status =:= ok,
-    Rep = #{ok => Ok,
-            mode => Mode,
-            parallel => Parallel,
-            on_failure => Policy,
-            rolled_back => maps:get(rolled_back, Info, Status =:= aborted),
-            error => error_text(Status, Info),
-            modules => [maps:remove(old_vsn_term, V) || V <- Versions],
-            loads => [L#{result => show_reason(R)} || #{result := R} = L <- maps:get(loads, Info, [])],
-            processes => Procs,
-            missed => Missed,
-            killed => Killed,
-            old_code => OldCode,
-            unpurged => Unpurged,
-            stored_funs => maps:get(stored_funs, Info, []),
-            timings => #{discover_ms => (T1 - T0) / 1000,
-                         purge_ms => (T2 - T1) / 1000,
-                         suspend_ms => (T3 - T2) / 1000,
-                         snapshot_ms => (T4 - T3) / 1000,
-                         load_ms => (T5 - T4) / 1000,
-                         code_change_ms => (T6 - T5) / 1000,
-                         resume_ms => (T8 - T7) / 1000,
-                         soft_purge_ms => (T9 - T8) / 1000,
-                         agent_ms => (T9 - T0) / 1000,
-                         max_suspended_ms => lists:max([0 | [maps:get(suspended_ms, X) || X <- Procs]])}},
-    case Status of
-        ok -> remember(Mods, Versions, maps:get(snapshot, Info, #{}), Changes);
-        _ -> ok
-    end,
-    Rep.
+report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, pushed := Pushed, versions := Versions,
+         missed := Missed, opts := #opts{mode = Mode, parallel = Par, policy = Policy, extra = Extra},
+         unpurged := Unpurged, old_code := OldCode, stored_funs := Funs, t := [T0, T1, T2, T3]}) ->
+    DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
+    Procs = lists:append([block_processes(B, Status, DevOnly) || B <- Blocks]),
+    Sum = fun(K) -> lists:sum([maps:get(K, B#block.t, 0) || B <- Blocks]) / 1000 end,
+    #{ok => Status =:= ok,
+      pushed => Pushed,
+      mode => Mode,
+      parallel => Par,
+      on_failure => Policy,
+      rolled_back => Undo =/= undefined andalso Pushed,
+      error => error_text(Status, Failure, Undo),
+      modules => [maps:remove(old_vsn_term, V) || V <- Versions],
+      blocks => [[S#spec.module || S <- B#block.specs] || B <- Blocks],
+      loads => [L#{result => show_reason(R)} || B <- Blocks, #{result := R} = L <- B#block.loads],
+      processes => Procs,
+      missed => [strip(X) || X <- Missed],
+      killed => [maps:without([pid_term, sup_term], K) || B <- Blocks, K <- B#block.victims],
+      old_code => OldCode,
+      unpurged => Unpurged,
+      stored_funs => Funs,
+      undo => show_undo(Undo),
+      timings => #{discover_ms => (T1 - T0) / 1000 + Sum(discover),
+                   purge_ms => 0,
+                   suspend_ms => Sum(suspend),
+                   snapshot_ms => 0,
+                   load_ms => Sum(load),
+                   code_change_ms => Sum(code_change),
+                   resume_ms => Sum(resume),
+                   soft_purge_ms => (T3 - T2) / 1000,
+                   agent_ms => (T3 - T0) / 1000,
+                   max_suspended_ms => lists:max([0 | [maps:get(suspended_ms, X) || X <- Procs]])}}.
+
+block_processes(#block{reach = Reach, suspended = Suspended, changes = Changes, t = T}, Status, DevOnly) ->
+    SusAt = maps:from_list([{P, S} || {P, {ok, S}, _} <- Suspended]),
+    ResAt = maps:from_list([{P, At} || {P, _, At} <- maps:get(resumed, T, [])]),
+    ChangeOf = maps:from_list([{P, C} || {P, _, C} <- Changes]),
+    NotSus = maps:from_list([{P, E} || {P, {error, E}, _} <- Suspended]),
+    [begin
+         {CC, Reason, CCUs} =
+             case {maps:find(P, NotSus), maps:find(P, ChangeOf)} of
+                 {{ok, E}, _} -> {not_called, not_suspended_reason(E), 0};
+                 {_, {ok, {_, ok, Us, _}}} -> {ok, undefined, Us};
+                 {_, {ok, {_, gone, Us, _}}} -> {not_called, <<"exited while suspended">>, Us};
+                 {_, {ok, {_, not_called, _, _}}} -> {not_called, <<"an earlier code_change failed">>, 0};
+                 {_, {ok, {_, {error, Why}, Us, _}}} -> {error, Why, Us};
+                 {_, error} -> {not_called, not_called_reason(Status), 0}
+             end,
+         SusMs = case {maps:find(P, SusAt), maps:find(P, ResAt)} of
+                     {{ok, S}, {ok, R}} -> (R - S) / 1000;
+                     _ -> 0
+                 end,
+         (summary(P, M))#{code_change => CC, reason => show_reason(Reason),
+                          suspended_ms => SusMs, code_change_ms => CCUs / 1000,
+                          dev_only => maps:is_key(P, DevOnly)}
+     end || {P, M} <- Reach].
 
 not_suspended_reason(timeout) -> <<"not suspended: busy past the suspend timeout; a release would go on without it, so it runs the new code on its old state">>;
+not_suspended_reason(budget) -> <<"not suspended: the block's suspend timeout was spent on busier processes; it runs the new code on its old state">>;
 not_suspended_reason(noproc) -> <<"not suspended: the process exited">>;
 not_suspended_reason(E) -> iolist_to_binary(io_lib:format("not suspended: ~p", [E])).
 
 not_called_reason(aborted) -> <<"upgrade aborted before code_change">>;
 not_called_reason(_) -> <<"not reached">>.
 
-error_text(ok, _) -> undefined;
-error_text(aborted, #{abort := caller_down}) ->
+error_text(ok, _, _) -> undefined;
+error_text(aborted, {abort, caller_down}, _) ->
     <<"the caller disappeared mid-upgrade; everything was put back and resumed">>;
-error_text(aborted, #{abort := Why}) -> show_reason(Why);
-error_text(failed, #{failure := {load, M, Reason}}) ->
+error_text(aborted, {abort, Why}, _) -> show_reason(Why);
+error_text(failed, {load, M, Reason}, _) ->
     iolist_to_binary(io_lib:format("loading ~p failed: ~0tp (an on_load function that failed, or a NIF that did not load)", [M, Reason]));
-error_text(failed, #{failure := {P, M, error, Reason, _}}) ->
-    iolist_to_binary(io_lib:format("code_change of ~p failed in ~s: ~tp",
-                                   [M, pid_to_list(P), Reason])).
+error_text(failed, {P, M, {error, timeout}}, _) ->
+    iolist_to_binary(io_lib:format("code_change of ~p in ~s did not finish within the block's code_change timeout", [M, pid_to_list(P)]));
+error_text(failed, {P, M, {error, Reason}}, _) ->
+    iolist_to_binary(io_lib:format("code_change of ~p failed in ~s: ~tp", [M, pid_to_list(P), Reason])).
+
+show_undo(undefined) -> undefined;
+show_undo(#{loads := Loads} = U) -> U#{loads := [L#{result => show_reason(R)} || #{result := R} = L <- Loads]}.
+
+%% Past the suspends of a block, the journal says loaded: the node's code was changed.
+pushed(Found) ->
+    lists:any(fun({_, Phase, _, _}) -> Phase =:= loaded orelse Phase =:= done end, Found).
+
+show(T) -> iolist_to_binary(io_lib:format("~0tp", [T])).
 
 show_reason(undefined) -> undefined;
 show_reason(ok) -> ok;
 show_reason(B) when is_binary(B) -> B;
-show_reason(R) -> iolist_to_binary(io_lib:format("~0tp", [R])).
+show_reason(R) -> show(R).
 
-%% ---- the keeper: the last upgrade, for rollback ---------------------------------------------
+strip(X) -> maps:without([pid_term, special], X).
 
-remember(Mods, Versions, Snap, Changes) ->
-    Changed = [{P, M} || {P, M, ok, _, _} <- Changes],
-    Entry = #{modules => [maps:without([binary], S) || S <- Mods],
-              versions => Versions,
-              states => [{P, M, maps:get(P, Snap)} || {P, M} <- Changed, maps:is_key(P, Snap)],
-              at => erlang:system_time(millisecond)},
-    call_keeper(keeper(), {put, Entry}).
+summary(P, M) -> beam_live_reach:summary(P, M).
 
-keeper() ->
-    case whereis(?KEEPER) of
-        undefined ->
-            P = spawn(fun() -> keeper_loop(undefined) end),
-            try register(?KEEPER, P) of
-                true -> P
-            catch error:badarg ->
-                exit(P, kill),
-                whereis(?KEEPER)
-            end;
-        P -> P
-    end.
-
-%% Fully qualified, so that a newer agent takes the keeper over instead of killing it.
-keeper_loop(Last) ->
-    receive
-        {From, Ref, get} -> From ! {Ref, Last}, ?MODULE:keeper_loop(Last);
-        {From, Ref, {put, New}} -> From ! {Ref, ok}, ?MODULE:keeper_loop(New);
-        {From, Ref, clear} -> From ! {Ref, ok}, ?MODULE:keeper_loop(undefined)
-    end.
-
-call_keeper(K, Msg) ->
-    Ref = make_ref(),
-    K ! {self(), Ref, Msg},
-    receive {Ref, R} -> R after 5000 -> undefined end.
-
-%% ---- rollback of the last upgrade -----------------------------------------------------------
-
-run_rollback(#{modules := Mods, versions := Versions, states := States}, Req, Wd) ->
-    T0 = now_us(),
-    ST = maps:get(suspend_timeout, Req, 5000),
-    CT = maps:get(code_change_timeout, Req, 5000),
-    Pids = [P || {P, _, _} <- States, is_process_alive(P)],
-    Wd ! {suspending, Pids},
-    Suspended = suspend(Pids, ST, false),
-    SusPids = [P || {P, {ok, _}} <- Suspended],
-    %% Dynamic modules: code_change {down, Vsn} before the old code is loaded (§2.6).
-    Downs = [{P, down_one(P, M, S, Versions, CT)} || {P, M, S} <- States, lists:member(P, SusPids)],
-    Loads = [restore_binary(S) || S <- lists:reverse(Mods)],
-    Resumed = resume(lists:reverse(SusPids), false),
-    Wd ! {resumed, SusPids},
-    {Unpurged, OldCode} = soft_purge([maps:get(module, S) || S <- Mods]),
-    call_keeper(keeper(), clear),
-    Failed = [L || #{result := R} = L <- Loads, R =/= ok],
-    #{ok => Failed =:= [],
-      error => case Failed of [] -> undefined; _ -> show_reason(Failed) end,
-      modules => [#{module => M, old_vsn => NewVsn, new_vsn => OldVsn}
-                  || #{module := M, old_vsn := OldVsn, new_vsn := NewVsn} <- Versions],
-      processes => [(proc_summary(P, M))#{how => How}
-                    || {P, How} <- Downs, {P2, M, _} <- States, P2 =:= P],
-      not_suspended => [list_to_binary(pid_to_list(P)) || {P, {error, _}} <- Suspended],
-      resumed => length(Resumed),
-      loads => [L#{result => show_reason(R)} || #{result := R} = L <- Loads],
-      old_code => OldCode,
-      unpurged => Unpurged,
-      timings => #{total_ms => (now_us() - T0) / 1000}}.
-
-%% The module's own code_change {down, OldVsn} when it transforms the state; otherwise (no
-%% such clause, or a default that hands the state back unchanged) the state saved before.
-down_one(P, M, Saved, Versions, T) ->
-    #{old_vsn_term := OldVsn} = version_of(M, Versions),
-    Before = (catch sys:get_state(P, T)),
-    case catch sys:change_code(P, M, {down, OldVsn}, [], T) of
-        ok ->
-            case catch sys:get_state(P, T) of
-                Before -> restore_state(P, #{P => Saved}), saved_state;
-                _ -> code_change_down
-            end;
-        _ ->
-            restore_state(P, #{P => Saved}),
-            saved_state
-    end.
-
-%% ---- helpers --------------------------------------------------------------------------------
-
-is_suspended(P) ->
-    try sys:get_status(P, 1000) of
-        {status, _, _, [_, suspended | _]} -> true;
-        _ -> false
-    catch _:_ -> false
-    end.
-
-dedup(L) -> dedup(L, #{}).
-dedup([], _) -> [];
-dedup([H | T], Seen) ->
-    case maps:is_key(H, Seen) of
-        true -> dedup(T, Seen);
-        false -> [H | dedup(T, Seen#{H => true})]
-    end.
+pid_or_undefined(P) when is_pid(P) -> list_to_binary(pid_to_list(P));
+pid_or_undefined(_) -> undefined.
 
 dedup_pairs(L) -> dedup_pairs(L, #{}).
 dedup_pairs([], _) -> [];
@@ -861,7 +679,5 @@ dedup_pairs([{P, _} = H | T], Seen) ->
         false -> [H | dedup_pairs(T, Seen#{P => true})]
     end.
 
-version_of(M, Versions) ->
-    hd([V || #{module := M2} = V <- Versions, M2 =:= M]).
-
 now_us() -> erlang:monotonic_time(microsecond).
+now_ms() -> erlang:monotonic_time(millisecond).

@@ -14,6 +14,7 @@ import {
   ProcessStateParams,
   ProcessesPage,
   ProcessesParams,
+  RollbackParams,
   RollbackReport,
   StatusNotification,
   StatusParams,
@@ -290,8 +291,8 @@ export class LiveServer {
     return plan;
   }
 
-  async rollback(): Promise<RollbackReport> {
-    const r = await this.needEngine().rollback(this.upgradeOptions());
+  async rollback(params: RollbackParams = {}): Promise<RollbackReport> {
+    const r = await this.needEngine().rollback({ ...this.upgradeOptions(), restoreSnapshot: params.restoreSnapshot ?? false });
     await this.refreshPitfalls();
     return r;
   }

@@ -1,7 +1,7 @@
-// A project's own .appup wins over the default instructions (OTP_SEMANTICS §2.5). The terms
+// A project's own .appup wins over the default instructions (docs/otp-rules.md). The terms
 // come from file:consult on the bridge; this file reads, writes and places them.
 import { Atom, Charlist, Term, Tuple, isAtom, text } from '../beam/term';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatAtom, formatTerm } from '../beam/format';
 import type { Project } from '../compile/project';
@@ -11,7 +11,12 @@ export interface AppupEntry {
   instruction: Instruction;
   /** Extra for code_change: [] by default, {M, F, A} for an Agent, anything the appup says. */
   extra: Term;
+  /** DepMods, where the instruction gives them. */
+  depMods?: string[];
 }
+
+const atomNames = (t: Term | undefined): string[] | undefined =>
+  Array.isArray(t) && t.every((x) => x instanceof Atom) ? (t as Atom[]).map((x) => x.name) : undefined;
 
 /**
  * The up-instructions for the running application vsn (or, when none names it, the first
@@ -30,20 +35,24 @@ export function appupInstructions(terms: Term[], runningAppVsn: string | null): 
     const m = mod.name;
     switch (tag.name) {
       case 'update': {
-        // {update, M}, {update, M, supervisor}, {update, M, Change[, DepMods]},
-        // {update, M, ModType, Change, PrePurge, PostPurge, DepMods}
+        // {update, M}, {update, M, supervisor}, {update, M, Change | DepMods},
+        // {update, M, Change, DepMods}, {update, M, ModType, Change, PrePurge, PostPurge, DepMods}
         if (rest.length >= 1 && isAtom(rest[0], 'supervisor')) {
           out.set(m, { instruction: 'supervisor', extra: [] });
           break;
         }
         const change = rest.length >= 5 ? rest[1] : rest[0];
         const extra = change instanceof Tuple && isAtom(change.elements[0], 'advanced') ? change.elements[1]! : [];
-        out.set(m, { instruction: 'update', extra });
+        const depMods = atomNames(rest.length >= 5 ? rest[4] : rest.length === 2 ? rest[1] : rest[0]);
+        out.set(m, { instruction: 'update', extra, ...(depMods?.length ? { depMods } : {}) });
         break;
       }
-      case 'load_module':
-        out.set(m, { instruction: 'load_module', extra: [] });
+      case 'load_module': {
+        // {load_module, M}, {load_module, M, DepMods}, {load_module, M, PrePurge, PostPurge, DepMods}
+        const depMods = atomNames(rest[rest.length - 1]);
+        out.set(m, { instruction: 'load_module', extra: [], ...(depMods?.length ? { depMods } : {}) });
         break;
+      }
       case 'add_module':
         out.set(m, { instruction: 'add_module', extra: [] });
         break;
@@ -53,6 +62,15 @@ export function appupInstructions(terms: Term[], runningAppVsn: string | null): 
     }
   }
   return out;
+}
+
+/** The vsn an `.app` file gives, read without a bridge (mix and rebar3 write `{vsn,"X"}`). */
+export function readAppVsn(file: string): string | undefined {
+  try {
+    return /\{\s*vsn\s*,\s*"([^"]*)"/.exec(readFileSync(file, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** What an `.app` file's `{application, App, Props}` says of the vsn and the modules. */
@@ -73,13 +91,15 @@ export interface AppupModule {
   module: string;
   instruction: Instruction;
   extra?: Term;
+  depMods?: string[];
 }
 
 function instructionTerm(m: AppupModule, dir: 'up' | 'down'): string {
   const a = formatAtom(m.module);
+  const deps = m.depMods?.length ? `,[${m.depMods.map(formatAtom).join(',')}]` : '';
   switch (m.instruction) {
     case 'update':
-      return `{update,${a},{advanced,${formatTerm(m.extra ?? [])}}}`;
+      return `{update,${a},{advanced,${formatTerm(m.extra ?? [])}}${deps}}`;
     case 'supervisor':
       return `{update,${a},supervisor}`;
     case 'add_module':
@@ -87,7 +107,7 @@ function instructionTerm(m: AppupModule, dir: 'up' | 'down'): string {
     case 'delete_module':
       return dir === 'up' ? `{delete_module,${a}}` : `{add_module,${a}}`;
     default:
-      return `{load_module,${a}}`;
+      return `{load_module,${a}${deps}}`;
   }
 }
 

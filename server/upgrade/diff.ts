@@ -1,5 +1,6 @@
-// What changed between the node and the build (OTP_SEMANTICS §1): a module changed iff its MD5
+// What changed between the node and the build (docs/otp-rules.md): a module changed iff its MD5
 // differs from the loaded one. Pure: the node's answers come in as data.
+import { dirname } from 'node:path';
 import { BeamOnDisk, BeamSet } from './beams';
 
 export interface LoadedInfo {
@@ -24,14 +25,28 @@ export interface BuildDiff {
   deleted: string[];
 }
 
-export function diffBuild(before: Set<string>, after: BeamSet, loaded: Map<string, LoadedInfo>, loadedUnderBuild: string[]): BuildDiff {
+/**
+ * `known`: by build folder, the modules the node's application had when it was loaded (its
+ * `.app` then). A module of the build that the node has not loaded is added iff that list lacks
+ * it: the node and the build decide, not whether a compile already wrote the beam. Folders whose
+ * application the node never loaded fall back on `before`, the build as it was before this
+ * compile.
+ */
+export function diffBuild(
+  before: Set<string>,
+  after: BeamSet,
+  loaded: Map<string, LoadedInfo>,
+  loadedUnderBuild: string[],
+  known: Map<string, Set<string>> = new Map(),
+): BuildDiff {
   const d: BuildDiff = { changed: [], unchanged: [], notLoaded: [], added: [], deleted: [] };
   for (const beam of [...after.modules.values()].sort((a, b) => a.module.localeCompare(b.module))) {
     const l = loaded.get(beam.module);
+    const app = known.get(dirname(beam.file));
     if (l?.loaded) {
       if (l.md5 === beam.info.md5) d.unchanged.push(beam.module);
       else d.changed.push({ beam, loaded: l });
-    } else if (before.has(beam.module)) {
+    } else if (app ? app.has(beam.module) : before.has(beam.module)) {
       d.notLoaded.push(beam.module);
     } else {
       d.added.push(beam);

@@ -4,7 +4,7 @@ import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AppupEntry, appupHomes, appupInstructions, formatAppup, readAppFile } from './appup';
+import { AppupEntry, appupHomes, appupInstructions, formatAppup, readAppFile, readAppVsn } from './appup';
 import { CompileError, compileProject, CompileResult } from '../compile/compile';
 import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
@@ -25,9 +25,10 @@ import { NodeSession } from '../runtime/session';
 import { BeamSet, readBeamDirs } from './beams';
 import { BinaryStore } from './binaries';
 import { BuildDiff, diffBuild, LoadedInfo } from './diff';
-import { expandScript, instructionFor, PlannedModule, planWarnings, WarningInputs } from './plan';
+import { instructionFor, PlannedModule, planWarnings, WarningInputs } from './plan';
+import { expandScript, LibOf, scriptBlocks } from './script';
 import { emptyReport, summarize } from './report';
-import { agentTimeout, rollbackLast, upgradeCall } from './rollback';
+import { agentTimeout, deadlineMs, rollbackLast, upgradeCall } from './rollback';
 
 export interface EngineOptions {
   /** Compile mix projects in a warm build VM (long-lived engines: the editor, watch). */
@@ -43,6 +44,12 @@ export interface UpgradeOptions {
   codeChangeTimeoutMs?: number;
   /** Fault injection for the tests: pause between suspend and load. */
   pauseAfterSuspendMs?: number;
+  /** Fault injection: pause after the first block's load. */
+  pauseAfterLoadMs?: number;
+  /** Fault injection: pause after the first block's first code_change. */
+  pauseMidCodeChangeMs?: number;
+  /** Rollback: put back the snapshot taken at the upgrade where no down clause matches. */
+  restoreSnapshot?: boolean;
 }
 
 // Failures of the build folder rather than of the code: say what to do about them.
@@ -71,6 +78,8 @@ interface Prepared {
   compile: CompileResult;
   diff?: BuildDiff;
   planned: PlannedModule[];
+  /** The application (and vsn) each planned module's beam belongs to, from its .app. */
+  libOf: LibOf;
   noOldBinary: string[];
   unreadable: Array<{ file: string; error: string }>;
 }
@@ -146,17 +155,25 @@ export class UpgradeEngine {
     const files = this.savedFiles.splice(0).map((f) => join(this.project.dir, f));
     const compile = await compileProject(this.project, { warm: this.warm, files: files.some((f) => f.endsWith('.hrl')) ? undefined : files });
     this.lastCompile = compile;
-    if (!compile.ok) return { compile, planned: [], noOldBinary: [], unreadable: [] };
+    if (!compile.ok) return { compile, planned: [], libOf: () => undefined, noOldBinary: [], unreadable: [] };
     if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;
     const after = readBeamDirs(this.beamDirs);
     this.lastBuild = after;
     const loaded = await this.loadedInfos([...after.modules.keys()]);
     const under = (termToJson(await this.session.bridge.agent('loaded_under', [this.beamDirs.map((d) => Buffer.from(d))])) as string[]) ?? [];
-    const diff = diffBuild(before, after, loaded, under);
+    const appOfDir = new Map(this.beamDirs.flatMap((d) => {
+      const app = existsSync(d) ? readdirSync(d).find((f) => f.endsWith('.app')) : undefined;
+      return app ? [[d, app.slice(0, -'.app'.length)] as const] : [];
+    }));
+    const appModules = appOfDir.size
+      ? (termToJson(await this.session.bridge.agent('app_modules', [[...new Set(appOfDir.values())].map(atom)])) as Record<string, string[] | null>)
+      : {};
+    const known = new Map([...appOfDir].flatMap(([d, app]) => (appModules[app] ? [[d, new Set(appModules[app])] as const] : [])));
+    const diff = diffBuild(before, after, loaded, under, known);
     const appup = await this.appup();
     const withAppup = (p: PlannedModule): PlannedModule => {
       const a = appup.get(p.module);
-      return a ? { ...p, instruction: a.instruction, extra: a.extra, fromAppup: true } : p;
+      return a ? { ...p, instruction: a.instruction, extra: a.extra, depMods: a.depMods, fromAppup: true } : p;
     };
     const planned: PlannedModule[] = [
       ...diff.changed.map(({ beam }) => ({ module: beam.module, instruction: instructionFor(beam), beam })),
@@ -164,7 +181,17 @@ export class UpgradeEngine {
       ...diff.deleted.map((module) => ({ module, instruction: 'delete_module' as const })),
     ].map(withAppup);
     const noOldBinary = diff.changed.filter(({ loaded: l }) => !l.md5 || !this.store.has(l.md5)).map(({ beam }) => beam.module);
-    return { compile, diff, planned, noOldBinary, unreadable: after.errors };
+    const vsnOf = new Map<string, string>();
+    for (const [d, app] of appOfDir) {
+      const v = readAppVsn(join(d, `${app}.app`));
+      if (v) vsnOf.set(d, v);
+    }
+    const libOf: LibOf = (m) => {
+      const b = after.modules.get(m);
+      const d = b && dirname(b.file);
+      return d && appOfDir.has(d) && vsnOf.has(d) ? { app: appOfDir.get(d)!, vsn: vsnOf.get(d)! } : undefined;
+    };
+    return { compile, diff, planned, libOf, noOldBinary, unreadable: after.errors };
   }
 
   /**
@@ -251,8 +278,11 @@ export class UpgradeEngine {
   }
 
   /** The request the agent's upgrade, plan and rollback take. */
-  private agentRequest(p: Prepared, opts: UpgradeOptions) {
+  private async agentRequest(p: Prepared, opts: UpgradeOptions) {
     const loaded = new Map(p.diff?.changed.map(({ beam, loaded: l }) => [beam.module, l]) ?? []);
+    // A deleted module's running binary is kept too, so that an undo can load it back.
+    if (p.diff?.deleted.length) for (const [m, l] of await this.loadedInfos(p.diff.deleted)) loaded.set(m, l);
+    const blocks = scriptBlocks(p.planned);
     return {
       modules: p.planned.map((m) => {
         const l = loaded.get(m.module);
@@ -265,12 +295,18 @@ export class UpgradeEngine {
           extra: m.extra ?? [],
         };
       }),
+      blocks: blocks.map((b) => b.map((m) => atom(m.module))),
       mode: atom(opts.mode ?? 'release'),
       on_failure: atom(opts.onFailure ?? 'rollback'),
       parallel: opts.parallel ?? false,
       suspend_timeout: opts.suspendTimeoutMs ?? 5000,
       code_change_timeout: opts.codeChangeTimeoutMs ?? 5000,
-      hooks: { pause_after_suspend: opts.pauseAfterSuspendMs ?? 0 },
+      deadline: deadlineMs(opts, blocks.length),
+      hooks: {
+        pause_after_suspend: opts.pauseAfterSuspendMs ?? 0,
+        pause_after_load: opts.pauseAfterLoadMs ?? 0,
+        pause_mid_code_change: opts.pauseMidCodeChangeMs ?? 0,
+      },
     };
   }
 
@@ -290,16 +326,19 @@ export class UpgradeEngine {
         notLoaded: p.diff?.notLoaded ?? [],
         added: p.diff?.added.map((b) => b.module) ?? [],
         deleted: p.diff?.deleted ?? [],
-        script: expandScript(p.planned),
+        script: expandScript(p.planned, p.libOf),
+        blocks: scriptBlocks(p.planned).map((b) => b.map((m) => m.module)),
+        kills: [],
         reach: [],
         missed: [],
         warnings: [],
         diagnostics: p.compile.diagnostics,
       };
       if (!p.compile.ok || p.planned.length === 0) return base;
-      const r = termToJson(await this.upgradeCall('plan', this.agentRequest(p, opts), 60_000)) as unknown as {
+      const r = termToJson(await this.upgradeCall('plan', await this.agentRequest(p, opts), 60_000)) as unknown as {
         reach: UpgradePlan['reach'];
         missed: UpgradePlan['missed'];
+        kills: UpgradePlan['kills'];
         users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
         versions: ModuleChange[];
       };
@@ -308,6 +347,7 @@ export class UpgradeEngine {
         modules: r.versions,
         reach: r.reach,
         missed: r.missed,
+        kills: r.kills,
         warnings: await this.warnings(p, r.users),
       };
     });
@@ -338,13 +378,15 @@ export class UpgradeEngine {
         return summarize(report, Date.now() - started);
       }
       const planStart = Date.now();
-      const req = this.agentRequest(p, opts);
-      const users = termToJson(await this.upgradeCall('plan', req, 60_000)) as unknown as {
+      const req = await this.agentRequest(p, opts);
+      const planned = termToJson(await this.upgradeCall('plan', req, 60_000)) as unknown as {
         users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
+        versions: ModuleChange[];
       };
-      report.warnings = await this.warnings(p, users.users);
+      report.modules = planned.versions;
+      report.warnings = await this.warnings(p, planned.users);
       report.timings.planMs = Date.now() - planStart;
-      const r = termToJson(await this.upgradeCall('upgrade', req, agentTimeout(opts))) as Record<string, unknown>;
+      const r = termToJson(await this.upgradeCall('upgrade', req, agentTimeout(opts, req.blocks.length))) as Record<string, unknown>;
       const merged = mergeAgentReport(report, r);
       const funs = (r.storedFuns as Array<{ pid: string; name: string | null; module: string }>) ?? [];
       if (funs.length) merged.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: funs }));
@@ -385,9 +427,13 @@ export class UpgradeEngine {
 function mergeAgentReport(report: UpgradeReport, r: Record<string, unknown>): UpgradeReport {
   const t = (r.timings ?? {}) as Record<string, number>;
   report.ok = r.ok === true;
+  report.pushed = r.pushed === true;
   report.rolledBack = r.rolledBack === true;
   report.error = (r.error as string | null) ?? null;
-  report.modules = (r.modules as ModuleChange[]) ?? [];
+  // A runner that died reports no modules of its own: the ones asked for are what it found.
+  report.modules = (r.modules as ModuleChange[]) ?? report.modules;
+  report.blocks = (r.blocks as string[][]) ?? [];
+  report.undo = (r.undo as UpgradeReport['undo']) ?? null;
   report.processes = (r.processes as UpgradeReport['processes']) ?? [];
   report.missed = (r.missed as UpgradeReport['missed']) ?? [];
   report.killed = (r.killed as UpgradeReport['killed']) ?? [];

@@ -1,6 +1,5 @@
-// The default appup (OTP_SEMANTICS §2): which instruction each module gets, how systools_rc
-// expands and orders them, and what to warn about. Pure logic.
-import { formatAtom, formatTerm } from '../beam/format';
+// The default appup (docs/otp-rules.md): which instruction each module gets, and what to warn
+// about. Pure logic; script.ts expands the instructions into blocks.
 import type { Instruction, PlanWarning, ProcessRef } from '../protocol';
 import type { Term } from '../beam/term';
 import type { BeamOnDisk } from './beams';
@@ -38,30 +37,8 @@ export interface PlannedModule {
   extra?: Term;
   /** The instruction came from the project's .appup. */
   fromAppup?: boolean;
-}
-
-/** systools_rc's expansion for an upgrade: one block, suspend in order, load in reverse. */
-export function expandScript(mods: PlannedModule[]): string[] {
-  if (mods.length === 0) return [];
-  const a = (m: string) => formatAtom(m);
-  const list = (ms: string[]) => `[${ms.map(a).join(',')}]`;
-  const loaded = mods.filter((m) => m.instruction !== 'delete_module').map((m) => m.module);
-  const suspended = mods.filter((m) => m.instruction === 'update' || m.instruction === 'supervisor').map((m) => m.module);
-  const script: string[] = [];
-  if (loaded.length) script.push(`{load_object_code,${list(loaded)}}`);
-  script.push('point_of_no_return');
-  if (suspended.length) script.push(`{suspend,${list(suspended)}}`);
-  for (const m of [...mods].reverse()) {
-    script.push(m.instruction === 'delete_module' ? `{remove,{${a(m.module)},brutal_purge,brutal_purge}}` : `{load,{${a(m.module)},brutal_purge,brutal_purge}}`);
-  }
-  if (suspended.length) {
-    const extra = (m: string) => formatTerm(mods.find((x) => x.module === m)?.extra ?? []);
-    script.push(`{code_change,up,[${suspended.map((m) => `{${a(m)},${extra(m)}}`).join(',')}]}`);
-    script.push(`{resume,${list([...suspended].reverse())}}`);
-  }
-  const removed = mods.filter((m) => m.instruction === 'delete_module').map((m) => m.module);
-  if (removed.length) script.push(`{purge,${list(removed)}}`);
-  return script;
+  /** The appup's DepMods: modules this one depends on, which share its block. */
+  depMods?: string[];
 }
 
 function exports(beam: BeamOnDisk, name: string, arity: number): boolean {

@@ -12,10 +12,13 @@ export function emptyReport(node: string, opts: UpgradeOptions, compile: Compile
     devOnly: mode === 'all',
     parallel: opts.parallel ?? false,
     onFailure: opts.onFailure ?? 'rollback',
+    pushed: false,
     rolledBack: false,
     error: null,
     release: null,
     modules: [],
+    blocks: [],
+    undo: null,
     unchanged: [],
     notLoaded: [],
     added: [],
@@ -56,7 +59,7 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
   } else if (r.ok) {
     const changed = r.processes.filter((p) => p.codeChange === 'ok').length;
     r.summary = `Upgraded ${count(r.modules.length, 'module', 'modules')}, ${count(changed, 'process', 'processes')} in ${totalMs} ms${tag}`;
-  } else if (r.modules.length === 0 && r.error) {
+  } else if (!r.pushed && r.error) {
     r.summary = `Upgrade skipped: ${r.error}`;
   } else {
     r.summary = `Upgrade failed${r.rolledBack ? ' and was rolled back' : ', new code kept'}: ${r.error ?? 'unknown error'}${tag}`;
@@ -65,6 +68,7 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
 }
 
 export function rollbackSummary(r: RollbackReport): string {
+  if (r.refused.length) return `Rollback refused, nothing changed: ${r.error}`;
   if (!r.ok) return `Rollback failed: ${r.error ?? 'unknown error'}`;
   return `Rolled back ${count(r.modules.length, 'module', 'modules')}, ${count(r.processes.length, 'process', 'processes')} in ${r.totalMs} ms`;
 }

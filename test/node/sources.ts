@@ -29,3 +29,65 @@ export function workerWithCodeChange(source: string): string {
     '  @impl true\n  def code_change(_old, state, _extra), do: {:ok, Map.put(state, :upgraded, true)}\n\n  @impl true\n  def handle_call',
   );
 }
+
+/**
+ * A GenServer (Tally) and twenty DynamicSupervisor workers (TallyWorker) whose code_change may
+ * call Tally, and a permanent acceptor Task looping with local calls: the shapes on which an
+ * upgrade's blocks, its failure path and its kills show.
+ */
+export const TALLY = 'lib/sample_app/tally.ex';
+export const TALLY_WORKER = 'lib/sample_app/tally_worker.ex';
+export const ACCEPTOR = 'lib/sample_app/acceptor.ex';
+export const TALLY_WORKERS = 20;
+
+export const tallySource = (vsn: string, codeChange = '') => `defmodule SampleApp.Tally do
+  use GenServer
+  @vsn "${vsn}"
+  def start_link(_), do: GenServer.start_link(__MODULE__, 0, name: __MODULE__)
+  def get, do: GenServer.call(__MODULE__, :get)
+  def bump, do: GenServer.call(__MODULE__, :bump)
+  def vsn, do: "${vsn}"
+  @impl true
+  def init(n), do: {:ok, n}
+  @impl true
+  def handle_call(:get, _from, n), do: {:reply, n, n}
+  def handle_call(:bump, _from, n), do: {:reply, n + 1, n + 1}
+${codeChange}end
+`;
+
+export const tallyWorkerSource = (vsn: string, codeChange = '') => `defmodule SampleApp.TallyWorker do
+  use GenServer
+  @vsn "${vsn}"
+  def start_link(id), do: GenServer.start_link(__MODULE__, id)
+  def vsn, do: "${vsn}"
+  @impl true
+  def init(id), do: {:ok, %{id: id, seen: nil}}
+  @impl true
+  def handle_call(:state, _from, s), do: {:reply, s, s}
+${codeChange}end
+`;
+
+export const acceptorSource = (version: number) => `defmodule SampleApp.Acceptor do
+  # Loops with local calls, as an acceptor does: an upgrade leaves it on the old code.
+  use Task, restart: :permanent
+  def start_link(_), do: Task.start_link(fn -> Process.register(self(), :sample_acceptor); loop() end)
+  defp version, do: ${version}
+  defp loop do
+    receive do
+      {:version, from} ->
+        send(from, {:version, version()})
+        loop()
+    end
+  end
+end
+`;
+
+/** The sample app's application with Tally, its workers and the acceptor added. */
+export function withTally(application: string): string {
+  return application
+    .replace('SampleApp.Store,', `SampleApp.Store,\n      SampleApp.Tally,\n      {DynamicSupervisor, name: SampleApp.TallySup, strategy: :one_for_one},\n      SampleApp.Acceptor,`)
+    .replace(
+      '      SampleApp.Looper.start()',
+      `      for id <- 1..${TALLY_WORKERS}, do: {:ok, _} = DynamicSupervisor.start_child(SampleApp.TallySup, {SampleApp.TallyWorker, id})\n      SampleApp.Looper.start()`,
+    );
+}

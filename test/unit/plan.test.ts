@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BeamOnDisk } from '../../server/upgrade/beams';
-import { expandScript, instructionFor, planWarnings } from '../../server/upgrade/plan';
+import { instructionFor, planWarnings } from '../../server/upgrade/plan';
+import { expandScript, scriptBlocks } from '../../server/upgrade/script';
 import { diffBuild } from '../../server/upgrade/diff';
 
 function beam(module: string, behaviours: string[], exports: Array<[string, number]> = [], attributes: Array<[string, never]> = []): BeamOnDisk {
@@ -22,7 +23,7 @@ test('the default appup instruction follows the new module role: supervisor, gen
   assert.equal(instructionFor(beam('Elixir.A.Helper', [])), 'load_module');
 });
 
-test('several modules expand into one block as systools_rc does: suspend in order, load in reverse, resume in reverse', () => {
+test('without DepMods each instruction is a block of its own, in the appup order, as systools_rc expands it', () => {
   const script = expandScript([
     { module: 'a', instruction: 'update' },
     { module: 'b', instruction: 'load_module' },
@@ -32,16 +33,43 @@ test('several modules expand into one block as systools_rc does: suspend in orde
   assert.deepEqual(script, [
     '{load_object_code,[a,b,c]}',
     'point_of_no_return',
-    '{suspend,[a,c]}',
-    '{remove,{d,brutal_purge,brutal_purge}}',
-    '{load,{c,brutal_purge,brutal_purge}}',
-    '{load,{b,brutal_purge,brutal_purge}}',
+    '{suspend,[a]}',
     '{load,{a,brutal_purge,brutal_purge}}',
-    '{code_change,up,[{a,[]},{c,[]}]}',
-    '{resume,[c,a]}',
+    '{code_change,up,[{a,[]}]}',
+    '{resume,[a]}',
+    '{load,{b,brutal_purge,brutal_purge}}',
+    '{suspend,[c]}',
+    '{load,{c,brutal_purge,brutal_purge}}',
+    '{code_change,up,[{c,[]}]}',
+    '{resume,[c]}',
+    '{remove,{d,brutal_purge,brutal_purge}}',
     '{purge,[d]}',
   ]);
   assert.deepEqual(expandScript([]), []);
+});
+
+test('DepMods tie modules into one block: suspend in dependency order, load the dependencies first, resume in reverse', () => {
+  const mods = [
+    { module: 'x', instruction: 'load_module' as const },
+    { module: 'srv', instruction: 'update' as const, depMods: ['lib'] },
+    { module: 'other', instruction: 'update' as const },
+    { module: 'lib', instruction: 'update' as const },
+  ];
+  assert.deepEqual(scriptBlocks(mods).map((b) => b.map((m) => m.module)), [['x'], ['srv', 'lib'], ['other']]);
+  assert.deepEqual(expandScript(mods, () => ({ app: 'app', vsn: '2' })), [
+    '{load_object_code,{app,"2",[x,srv,lib,other]}}',
+    'point_of_no_return',
+    '{load,{x,brutal_purge,brutal_purge}}',
+    '{suspend,[srv,lib]}',
+    '{load,{lib,brutal_purge,brutal_purge}}',
+    '{load,{srv,brutal_purge,brutal_purge}}',
+    '{code_change,up,[{srv,[]},{lib,[]}]}',
+    '{resume,[lib,srv]}',
+    '{suspend,[other]}',
+    '{load,{other,brutal_purge,brutal_purge}}',
+    '{code_change,up,[{other,[]}]}',
+    '{resume,[other]}',
+  ]);
 });
 
 test('warnings: no code_change exported, an Agent, a supervisor init re-run, on_load, and a missing old binary', () => {

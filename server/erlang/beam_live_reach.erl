@@ -1,0 +1,179 @@
+%% Which processes an upgrade touches: those a suspend reaches (release_handler_1's
+%% get_supervised_procs), those a release would miss, and those a load kills.
+-module(beam_live_reach).
+-export([reach/3, missed/3, victims/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
+
+%% {Pid, Module} for every process whose child spec names one of Mods, in Mods' order, from
+%% the supervision trees Procs; in mode all also the missed special processes of those modules.
+-spec reach([module()], [{pid(), [module()] | dynamic}], [map()]) -> [{pid(), module()}].
+reach(Mods, Procs, Extra) ->
+    [{P, M} || M <- Mods, {P, Ms} <- Procs, is_list(Ms), lists:member(M, Ms)] ++
+        [{P, M} || M <- Mods, #{pid_term := P, module := M2, special := true} <- Extra, M2 =:= M].
+
+%% What a real release would not reach, and why: one scan of the node's processes.
+%% -> [#{pid, name, module, why, special, pid_term}]
+-spec missed([module()], [module()], [{pid(), term()}]) -> [map()].
+missed(Changed, Suspends, Procs) ->
+    ChangedSet = maps:from_list([{M, true} || M <- Changed]),
+    Supervised = maps:from_list(Procs),
+    Reached = maps:from_list([{P, true} || {P, _} <- reach(Suspends, Procs, [])]),
+    lists:filtermap(
+        fun(P) ->
+            case maps:is_key(P, Reached) of
+                true -> false;
+                false ->
+                    case beam_live_agent:initial_module(P) of
+                        {M, How} ->
+                            case maps:is_key(M, ChangedSet) of
+                                true -> {true, missed_entry(P, M, How, Supervised, Suspends)};
+                                false -> false
+                            end;
+                        undefined -> false
+                    end
+            end
+        end, processes()).
+
+missed_entry(P, M, How, Supervised, Suspends) ->
+    Why = case {How, maps:find(P, Supervised)} of
+              {spawn, _} ->
+                  <<"not a special process: code_change is never called; it keeps running old code until it makes a fully qualified call, and is killed by the next purge if it does not">>;
+              {fun_server, _} ->
+                  <<"runs a fun of this module inside a generic server (an Agent, say): this module's code_change is never called, and the stored fun is old code">>;
+              {proc_lib, {ok, ChildSpecMods}} ->
+                  case lists:member(M, Suspends) andalso not lists:member(M, ChildSpecMods) of
+                      true ->
+                          <<"started through a helper module: its child spec does not name this module, so a release does not suspend it; new code will run on old state">>;
+                      false ->
+                          <<"its module declares no behaviour, so it gets load_module: not suspended, no code_change; new code will run on old state">>
+                  end;
+              {proc_lib, error} ->
+                  iolist_to_binary(["not in a supervision tree (started by ",
+                                    case beam_live_agent:parent(P) of undefined -> <<"an unknown process">>; Parent -> Parent end,
+                                    "): a release does not suspend it; new code will run on old state"])
+          end,
+    (summary(P, M))#{why => Why, special => How =:= proc_lib, pid_term => P}.
+
+%% The processes the load of M will kill: code_server purges the old code first, and kills
+%% whoever still runs it. A soft purge that succeeds kills nobody and leaves nothing to purge,
+%% so the scan of the node runs only when someone does run old code.
+%% -> [{Pid, Supervisor | undefined, Restart}]
+-spec victims(module()) -> [{pid(), pid() | undefined, atom()}].
+victims(M) ->
+    case erlang:check_old_code(M) andalso not code:soft_purge(M) of
+        true -> [victim(P) || P <- processes(), erlang:check_process_code(P, M) =:= true];
+        false -> []
+    end.
+
+%% The same, changing nothing: for the plan.
+-spec predicted_kills([module()]) -> [map()].
+predicted_kills(Mods) ->
+    [(summary(P, M))#{restart => R, supervisor => pid_or_undefined(Sup)}
+     || M <- Mods, erlang:check_old_code(M),
+        P <- processes(), erlang:check_process_code(P, M) =:= true,
+        {_, Sup, R} <- [victim(P)]].
+
+victim(P) ->
+    case parent_supervisor(P) of
+        undefined -> {P, undefined, none};
+        {Kind, Sup} -> {P, Sup, restart_type(Kind, Sup, P)}
+    end.
+
+%% The supervisor that started P, if its parent is one ('$ancestors' as proc_lib records it).
+parent_supervisor(P) ->
+    case erlang:process_info(P, dictionary) of
+        {dictionary, D} ->
+            case proplists:get_value('$ancestors', D) of
+                [A | _] ->
+                    Parent = case A of _ when is_pid(A) -> A; _ -> whereis(A) end,
+                    case is_pid(Parent) andalso supervisor_kind(Parent) of
+                        false -> undefined;
+                        none -> undefined;
+                        Kind -> {Kind, Parent}
+                    end;
+                _ -> undefined
+            end;
+        _ -> undefined
+    end.
+
+supervisor_kind(Sup) ->
+    case erlang:process_info(Sup, dictionary) of
+        {dictionary, D} ->
+            case proplists:get_value('$initial_call', D) of
+                {supervisor, _, _} -> supervisor;
+                {'Elixir.DynamicSupervisor', _, _} -> dynamic;
+                _ -> none
+            end;
+        _ -> none
+    end.
+
+restart_type(supervisor, Sup, P) ->
+    case catch supervisor:get_childspec(Sup, P) of
+        {ok, #{restart := R}} -> R;
+        _ -> unknown
+    end;
+restart_type(dynamic, Sup, P) ->
+    case catch sys:get_state(Sup, 2000) of
+        #{children := Children} ->
+            case maps:find(P, Children) of
+                {ok, T} when is_tuple(T), tuple_size(T) >= 2 -> element(2, T);
+                _ -> unknown
+            end;
+        _ -> unknown
+    end.
+
+%% Kills, now, whoever runs the old code of M (the purge load_binary would do), named first:
+%% afterwards they are gone, names and all.
+-spec kill(module(), [{pid(), pid() | undefined, atom()}], binary()) -> [map()].
+kill(M, Victims, Reason) ->
+    Named = [(summary(P, M))#{reason => Reason, restart => R, supervisor => pid_or_undefined(Sup),
+                              pid_term => P, sup_term => Sup}
+             || {P, Sup, R} <- Victims],
+    code:purge(M),
+    Named.
+
+%% The soft purge after everyone is resumed, as the release handler does it; who still runs
+%% old code is named. -> {Unpurged, [#{pid, name, module, reason, function}]}
+-spec soft_purge([module()]) -> {[module()], [map()]}.
+soft_purge(Mods) ->
+    lists:foldl(
+        fun(M, {Unpurged, Old}) ->
+            case code:soft_purge(M) of
+                true -> {Unpurged, Old};
+                false ->
+                    Users = [(summary(P, M))#{reason => <<"still runs old code">>,
+                                              function => beam_live_agent:current(P)}
+                             || P <- processes(), erlang:check_process_code(P, M) =:= true],
+                    {[M | Unpurged], Old ++ Users}
+            end
+        end, {[], []}, Mods).
+
+%% After the supervisor was resumed: the child that replaced a killed one, if any. A
+%% which_children call queues behind the exits the supervisor still has to handle, so its
+%% answer already has the restarts in it.
+-spec restarted({pid(), pid() | undefined, atom(), [pid()]}) -> pid() | undefined.
+restarted({_P, undefined, _, _}) -> undefined;
+restarted({_P, _Sup, temporary, _}) -> undefined;
+restarted({_P, Sup, _, Before}) ->
+    case catch supervisor:which_children(Sup) of
+        L when is_list(L) ->
+            case [C || {_, C, _, _} <- L, is_pid(C), not lists:member(C, Before)] of
+                [New | _] -> New;
+                [] -> undefined
+            end;
+        _ -> undefined
+    end.
+
+summary(P, M) ->
+    #{pid => list_to_binary(pid_to_list(P)), name => beam_live_agent:reg(P), module => M}.
+
+pid_or_undefined(P) when is_pid(P) -> list_to_binary(pid_to_list(P));
+pid_or_undefined(_) -> undefined.
+
+-spec dedup(list()) -> list().
+dedup(L) -> dedup(L, #{}).
+dedup([], _) -> [];
+dedup([H | T], Seen) ->
+    case maps:is_key(H, Seen) of
+        true -> dedup(T, Seen);
+        false -> [H | dedup(T, Seen#{H => true})]
+    end.
