@@ -10,6 +10,7 @@ import {
   PlanRequest,
   ProcessStateRequest,
   ProcessesRequest,
+  RollbackParams,
   RollbackRequest,
   UpgradeNowRequest,
 } from './protocol';
@@ -71,7 +72,8 @@ connection.onRequest(UpgradeNowRequest.type, () => s().upgrade('command'));
 connection.onRequest(PlanRequest.type, () => s().plan());
 connection.onRequest(ProcessesRequest.type, (p) => s().processes(p));
 connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
-connection.onRequest(RollbackRequest.type, (p) => s().rollback(p ?? {}));
+// By method name: the params are optional, and other editors send none.
+connection.onRequest(RollbackRequest.method, (p?: RollbackParams) => s().rollback(p ?? {}));
 connection.onRequest(ModulesRequest.type, () => s().modules());
 connection.onRequest(GenerateAppupRequest.type, () => s().generateAppups());
 

@@ -64,7 +64,7 @@ export type BeamReport =
 
 // ---- upgrades ------------------------------------------------------------------------------
 
-/** The default appup instruction a module gets (OTP_SEMANTICS §2). */
+/** The default appup instruction a module gets (docs/otp-rules.md). */
 export type Instruction = 'update' | 'supervisor' | 'load_module' | 'add_module' | 'delete_module';
 export type UpgradeMode = 'release' | 'all';
 export type FailurePolicy = 'rollback' | 'resume';
@@ -339,7 +339,7 @@ export interface RollbackParams {
   restoreSnapshot?: boolean;
 }
 
-/** client → server: undo the last upgrade, as a downgrade. */
+/** client → server: undo the last upgrade, as a downgrade. The params may be left out. */
 export namespace RollbackRequest {
   export const method = 'beamLive/rollback';
   export const type = new RequestType<RollbackParams | null, RollbackReport, void>(method);

@@ -1,4 +1,4 @@
-// The upgrade pitfalls (OTP_SEMANTICS §5–6), from both sides: the code just compiled (its
+// The upgrade pitfalls (docs/otp-rules.md), from both sides: the code just compiled (its
 // beam and debug info, and the parsed source for positions) and the node that runs the old one.
 // Pure: every fact comes in as data, so each rule is said once and tested alone.
 import type { BeamInfo } from '../beam/beamFile';

@@ -1,5 +1,5 @@
 // The warm build VM: an Elixir VM kept running in the project with Mix loaded, so that a
-// compile costs what compiling costs, not a VM and Mix start (OTP_SEMANTICS: 92 ms warm vs
+// compile costs what compiling costs, not a VM and Mix start (measured here: 92 ms warm vs
 // 0.9–1.0 s fresh). It compiles into the project's _build and loads the new code only into
 // itself, never into the node being upgraded. It restarts when mix.exs or mix.lock changes.
 import { ChildProcess, spawn } from 'node:child_process';

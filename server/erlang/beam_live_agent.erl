@@ -523,8 +523,8 @@ is_string(_) -> false.
 %% The modules list each application had when the node loaded it (its .app then), or
 %% undefined for an application the node never loaded: what a release upgrade diffs against.
 app_modules(Apps) ->
-    maps:from_list([{A, case application:get_key(A, modules) of {ok, Ms} -> Ms; undefined -> undefined end}
-                    || A <- Apps]).
+    [#{app => A, modules => case application:get_key(A, modules) of {ok, Ms} -> Ms; undefined -> undefined end}
+     || A <- Apps].
 
 %% ---- helpers --------------------------------------------------------------------------------
 

@@ -107,7 +107,12 @@ supervisor_kind(Sup) ->
     end.
 
 restart_type(supervisor, Sup, P) ->
-    case catch supervisor:get_childspec(Sup, P) of
+    %% get_childspec takes the child's id (its pid only under simple_one_for_one).
+    Ids = case catch supervisor:which_children(Sup) of
+              L when is_list(L) -> [Id || {Id, C, _, _} <- L, C =:= P];
+              _ -> []
+          end,
+    case catch supervisor:get_childspec(Sup, hd(Ids ++ [P])) of
         {ok, #{restart := R}} -> R;
         _ -> unknown
     end;

@@ -1,4 +1,4 @@
-// The old binaries (OTP_SEMANTICS §1.4): before a compile overwrites a beam the node runs, its
+// The old binaries (docs/otp-rules.md): before a compile overwrites a beam the node runs, its
 // bytes are kept here, keyed by MD5, so that a rollback can load them back. On disk, so that a
 // `plan` in one process and an `upgrade` in the next share them; in memory when the disk
 // refuses (full, read-only), so that this process can still roll back.

@@ -134,7 +134,7 @@ export class UpgradeEngine {
     return next;
   }
 
-  /** Keeps the binaries the node runs before a compile overwrites them (OTP_SEMANTICS §1.4). */
+  /** Keeps the binaries the node runs before a compile overwrites them (docs/otp-rules.md). */
   async keepOldBinaries(): Promise<Set<string>> {
     const beams = readBeamDirs(this.beamDirs);
     const loaded = await this.loadedInfos([...beams.modules.keys()]);
@@ -165,10 +165,12 @@ export class UpgradeEngine {
       const app = existsSync(d) ? readdirSync(d).find((f) => f.endsWith('.app')) : undefined;
       return app ? [[d, app.slice(0, -'.app'.length)] as const] : [];
     }));
-    const appModules = appOfDir.size
-      ? (termToJson(await this.session.bridge.agent('app_modules', [[...new Set(appOfDir.values())].map(atom)])) as Record<string, string[] | null>)
-      : {};
-    const known = new Map([...appOfDir].flatMap(([d, app]) => (appModules[app] ? [[d, new Set(appModules[app])] as const] : [])));
+    const appModules = new Map(
+      appOfDir.size
+        ? (termToJson(await this.session.bridge.agent('app_modules', [[...new Set(appOfDir.values())].map(atom)])) as Array<{ app: string; modules: string[] | null }>).map((a) => [a.app, a.modules])
+        : [],
+    );
+    const known = new Map([...appOfDir].flatMap(([d, app]) => (appModules.get(app) ? [[d, new Set(appModules.get(app))] as const] : [])));
     const diff = diffBuild(before, after, loaded, under, known);
     const appup = await this.appup();
     const withAppup = (p: PlannedModule): PlannedModule => {

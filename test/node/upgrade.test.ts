@@ -1,5 +1,5 @@
 // The upgrade against the sample app running as a real node, rule by rule from
-// OTP_SEMANTICS.md, asserting on the node itself (sys:get_state, module_info), not only on
+// docs/otp-rules.md, asserting on the node itself (sys:get_state, module_info), not only on
 // our report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

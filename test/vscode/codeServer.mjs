@@ -1,5 +1,5 @@
 // A real VS Code here: code-server 4.100.3 (VS Code 1.100), isolated in a run folder, offline,
-// driven by Debian's Chromium through playwright-core. See ../shared/E2E.md.
+// driven by Debian's Chromium through playwright-core. The recipe is in README (Tests).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
