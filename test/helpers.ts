@@ -213,6 +213,26 @@ export async function startLsp(
   return { conn, server, stop };
 }
 
+export interface Upgrading {
+  /** What `beam-live upgrade --json` printed so far, stdout and stderr apart. */
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `beam-live upgrade --json` in the background, with the fault-injection hooks in `env`. */
+export function startUpgrade(node: TestNode, env: Record<string, string>): Upgrading {
+  const child = spawn(process.execPath, [CLI, 'upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], {
+    env: loopbackEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  return { out: () => out, err: () => err, exited: new Promise<number | null>((r) => child.once('exit', r)) };
+}
+
 /** Runs `fn` against a fresh sample-app node, stopped afterwards whatever happens. */
 export async function withTestNode(name: string, fn: (node: TestNode) => Promise<void>): Promise<void> {
   const node = await startNode({ name });

@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, hex/1]).
--export([initial_module/1, parent/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
+-export([initial_module/1, parent/1, parent_of/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -220,11 +220,19 @@ initial_module(P) ->
     end.
 
 parent(P) ->
+    case parent_of(P) of
+        A when is_atom(A), A =/= undefined -> atom_to_binary(A, utf8);
+        A when is_pid(A) -> pid_bin(A);
+        _ -> undefined
+    end.
+
+%% The process that started P, as proc_lib records it ('$ancestors'): a pid or a registered
+%% name; undefined for a plain spawn.
+parent_of(P) ->
     case erlang:process_info(P, dictionary) of
         {dictionary, D} ->
             case proplists:get_value('$ancestors', D) of
-                [A | _] when is_atom(A) -> atom_to_binary(A, utf8);
-                [A | _] when is_pid(A) -> pid_bin(A);
+                [A | _] -> A;
                 _ -> undefined
             end;
         _ -> undefined

@@ -80,19 +80,15 @@ victim(P) ->
 
 %% The supervisor that started P, if its parent is one ('$ancestors' as proc_lib records it).
 parent_supervisor(P) ->
-    case erlang:process_info(P, dictionary) of
-        {dictionary, D} ->
-            case proplists:get_value('$ancestors', D) of
-                [A | _] ->
-                    Parent = case A of _ when is_pid(A) -> A; _ -> whereis(A) end,
-                    case is_pid(Parent) andalso supervisor_kind(Parent) of
-                        false -> undefined;
-                        none -> undefined;
-                        Kind -> {Kind, Parent}
-                    end;
-                _ -> undefined
-            end;
-        _ -> undefined
+    Parent = case beam_live_agent:parent_of(P) of
+                 A when is_pid(A) -> A;
+                 A when is_atom(A), A =/= undefined -> whereis(A);
+                 _ -> undefined
+             end,
+    case is_pid(Parent) andalso supervisor_kind(Parent) of
+        false -> undefined;
+        none -> undefined;
+        Kind -> {Kind, Parent}
     end.
 
 supervisor_kind(Sup) ->

@@ -4,14 +4,13 @@
 // module's code is exactly the old or exactly the new version, as the report says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, cpSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
 import { NodeSession } from '../../server/runtime/session';
 import { UpgradeEngine } from '../../server/upgrade/engine';
-import { CLI, cli, loadedMd5, loopbackEnv, onNode, run, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource, withTestNode } from '../helpers';
+import { cli, loadedMd5, onNode, run, startNode, startUpgrade, stateOf, suspendedInSampleApp, TestNode, writeSource, withTestNode } from '../helpers';
 import { COUNTER, COUNTER_V2 } from '../node/sources';
 
 const EBIN = (n: TestNode) => join(n.dir, '_build', 'dev', 'lib', 'sample_app', 'ebin');
@@ -71,18 +70,12 @@ for (const [fault, body, extra] of [
 test('the process dies while suspended: the others are upgraded, its supervisor restarts it on the new code', () =>
   withNode(async (node) => {
     writeSource(node.dir, COUNTER, COUNTER_V2);
-    const child = spawn(process.execPath, [CLI, 'upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], {
-      // Long enough for a slow machine to see the suspension and kill the process inside it.
-      env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '6000' }),
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    // Long enough for a slow machine to see the suspension and kill the process inside it.
+    const up = startUpgrade(node, { BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '6000' });
     for (let i = 0; i < 100 && (await suspendedInSampleApp(node)) === '[]'; i++) await new Promise((r) => setTimeout(r, 50));
     const old = await onNode(node, `P = whereis('Elixir.SampleApp.Counter'), exit(P, kill), pid_to_list(P)`);
-    assert.equal(await exited, 0, out);
-    const report = JSON.parse(out) as UpgradeReport;
+    assert.equal(await up.exited, 0, up.out());
+    const report = JSON.parse(up.out()) as UpgradeReport;
     const p = report.processes.find((x) => x.pid === old);
     assert.equal(p?.codeChange, 'not_called');
     assert.match(p?.reason ?? '', /exited while suspended/);
@@ -93,16 +86,8 @@ test('the process dies while suspended: the others are upgraded, its supervisor 
   }));
 
 async function pauseAndDo(node: TestNode, during: () => Promise<void>): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [CLI, 'upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], {
-    // The faults injected end the pause early; the length is only room for a slow machine.
-    env: loopbackEnv({ BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '10000' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  // The faults injected end the pause early; the length is only room for a slow machine.
+  const up = startUpgrade(node, { BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS: '10000' });
   let sus = '[]';
   for (let i = 0; i < 100 && sus === '[]'; i++) {
     await new Promise((r) => setTimeout(r, 50));
@@ -110,7 +95,7 @@ async function pauseAndDo(node: TestNode, during: () => Promise<void>): Promise<
   }
   assert.notEqual(sus, '[]', 'the upgrade suspended someone');
   await during();
-  return { code: await exited, out, err };
+  return { code: await up.exited, out: up.out(), err: up.err() };
 }
 
 test("the node drops the bridge's distribution connection mid-upgrade: everything is resumed, the code stays old", () =>

@@ -4,11 +4,10 @@
 // Every case asks the node itself afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GeneratedAppup, RollbackReport, UpgradePlan, UpgradeReport } from '../../server/protocol';
-import { CLI, cli, loadedMd5, loopbackEnv, onNode, prepareProject, startNode, TestNode, until, writeSource } from '../helpers';
+import { cli, loadedMd5, onNode, prepareProject, startNode, startUpgrade, TestNode, until, writeSource } from '../helpers';
 import { ACCEPTOR, acceptorSource, TALLY, TALLY_WORKER, TALLY_WORKERS, tallySource, tallyWorkerSource, withTally } from '../node/sources';
 
 const T = 'Elixir.SampleApp.Tally';
@@ -96,25 +95,17 @@ test('20 workers whose code_change hangs past the timeout: one code_change attem
 
 /** Starts `beam-live upgrade` with a pause hook, waits for the runner to pause there, kills it. */
 async function killRunnerAt(node: TestNode, hook: string): Promise<{ code: number | null; report: UpgradeReport }> {
-  const child = spawn(process.execPath, [CLI, 'upgrade', ...nodeArgs(node), '--json'], {
-    env: loopbackEnv({ [hook]: '60000' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const up = startUpgrade(node, { [hook]: '60000' });
   await until('the runner to pause at its hook', async () =>
     (await onNode(node, `case whereis(beam_live_runner) of undefined -> "none"; R -> io_lib:format("~p", [element(2, process_info(R, current_function))]) end`)) ===
       '{beam_live_upgrade,pause,2}',
   );
   await onNode(node, `exit(whereis(beam_live_runner), kill), ok`);
-  const code = await exited;
+  const code = await up.exited;
   try {
-    return { code, report: JSON.parse(out) as UpgradeReport };
+    return { code, report: JSON.parse(up.out()) as UpgradeReport };
   } catch {
-    throw new Error(`no JSON (exit ${code}): ${out}\n${err}`);
+    throw new Error(`no JSON (exit ${code}): ${up.out()}\n${up.err()}`);
   }
 }
 
