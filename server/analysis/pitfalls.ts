@@ -3,6 +3,7 @@
 // Pure: every fact comes in as data, so each rule is said once and tested alone.
 import type { BeamInfo } from '../beam/beamFile';
 import { formatVsn } from '../beam/beamFile';
+import { moduleName, processName, restartText, vsnText } from '../text/names';
 import type { ChildFacts, DebugFacts, FunctionFacts } from '../beam/debugInfo';
 
 export type PitfallCode =
@@ -69,13 +70,13 @@ export interface NodeSupervisor {
 export interface PitfallInput {
   code: ModuleCode[];
   node: { modules: Map<string, NodeModule>; supervisors: NodeSupervisor[] } | null;
-  oldCode: Array<{ pid: string; name: string | null; module: string; function?: string | null }>;
+  oldCode: Array<{ pid: string; name: string | null; module: string; function?: string | null; restart?: string }>;
   renamed: Array<{ from: string; to: string }>;
 }
 
 const SPECIAL = new Set(['gen_server', 'gen_statem', 'gen_event', 'gen_fsm', 'supervisor', 'supervisor_bridge', 'Elixir.GenServer', 'Elixir.Supervisor', 'Elixir.DynamicSupervisor', 'Elixir.GenEvent']);
 
-const who = (p: { pid: string; name: string | null }) => p.name ?? p.pid;
+const who = processName;
 const list = (xs: string[], max = 3) => (xs.length <= max ? xs.join(', ') : `${xs.slice(0, max).join(', ')} and ${xs.length - max} more`);
 
 /** The code_change the developer wrote (not the default `use GenServer` injects). */
@@ -109,7 +110,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
         file: m.file,
         line: cc.line,
         severity: 'warning',
-        message: `${m.module} defines code_change but sets no ${m.debug?.language === 'erlang' ? '-vsn' : '@vsn'}: its vsn is the module's MD5, so code_change receives an integer such as ${node?.vsn ?? savedVsn} that it cannot match. Set ${m.debug?.language === 'erlang' ? '-vsn("1").' : '@vsn "1"'} and match on it.`,
+        message: `${moduleName(m.module)} defines code_change but sets no ${m.debug?.language === 'erlang' ? '-vsn' : '@vsn'}: its vsn is the module's MD5, so code_change receives an integer such as ${vsnText(node?.vsn ?? savedVsn, m.module)} that it cannot match. Set ${m.debug?.language === 'erlang' ? '-vsn("1").' : '@vsn "1"'} and match on it.`,
       });
     }
 
@@ -122,7 +123,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
           file: m.file,
           line: vsnLine(m),
           severity: 'warning',
-          message: `${fieldsChanged ? `The state's ${m.debug.language === 'erlang' ? 'record' : 'struct'} fields changed` : 'code_change gained a clause'} but the vsn is still ${savedVsn}, the vsn the node runs: code_change cannot tell old state from new. Bump the vsn.`,
+          message: `${fieldsChanged ? `The state's ${m.debug.language === 'erlang' ? 'record' : 'struct'} fields changed` : 'code_change gained a clause'} but the vsn is still ${vsnText(savedVsn, m.module)}, the vsn the node runs: code_change cannot tell old state from new. Bump the vsn.`,
         });
       }
     }
@@ -133,7 +134,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
         file: m.file,
         line: cc.line,
         severity: 'error',
-        message: `No code_change clause matches the running vsn ${node.vsn}: the upgrade will fail with a FunctionClauseError in ${list(liveSpecial.map(who))}. Add a clause for ${node.vsn}.`,
+        message: `No code_change clause matches the running vsn ${vsnText(node.vsn, m.module)}: the upgrade will fail with a FunctionClauseError in ${list(liveSpecial.map(who))}. Add a clause for ${vsnText(node.vsn, m.module)}.`,
       });
     }
 
@@ -143,18 +144,18 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
         file: m.file,
         line: cc.line,
         severity: 'warning',
-        message: `${m.module} is not a gen_server, gen_statem, gen_event or supervisor callback, so no upgrade will ever call its code_change (a cowboy handler or a plain process keeps its state as it is).`,
+        message: `${moduleName(m.module)} is not a gen_server, gen_statem, gen_event or supervisor callback, so no upgrade will ever call its code_change (a cowboy handler or a plain process keeps its state as it is).`,
       });
     } else if (cc) {
       const unsupervised = liveSpecial.filter((p) => !p.supervised);
       if (unsupervised.length) {
-        const parents = [...new Set(unsupervised.map((p) => p.parent ?? 'an unknown process'))];
+        const parents = [...new Set(unsupervised.map((p) => p.parent ? moduleName(p.parent) : 'an unknown process'))];
         pitfalls.push({
           code: 'code-change-not-called',
           file: m.file,
           line: cc.line,
           severity: 'warning',
-          message: `${list(unsupervised.map(who))} ${unsupervised.length === 1 ? 'runs' : 'run'} ${m.module} outside any supervision tree (started by ${list(parents)}): a release upgrade will not call this code_change for ${unsupervised.length === 1 ? 'it' : 'them'}. Start ${unsupervised.length === 1 ? 'it' : 'them'} from a supervisor.`,
+          message: `${list(unsupervised.map(who))} ${unsupervised.length === 1 ? 'runs' : 'run'} ${moduleName(m.module)} outside any supervision tree (started by ${list(parents)}): a release upgrade will not call this code_change for ${unsupervised.length === 1 ? 'it' : 'them'}. Start ${unsupervised.length === 1 ? 'it' : 'them'} from a supervisor.`,
         });
       }
     }
@@ -165,7 +166,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
       lenses.push({
         file: m.file,
         line: moduleLine(m),
-        title: `${node.processes.length} live process${node.processes.length === 1 ? '' : 'es'} · running vsn ${node.vsn ?? '-'} · saved vsn ${savedVsn ?? '-'}`,
+        title: `${node.processes.length} live process${node.processes.length === 1 ? '' : 'es'} · running vsn ${vsnText(node.vsn, m.module)} · saved vsn ${vsnText(savedVsn, m.module)}`,
       });
       if (cc) {
         const supervised = liveSpecial.filter((p) => p.supervised);
@@ -173,7 +174,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
           file: m.file,
           line: cc.line,
           title: supervised.length
-            ? `called with old vsn ${node.vsn ?? '-'} for ${supervised.length} process${supervised.length === 1 ? '' : 'es'}`
+            ? `called with old vsn ${vsnText(node.vsn, m.module)} for ${supervised.length} process${supervised.length === 1 ? '' : 'es'}`
             : `not called: ${liveSpecial.length ? 'its processes are outside supervision trees' : special ? 'no live process runs this module' : 'not a special process'}`,
         });
       }
@@ -188,7 +189,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
       file: to.file,
       line: moduleLine(to),
       severity: 'warning',
-      message: `${r.from} (loaded in the node) is gone from the build and ${r.to} appeared in the same file: a hot upgrade treats this as a delete plus an add, so processes running ${r.from} crash at the purge and a supervisor child renamed to ${r.to} is not started. Restart the application.`,
+      message: `${moduleName(r.from)} (loaded in the node) is gone from the build and ${moduleName(r.to)} appeared in the same file: a hot upgrade treats this as a delete plus an add, so processes running ${moduleName(r.from)} crash at the purge and a supervisor child renamed to ${moduleName(r.to)} is not started. Restart the application.`,
     });
   }
 
@@ -203,7 +204,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
       file: m.file,
       line: fn?.line ?? moduleLine(m),
       severity: 'warning',
-      message: `${list(o.procs)} still ${o.procs.length === 1 ? 'runs' : 'run'} the old code of ${m.module}${fn ? ` in ${loop}` : ''}: the next load of this module kills ${o.procs.length === 1 ? 'it' : 'them'}. Make the loop call itself fully qualified (${call}) so that it moves to new code.`,
+      message: `${list(o.procs)} still ${o.procs.length === 1 ? 'runs' : 'run'} the old code of ${moduleName(m.module)}${fn ? ` in ${loop}` : ''}: the next load of this module kills ${o.procs.length === 1 ? 'it' : 'them'}. Make the loop call itself fully qualified (${call}) so that it moves to new code.`,
     });
   }
   return { pitfalls, lenses };
@@ -214,7 +215,7 @@ function groupOldCode(oldCode: PitfallInput['oldCode']): Array<{ module: string;
   for (const o of oldCode) {
     const k = `${o.module}|${o.function ?? ''}`;
     const e = g.get(k) ?? { module: o.module, function: o.function ?? null, procs: [] };
-    e.procs.push(who(o));
+    e.procs.push(`${who(o)} (${restartText(o)})`);
     g.set(k, e);
   }
   return [...g.values()];
@@ -255,7 +256,7 @@ function childrenChanged(m: ModuleCode, supervisors: NodeSupervisor[]): Pitfall[
     column: item.column,
     length: item.text ? item.text.length : undefined,
     severity: 'warning' as const,
-    message: `${item.text || item.module} is not among the children the running supervisor ${running.pid} has: a hot upgrade does not start it. Restart the application (or start the child explicitly).`,
+    message: `${item.text || moduleName(item.module ?? '?')} is not among the children the running supervisor ${running.pid} has: a hot upgrade does not start it. Restart the application (or start the child explicitly).`,
   }));
   if (have.length) {
     out.push({

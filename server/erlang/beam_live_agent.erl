@@ -479,7 +479,8 @@ old_code_users(Mods) ->
     case [M || M <- Mods, erlang:check_old_code(M)] of
         [] -> [];
         Old ->
-            [#{pid => pid_bin(P), name => reg(P), module => M, function => current(P)}
+            [#{pid => pid_bin(P), name => reg(P), module => M, function => current(P),
+               restart => element(3, beam_live_reach:victim(P))}
              || P <- processes(), M <- Old, erlang:check_process_code(P, M) =:= true]
     end.
 

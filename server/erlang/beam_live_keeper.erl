@@ -4,19 +4,27 @@
 %% code_change down after the load for static ones (supervisors); resume. The state each
 %% process holds now is its own: a snapshot from the upgrade is put back only on request.
 -module(beam_live_keeper).
--export([remember/4, last/0, downgrade/3, restore_binary/4]).
+-export([remember/5, keep_journal/1, last/0, downgrade/3, restore_binary/4]).
 -export([keeper_loop/1]).
 
 -define(KEEPER, beam_live_keeper).
 
-%% States: [{Pid, Module, SnapshotAtUpgrade, CodeChangeLeftItUnchanged}]
--spec remember([map()], [[module()]], [map()], [{pid(), module(), term(), boolean()}]) -> ok | undefined.
-remember(Specs, Blocks, Versions, States) ->
+%% States: [{Pid, Module, CodeChangeLeftItUnchanged}]; the snapshots taken at the upgrade stay
+%% in Journal ({{snap, Pid}, State}), which the upgrade's watchdog hands over (keep_journal/1).
+-spec remember([map()], [[module()]], [map()], ets:tid(), [{pid(), module(), boolean()}]) -> ok | undefined.
+remember(Specs, Blocks, Versions, Journal, States) ->
     call(keeper(), {put, #{modules => [maps:without([binary], S) || S <- Specs],
                            blocks => Blocks,
                            versions => Versions,
+                           journal => Journal,
                            states => States,
                            at => erlang:system_time(millisecond)}}).
+
+%% Called by the table's owner: the keeper owns it from now on.
+-spec keep_journal(ets:tid()) -> ok.
+keep_journal(Tab) ->
+    ets:give_away(Tab, keeper(), journal),
+    ok.
 
 -spec last() -> map() | undefined.
 last() ->
@@ -43,9 +51,14 @@ keeper() ->
 keeper_loop(Last) ->
     receive
         {From, Ref, get} -> From ! {Ref, Last}, ?MODULE:keeper_loop(Last);
-        {From, Ref, {put, New}} -> From ! {Ref, ok}, ?MODULE:keeper_loop(New);
-        {From, Ref, clear} -> From ! {Ref, ok}, ?MODULE:keeper_loop(undefined)
+        {From, Ref, {put, New}} -> drop(Last), From ! {Ref, ok}, ?MODULE:keeper_loop(New);
+        {From, Ref, clear} -> drop(Last), From ! {Ref, ok}, ?MODULE:keeper_loop(undefined);
+        {'ETS-TRANSFER', _Tab, _From, journal} -> ?MODULE:keeper_loop(Last)
     end.
+
+%% The journal of an upgrade nobody can roll back any more.
+drop(#{journal := Tab}) -> catch ets:delete(Tab), ok;
+drop(_) -> ok.
 
 call(K, Msg) ->
     Ref = make_ref(),
@@ -58,7 +71,7 @@ call(K, Msg) ->
 %% Where no down clause matches a process whose state the upgrade changed, nothing is done and
 %% the processes are named: the snapshot is put back only with restore_snapshot.
 -spec downgrade(map(), map(), ets:tid()) -> map().
-downgrade(#{modules := Specs, blocks := Blocks, versions := Versions, states := States, at := At}, Req, Tab) ->
+downgrade(#{modules := Specs, blocks := Blocks, versions := Versions, states := States0, journal := Journal, at := At}, Req, Tab) ->
     T0 = erlang:monotonic_time(microsecond),
     ST = maps:get(suspend_timeout, Req, 5000),
     CT = maps:get(code_change_timeout, Req, 5000),
@@ -67,6 +80,7 @@ downgrade(#{modules := Specs, blocks := Blocks, versions := Versions, states := 
     ByMod = maps:from_list([{M, S} || #{module := M} = S <- Specs]),
     %% A relup's down script runs the blocks in reverse.
     Order = lists:append(lists:reverse(Blocks)),
+    States = [{P, M, snapshot(Journal, P), Same} || {P, M, Same} <- States0],
     Live = [X || M <- Order, {P, M2, _, _} = X <- States, M2 =:= M, is_process_alive(P)],
     Victims = [{M, V} || M <- Order, V <- beam_live_reach:victims(M)],
     Pids = beam_live_reach:dedup([P || {P, _, _, _} <- Live]),
@@ -167,6 +181,12 @@ restore_binary(M, _, Old, File) ->
                 {module, M} -> #{module => M, result => ok};
                 {error, E} -> #{module => M, result => {error, E}}
             end
+    end.
+
+snapshot(Journal, P) ->
+    case catch ets:lookup(Journal, {snap, P}) of
+        [{_, S}] -> S;
+        _ -> undefined
     end.
 
 ms_since(T0) -> (erlang:monotonic_time(microsecond) - T0) / 1000.

@@ -1,7 +1,7 @@
 %% Which processes an upgrade touches: those a suspend reaches (release_handler_1's
 %% get_supervised_procs), those a release would miss, and those a load kills.
 -module(beam_live_reach).
--export([reach/3, missed/3, victims/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
+-export([reach/3, missed/3, victims/1, victim/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
 
 %% {Pid, Module} for every process whose child spec names one of Mods, in Mods' order, from
 %% the supervision trees Procs; in mode all also the missed special processes of those modules.
@@ -34,7 +34,11 @@ missed(Changed, Suspends, Procs) ->
         end, processes()).
 
 missed_entry(P, M, How, Supervised, Suspends) ->
+    RunsOld = erlang:check_old_code(M) andalso erlang:check_process_code(P, M),
     Why = case {How, maps:find(P, Supervised)} of
+              _ when RunsOld ->
+                  iolist_to_binary(["it still runs the old code of this module: this load kills it (",
+                                    restart_text(element(3, victim(P))), ")"]);
               {spawn, _} ->
                   <<"not a special process: code_change is never called; it keeps running old code until it makes a fully qualified call, and is killed by the next purge if it does not">>;
               {fun_server, _} ->
@@ -72,6 +76,14 @@ predicted_kills(Mods) ->
         P <- processes(), erlang:check_process_code(P, M) =:= true,
         {_, Sup, R} <- [victim(P)]].
 
+restart_text(permanent) -> <<"permanent: its supervisor restarts it">>;
+restart_text(transient) -> <<"transient: its supervisor restarts it">>;
+restart_text(temporary) -> <<"temporary: not restarted">>;
+restart_text(none) -> <<"no supervisor: not restarted">>;
+restart_text(_) -> <<"restart unknown">>.
+
+%% {Pid, Supervisor | undefined, Restart}: who restarts P if it dies, and whether.
+-spec victim(pid()) -> {pid(), pid() | undefined, atom()}.
 victim(P) ->
     case parent_supervisor(P) of
         undefined -> {P, undefined, none};
@@ -142,7 +154,8 @@ soft_purge(Mods) ->
                 true -> {Unpurged, Old};
                 false ->
                     Users = [(summary(P, M))#{reason => <<"still runs old code">>,
-                                              function => beam_live_agent:current(P)}
+                                              function => beam_live_agent:current(P),
+                                              restart => element(3, victim(P))}
                              || P <- processes(), erlang:check_process_code(P, M) =:= true],
                     {[M | Unpurged], Old ++ Users}
             end

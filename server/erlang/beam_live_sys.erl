@@ -9,6 +9,7 @@
 -export([suspend/3, change_code/6, replace_state/3, replace_state_async/2, resume/2, is_suspended/1]).
 
 -define(WINDOW, 512).
+-define(SAME_SAMPLE, 256).
 
 -type budget_ms() :: non_neg_integer().
 -type suspended() :: {pid(), {ok, integer()} | {error, timeout | noproc | budget}, {state, term()} | nostate}.
@@ -69,58 +70,64 @@ suspend_one(P, Deadline) ->
 undo_suspend_later(P) ->
     spawn(fun() -> catch sys:resume(P, 60000) end).
 
-%% sys:change_code on each pid, then get_state in the same round trip, so that the result says
-%% whether code_change changed the state (Before is the snapshot taken at suspend).
+%% sys:change_code on each pid, then get_state, so that the result says whether code_change
+%% changed the state (Before gives the snapshot taken at suspend).
 %% All code_changes of one call share Budget. Release mode stops at the first failing pid, as
 %% release_handler_1 does: the pids after it are not called. Parallel mode runs them together.
 -spec change_code([pid()], module(), term(), term(), {budget_ms(), boolean()}, fun((pid()) -> {ok, term()} | error)) -> [changed()].
+%% Whether the state changed is read for the first ?SAME_SAMPLE processes of the call, after
+%% their code_changes, in windows; the others get the sample's answer (a state copied per
+%% process would double the cost of a code_change on a big node).
 change_code(Pids, M, Vsn, Extra, {Budget, false}, Before) ->
-    change_seq(Pids, M, Vsn, Extra, now_ms() + Budget, Before);
+    Results = change_seq(Pids, M, Vsn, Extra, now_ms() + Budget),
+    Sample = lists:sublist([P || {P, ok, _, _} <- Results], ?SAME_SAMPLE),
+    After = maps:from_list([{P, S} || {P, [S]} <- lists:append([multi_batch(B, [get_state], 5000) || B <- batches(Sample, ?WINDOW)])]),
+    with_same(Results, After, Before);
 change_code(Pids, M, Vsn, Extra, {Budget, true}, Before) ->
     S = now_us(),
-    [case R of
-         [ok, After] -> {P, ok, now_us() - S, same(Before(P), After)};
-         [ok] -> {P, ok, now_us() - S, false};
-         [{error, E} | _] -> {P, {error, E}, now_us() - S, true};
-         noproc -> {P, gone, 0, true};
-         Why -> {P, {error, Why}, now_us() - S, true}
-     end || {P, R} <- multi(Pids, [{change_code, M, Vsn, Extra}, get_state], Budget)].
+    {Sample, Rest} = take(Pids, ?SAME_SAMPLE, []),
+    Replies = multi(Sample, [{change_code, M, Vsn, Extra}, get_state], Budget) ++ multi(Rest, [{change_code, M, Vsn, Extra}], Budget),
+    Results = [case R of
+                   [ok | _] -> {P, ok, now_us() - S, unknown};
+                   [{error, E} | _] -> {P, {error, E}, now_us() - S, true};
+                   noproc -> {P, gone, 0, true};
+                   Why -> {P, {error, Why}, now_us() - S, true}
+               end || {P, R} <- Replies],
+    with_same(Results, maps:from_list([{P, A} || {P, [ok, A]} <- Replies]), Before).
 
-change_seq([], _M, _Vsn, _Extra, _Deadline, _Before) -> [];
-change_seq([P | Ps], M, Vsn, Extra, Deadline, Before) ->
-    R = change_one(P, M, Vsn, Extra, Deadline - now_ms(), Before),
+with_same(Results, After, Before) ->
+    Sampled = [{P, same(Before(P), A)} || {P, A} <- maps:to_list(After)],
+    All = lists:all(fun({_, Same}) -> Same end, Sampled),
+    SameOf = maps:from_list(Sampled),
+    [case R of
+         {P, ok, Us, _} -> {P, ok, Us, maps:get(P, SameOf, All)};
+         _ -> R
+     end || R <- Results].
+
+change_seq([], _M, _Vsn, _Extra, _Deadline) -> [];
+change_seq([P | Ps], M, Vsn, Extra, Deadline) ->
+    R = change_one(P, M, Vsn, Extra, Deadline - now_ms()),
     case R of
         {_, {error, _}, _, _} -> [R | [{Q, not_called, 0, true} || Q <- Ps]];
-        _ -> [R | change_seq(Ps, M, Vsn, Extra, Deadline, Before)]
+        _ -> [R | change_seq(Ps, M, Vsn, Extra, Deadline)]
     end.
 
-change_one(P, _M, _Vsn, _Extra, Left, _Before) when Left =< 0 ->
+change_one(P, _M, _Vsn, _Extra, Left) when Left =< 0 ->
     {P, {error, timeout}, 0, true};
-change_one(P, M, Vsn, Extra, Left, Before) ->
+change_one(P, M, Vsn, Extra, Left) ->
     S = now_us(),
     Mon = erlang:monitor(process, P),
-    CRef = make_ref(),
-    GRef = make_ref(),
-    P ! {system, {self(), CRef}, {change_code, M, Vsn, Extra}},
-    P ! {system, {self(), GRef}, get_state},
+    Ref = make_ref(),
+    P ! {system, {self(), Ref}, {change_code, M, Vsn, Extra}},
     R = receive
-            {CRef, ok} ->
-                receive
-                    {GRef, After} -> {ok, same(Before(P), After)};
-                    {'DOWN', Mon, process, P, _} -> gone
-                after Left -> {ok, false}
-                end;
-            {CRef, {error, E}} -> {error, E};
-            {CRef, Other} -> {error, Other};
+            {Ref, ok} -> ok;
+            {Ref, {error, E}} -> {error, E};
+            {Ref, Other} -> {error, Other};
             {'DOWN', Mon, process, P, _} -> gone
         after Left -> {error, timeout}
         end,
     erlang:demonitor(Mon, [flush]),
-    case R of
-        {ok, Same} -> {P, ok, now_us() - S, Same};
-        gone -> {P, gone, now_us() - S, true};
-        {error, E2} -> {P, {error, E2}, now_us() - S, true}
-    end.
+    {P, R, now_us() - S, true}.
 
 same({ok, Before}, After) -> Before =:= After;
 same(error, _) -> false.

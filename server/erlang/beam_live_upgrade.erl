@@ -43,7 +43,6 @@
                 specs :: [#spec{}],
                 reach = [] :: [{pid(), module()}],
                 suspended = [] :: [beam_live_sys:suspended()],
-                snap = #{} :: #{pid() => term()},
                 victims = [] :: [map()],
                 loads = [] :: [map()],
                 changes = [] :: [{pid(), module(), beam_live_sys:changed()}],
@@ -147,7 +146,8 @@ supervise_run(Fun, Req, Specs) ->
     receive
         {Ref, Result} ->
             demonitor(MRef, [flush]),
-            Wd ! done,
+            %% A success leaves its journal (the snapshots) to the keeper, for a later rollback.
+            Wd ! {done, maps:get(ok, Result, false) =:= true andalso Specs =/= []},
             Result;
         {'DOWN', MRef, process, Runner, _} ->
             %% The watchdog undoes from the journal what the runner left, and says what.
@@ -170,11 +170,11 @@ watchdog_init(Parent, Ref, Caller, Deadline, Specs, Req) ->
 watchdog(#{runner := Runner, mr := MR, end_at := End} = S) ->
     Left = max(0, End - erlang:monotonic_time(millisecond)),
     receive
-        done ->
-            ok;
+        {done, Keep} ->
+            done(Keep, S);
         {'DOWN', MR, process, Runner, normal} ->
             %% It sent its report before it ended; supervise_run says done.
-            receive done -> ok after 5000 -> ok end;
+            receive {done, Keep} -> done(Keep, S) after 5000 -> ok end;
         {'DOWN', MR, process, Runner, Why} ->
             take_over(Why, S);
         {'DOWN', _, process, _Caller, _} ->
@@ -187,6 +187,9 @@ watchdog(#{runner := Runner, mr := MR, end_at := End} = S) ->
         receive {'DOWN', MR, process, Runner, _} -> ok end,
         take_over(deadline, S)
     end.
+
+done(true, #{tab := Tab}) -> beam_live_keeper:keep_journal(Tab);
+done(false, _) -> ok.
 
 take_over(Why, #{parent := Parent, ref := Ref, tab := Tab, specs := Specs, req := Req}) ->
     Found = journal_blocks(Tab),
@@ -256,9 +259,11 @@ run(Req, Specs, Tab, _Wd) ->
     Suspends = [S#spec.module || S <- Specs, suspends(S)],
     %% Nothing changes before the first block; the scan for missed processes is the report's.
     Procs = beam_live_agent:supervised_procs(),
-    Missed = beam_live_reach:missed(Mods, Suspends, Procs),
+    %% Parallel mode scans for the missed processes beside the upgrade: only the report needs
+    %% them (mode all needs them first).
+    MissedTask = task(O0#opts.parallel andalso O0#opts.mode =/= all, fun() -> beam_live_reach:missed(Mods, Suspends, Procs) end),
     O1 = O0#opts{old_vsns = maps:from_list([{M, V} || #{module := M, old_vsn_term := V} <- Versions])},
-    O = case O1#opts.mode of all -> O1#opts{extra = Missed}; _ -> O1 end,
+    O = case O1#opts.mode of all -> O1#opts{extra = await(MissedTask)}; _ -> O1 end,
     T1 = now_us(),
     Blocks = blocks(Req, Specs),
     {Status, Done, Failure} =
@@ -276,11 +281,14 @@ run(Req, Specs, Tab, _Wd) ->
                {aborted, _} -> undo(Tab, Specs, O, #{})
            end,
     T2 = now_us(),
-    {Unpurged, OldCode} = beam_live_reach:soft_purge(Mods),
+    %% Parallel mode started each block's soft purge right after its load (the suspended
+    %% processes run sys's code, not the old code); release mode purges now, as OTP does.
+    {Unpurged, OldCode} = lists:foldl(fun({U, Old}, {U0, Old0}) -> {U0 ++ U, Old0 ++ Old} end, {[], []},
+                                      [await(P) || P <- purges(Done, Mods, O)]),
+    Missed = await(MissedTask),
     T3 = now_us(),
-    Snap = lists:foldl(fun(B, Acc) -> maps:merge(Acc, B#block.snap) end, #{}, Done),
     Reach = lists:append([B#block.reach || B <- Done]),
-    Funs = stored_funs(sample_states(Snap, Reach), [M || M <- Mods, creates_funs(M)]),
+    Funs = stored_funs(sample_states(Tab, Reach), [M || M <- Mods, creates_funs(M)]),
     Rep = report(#{status => Status, blocks => Done, failure => Failure, undo => Undo, pushed => Pushed,
                    versions => Versions, missed => Missed, opts => O, unpurged => Unpurged,
                    old_code => OldCode, stored_funs => Funs, t => [T0, T1, T2, T3]}),
@@ -289,8 +297,7 @@ run(Req, Specs, Tab, _Wd) ->
             beam_live_keeper:remember(
               [maps:remove(binary, spec_map(S)) || S <- Specs],
               [[S#spec.module || S <- B#block.specs] || B <- Done], Versions,
-              [{P, M, maps:get(P, B#block.snap), Same}
-               || B <- Done, {P, M, {_, ok, _, Same}} <- B#block.changes, maps:is_key(P, B#block.snap)]);
+              Tab, [{P, M, Same} || B <- Done, {P, M, {_, ok, _, Same}} <- B#block.changes]);
         _ -> ok
     end,
     Rep.
@@ -321,22 +328,30 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
     TS = now_us(),
     Mods = [S#spec.module || S <- Specs],
     Suspends = [S#spec.module || S <- Specs, suspends(S)],
-    Reach = dedup_pairs(beam_live_reach:reach(Suspends, Procs, O#opts.extra)),
+    %% One suspending module reaches each pid once; several may share pids.
+    Reach = case {Suspends, O#opts.extra} of
+                {[_], []} -> beam_live_reach:reach(Suspends, Procs, []);
+                _ -> dedup_pairs(beam_live_reach:reach(Suspends, Procs, O#opts.extra))
+            end,
     %% Who the load will kill (nobody, usually: a soft purge clears unused old code). Their
     %% supervisors are suspended with the block, so that they restart them after the load.
     Victims = [{M, V} || M <- Mods, V <- beam_live_reach:victims(M)],
     Sups = [Sup || {_, {_, Sup, R}} <- Victims, is_pid(Sup), R =/= temporary],
-    Order = beam_live_reach:dedup([P || {P, _} <- Reach] ++ Sups),
+    Order = case Sups of
+                [] -> [P || {P, _} <- Reach];
+                _ -> beam_live_reach:dedup([P || {P, _} <- Reach] ++ Sups)
+            end,
     Before = maps:from_list([{Sup, children(Sup)} || Sup <- lists:usort(Sups)]),
     journal(Tab, I, suspending, Mods, Order),
     TD = now_us(),
     Suspended = beam_live_sys:suspend(Order, O#opts.suspend_timeout, Par),
     SusPids = [P || {P, {ok, _}, _} <- Suspended],
-    Snap = maps:from_list([{P, S} || {P, {ok, _}, {state, S}} <- Suspended]),
-    ets:insert(Tab, [{{snap, P}, S} || {P, S} <- maps:to_list(Snap)]),
+    %% The journal is the one place the snapshots live: the undo reads them there, and after a
+    %% success the table goes to the keeper for a later rollback, with no copy.
+    ets:insert(Tab, [{{snap, P}, S} || {P, {ok, _}, {state, S}} <- Suspended]),
     journal(Tab, I, suspended, Mods, SusPids),
     TSus = now_us(),
-    B0 = #block{index = I, specs = Specs, reach = Reach, suspended = Suspended, snap = Snap},
+    B0 = #block{index = I, specs = Specs, reach = Reach, suspended = [{P, R, nostate} || {P, R, _} <- Suspended]},
     try
         pause(pause_after_suspend, O),
         check_abort()
@@ -350,11 +365,12 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
     Killed = [beam_live_reach:kill(M, V, <<"ran old code purged by this load">>) || M <- lists:usort([M || {M, _} <- Victims]),
                             V <- [[X || {M2, X} <- Victims, M2 =:= M]]],
     Loads = [load(S) || S <- lists:reverse(Specs)],
+    Par andalso put({purge, I}, task(true, fun() -> beam_live_reach:soft_purge(Mods) end)),
     TL = now_us(),
     pause(pause_after_load, O),
     Skip = maps:from_list([{P, true} || {P, {error, _}, _} <- Suspended]),
     Changes = case [L || #{result := {error, _}} = L <- Loads] of
-                  [] -> code_changes(Specs, Reach, Skip, Snap, O);
+                  [] -> code_changes(Specs, Reach, Skip, O);
                   _ -> []
               end,
     TC = now_us(),
@@ -402,9 +418,9 @@ resume_block(Pids, Par) ->
 %% One code_change per suspended pid of each updated module of the block, in dependency order;
 %% the block's code_changes share the code_change timeout, and release mode stops at the first
 %% failing pid (release_handler_1). -> [{Pid, Module, Changed}]
-code_changes(Specs, Reach, Skip, Snap, #opts{code_change_timeout = CT, parallel = Par} = O) ->
+code_changes(Specs, Reach, Skip, #opts{code_change_timeout = CT, parallel = Par, journal = Tab} = O) ->
     Deadline = now_ms() + CT,
-    Before = fun(P) -> maps:find(P, Snap) end,
+    Before = fun(P) -> snapshot(Tab, P) end,
     lists:foldl(
         fun(#spec{module = M, extra = Extra} = S, Acc) ->
             Pids = [P || suspends(S), {P, M2} <- Reach, M2 =:= M, not maps:is_key(P, Skip)],
@@ -530,6 +546,26 @@ load(#spec{module = M, binary = Bin, file = File}) ->
         end,
     #{module => M, result => R, us => now_us() - S}.
 
+%% The soft purge of each block's modules: the task parallel mode started after the block's
+%% load, else one soft purge of every module now. -> [{done, V} | {pending, Ref}]
+purges(Done, Mods, #opts{parallel = true}) ->
+    Started = [erase({purge, B#block.index}) || B <- Done],
+    Ran = lists:append([[S#spec.module || S <- B#block.specs] || B <- Done]),
+    [T || T <- Started, T =/= undefined] ++ [{done, beam_live_reach:soft_purge(Mods -- Ran)}];
+purges(_Done, Mods, _O) ->
+    [{done, beam_live_reach:soft_purge(Mods)}].
+
+%% Work that may run beside the runner (parallel mode) or in it (release mode, OTP's order).
+task(false, F) -> {done, F()};
+task(true, F) ->
+    Self = self(),
+    Ref = make_ref(),
+    spawn_link(fun() -> Self ! {Ref, F()} end),
+    {pending, Ref}.
+
+await({done, V}) -> V;
+await({pending, Ref}) -> receive {Ref, V} -> V end.
+
 %% ---- stored funs ----------------------------------------------------------------------------
 
 %% A module whose code creates funs has generated functions named -Name/Arity-fun-N-.
@@ -546,8 +582,14 @@ stored_funs(Sample, Mods) ->
     Set = maps:from_list([{M, true} || M <- Mods]),
     lists:usort([summary(P, M) || {P, S} <- Sample, M <- funs_in(S, Set, 10000)]).
 
-sample_states(Snap, Reach) ->
-    [{P, S} || {P, _} <- lists:sublist(Reach, ?FUN_SAMPLE), {ok, S} <- [maps:find(P, Snap)]].
+sample_states(Tab, Reach) ->
+    [{P, S} || {P, _} <- lists:sublist(Reach, ?FUN_SAMPLE), {ok, S} <- [snapshot(Tab, P)]].
+
+snapshot(Tab, P) ->
+    case ets:lookup(Tab, {snap, P}) of
+        [{_, S}] -> {ok, S};
+        [] -> error
+    end.
 
 funs_in(T, Set, Budget) ->
     {Found, _} = funs_in(T, Set, Budget, []),

@@ -1,6 +1,7 @@
 // The upgrade report's frame, and the one line that sums it up.
 import type { CompileResult } from '../compile/compile';
-import type { RollbackReport, UpgradeReport } from '../protocol';
+import type { KilledProcess, RollbackReport, UpgradeReport } from '../protocol';
+import { killText } from '../text/names';
 import type { UpgradeOptions } from './engine';
 
 export function emptyReport(node: string, opts: UpgradeOptions, compile: CompileResult): UpgradeReport {
@@ -50,6 +51,11 @@ function count(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** `; killed 1 (Todo.Metrics, temporary: not restarted)`: kills are never only a detail line. */
+function kills(killed: KilledProcess[]): string {
+  return killed.length ? `; killed ${killed.length} (${killed.map(killText).join('; ')})` : '';
+}
+
 export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
   r.timings.totalMs = totalMs;
   const labels = [r.mode === 'all' ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean);
@@ -58,7 +64,7 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
     r.summary = `No module changed (${count(r.unchanged.length, 'unchanged', 'unchanged')})${r.notLoaded.length ? `, ${count(r.notLoaded.length, 'module', 'modules')} not loaded` : ''}${tag}`;
   } else if (r.ok) {
     const changed = r.processes.filter((p) => p.codeChange === 'ok').length;
-    r.summary = `Upgraded ${count(r.modules.length, 'module', 'modules')}, ${count(changed, 'process', 'processes')} in ${totalMs} ms${tag}`;
+    r.summary = `Upgraded ${count(r.modules.length, 'module', 'modules')}, ${count(changed, 'process', 'processes')} in ${totalMs} ms${kills(r.killed)}${tag}`;
   } else if (!r.pushed && r.error) {
     r.summary = `Upgrade skipped: ${r.error}`;
   } else {
@@ -70,5 +76,5 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
 export function rollbackSummary(r: RollbackReport): string {
   if (r.refused.length) return `Rollback refused, nothing changed: ${r.error}`;
   if (!r.ok) return `Rollback failed: ${r.error ?? 'unknown error'}`;
-  return `Rolled back ${count(r.modules.length, 'module', 'modules')}, ${count(r.processes.length, 'process', 'processes')} in ${r.totalMs} ms`;
+  return `Rolled back ${count(r.modules.length, 'module', 'modules')}, ${count(r.processes.length, 'process', 'processes')} in ${r.totalMs} ms${kills(r.killed)}`;
 }

@@ -72,9 +72,9 @@ test('saving a changed GenServer upgrades it: code_change ran on the node, and u
   const title = await until('the lens after the upgrade', async () => {
     const lenses = await conn.sendRequest<Array<{ range: { start: { line: number } }; command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri(COUNTER) } });
     const t = lenses.find((l) => l.range.start.line === 0)?.command.title;
-    return t?.includes('running vsn <<"2">>') ? t : undefined;
+    return t?.includes('running vsn "2"') ? t : undefined;
   });
-  assert.equal(title, '1 live process · running vsn <<"2">> · saved vsn <<"2">>');
+  assert.equal(title, '1 live process · running vsn "2" · saved vsn "2"');
 });
 
 test('a compile error gives diagnostics and pushes nothing; the next good save clears them', async () => {
