@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { GeneratedAppup, RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
 import { GenerateAppupRequest, PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
 import { printPlan, printRollback } from '../server/cli/printReport';
+import { processName } from '../server/text/names';
 import { config } from './config';
 import { Ctx } from './ctx';
 import { localNodes } from './debug/launch';
@@ -127,7 +128,7 @@ export const COMMANDS: Record<string, Command> = {
         if (r.refused.length) {
           // A down clause is missing for a state the upgrade changed: the snapshot only on request.
           const age = Math.round((r.snapshotAgeMs ?? 0) / 1000);
-          const names = r.refused.map((p) => p.name ?? p.pid).join(', ');
+          const names = r.refused.map(processName).join(', ');
           const restore = 'Restore Snapshot';
           const pick = await vscode.window.showWarningMessage(
             `BEAM Live: ${names} have no code_change({down, _}) clause, and the upgrade changed their state. Nothing was rolled back.`,
@@ -205,7 +206,7 @@ export const COMMANDS: Record<string, Command> = {
         const it = (arg as Extract<LiveNode, { kind: 'process' }>).item;
         process = it.pid ?? it.name ?? undefined;
       } else {
-        process = await vscode.window.showInputBox({ title: 'Inspect Process State', prompt: 'A registered name (Elixir.MyApp.Counter) or a pid (<0.123.0>)' });
+        process = await vscode.window.showInputBox({ title: 'Inspect Process State', prompt: 'A registered name (MyApp.Counter) or a pid (<0.123.0>)' });
       }
       if (!process) return;
       const elixir = (await vscode.workspace.findFiles('mix.exs', undefined, 1)).length > 0;

@@ -13,10 +13,18 @@ export interface NodeStatus {
 }
 
 /** One process in a supervision tree, as the agent reports it. */
+/** A name given through Elixir's Registry: `{:via, Registry, {registry, key}}`. */
+export interface ViaName {
+  registry: string;
+  /** As Elixir inspects it. */
+  key: string;
+}
+
 export interface ProcessInfo {
   /** `<0.123.0>`, as the node prints it; null for a child that is restarting or not started. */
   pid: string | null;
   name: string | null;
+  via?: ViaName | null;
   /** The callback module, in atom form. */
   module: string | null;
   /** The loaded module's vsn as Erlang's ~p prints it. */
@@ -90,6 +98,7 @@ export interface ModuleChange {
 export interface ProcessRef {
   pid: string;
   name: string | null;
+  via?: ViaName | null;
   module: string;
 }
 
@@ -285,6 +294,7 @@ export namespace GenerateAppupRequest {
 export interface LiveItem {
   pid: string | null;
   name: string | null;
+  via?: ViaName | null;
   module: string | null;
   vsn: string | null;
   status: string;
@@ -294,6 +304,8 @@ export interface LiveItem {
   application?: string;
   parent?: string | null;
   startedBy?: string;
+  /** A supervisor's active children (an empty one is not drawn as expandable). */
+  children?: number;
 }
 
 export interface LiveApplication {

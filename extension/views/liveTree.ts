@@ -2,12 +2,13 @@
 // tree reaches. Children load lazily, one page per request, collected and sorted on the node.
 import * as vscode from 'vscode';
 import type { LiveApplication, LiveItem, ProcessesPage, ProcessesParams, StatusParams } from '../../server/protocol';
+import { isMd5Vsn, moduleName, processName, viaText, vsnText } from '../../server/text/names';
 
 export type LiveNode =
   | { kind: 'node' }
   | { kind: 'app'; app: LiveApplication }
   | { kind: 'process'; item: LiveItem }
-  | { kind: 'outside' }
+  | { kind: 'outside'; total: number }
   | { kind: 'more'; parent: LiveNode; shown: number; total: number };
 
 export interface LiveSource {
@@ -57,7 +58,13 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
       this.cache.set(key, cached);
     }
     const out = [...cached.items];
-    if (el.kind === 'node') out.push({ kind: 'outside' });
+    if (el.kind === 'node') {
+      // Fetched now (and kept for the expand) so that an empty one is not drawn as expandable.
+      const outside: LiveNode = { kind: 'outside', total: 0 };
+      const page = await this.fetch(outside, 0);
+      if (page) this.cache.set(keyOf(outside), page);
+      out.push({ kind: 'outside', total: page?.total ?? 0 });
+    }
     if (cached.total > cached.items.length) out.push({ kind: 'more', parent: el, shown: cached.items.length, total: cached.total });
     return out;
   }
@@ -95,7 +102,8 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
         return t;
       }
       case 'outside': {
-        const t = new vscode.TreeItem('Outside supervision trees', C.Collapsed);
+        const t = new vscode.TreeItem('Outside supervision trees', el.total ? C.Collapsed : C.None);
+        t.description = el.total ? String(el.total) : 'none';
         t.tooltip = 'Processes of your applications that no supervision tree reaches: a release upgrade never suspends them nor calls their code_change.';
         t.iconPath = new vscode.ThemeIcon('warning');
         return t;
@@ -110,27 +118,41 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
     }
   }
 
+  /**
+   * A row that fits the default sidebar: the process as people name it, then what it runs and
+   * its vsn in the module's language; the pid, the full vsn and the why go to the tooltip.
+   */
   private processItem(p: LiveItem): vscode.TreeItem {
     const C = vscode.TreeItemCollapsibleState;
-    const label = p.name ?? p.pid ?? `${p.id ?? '?'} (${p.status})`;
-    const t = new vscode.TreeItem(label, p.type === 'supervisor' && p.pid ? C.Collapsed : C.None);
+    const label = p.pid || p.name ? processName(p) : `${p.id ?? '?'} (${p.status})`;
+    const expandable = p.type === 'supervisor' && p.pid && p.children !== 0;
+    const t = new vscode.TreeItem(label, expandable ? C.Collapsed : C.None);
     const { oldCode, missed } = this.src.annotations();
     const badges: string[] = [];
     const why: string[] = [];
     if (p.pid && oldCode.has(p.pid)) {
-      badges.push('⚠ old code');
-      why.push(`Runs old code of ${oldCode.get(p.pid)}: the next load of that module kills it.`);
+      badges.push('old code');
+      why.push(`Runs old code of ${moduleName(oldCode.get(p.pid)!)}: the next load of that module kills it.`);
     }
     if (p.pid && missed.has(p.pid)) {
-      badges.push('⚠ missed by a release');
+      badges.push('missed by a release');
       why.push(missed.get(p.pid)!);
     }
     if (p.pid === null) badges.push(p.status);
-    t.description = [p.name && p.pid ? p.pid : '', p.module ?? '', p.vsn ? `vsn ${p.vsn}` : '', ...badges].filter(Boolean).join('  ');
+    const mod = p.module ? moduleName(p.module) : '';
+    // The child spec's module tells a default supervisor apart (DynamicSupervisor · Todo.Cache).
+    const spec = Array.isArray(p.modules) && p.modules[0] && p.modules[0] !== p.module ? moduleName(p.modules[0]) : '';
+    const role = [mod !== label ? mod : '', spec && spec !== mod && spec !== label ? spec : ''].filter(Boolean).join(' · ');
+    const vsn = p.module && p.vsn ? vsnText(p.vsn, p.module, { short: true }) : '';
+    t.description = [role, vsn, ...badges.map((b) => `⚠ ${b}`)].filter(Boolean).join('  ');
     const md = new vscode.MarkdownString();
     md.appendMarkdown(`**${label}**\n\n`);
-    md.appendText(`pid ${p.pid ?? '-'} · module ${p.module ?? '?'} · vsn ${p.vsn ?? '-'} · ${p.status}`);
-    if (p.startedBy) md.appendText(`\nstarted by ${p.parent ?? '?'} (${p.startedBy})`);
+    md.appendText(`pid ${p.pid ?? '-'}`);
+    if (p.via) md.appendText(`\nregistered ${viaText(p.via)}`);
+    md.appendText(`\nmodule ${mod || '?'}${spec ? ` (child spec: ${spec})` : ''}`);
+    md.appendText(`\nvsn ${p.module ? vsnText(p.vsn, p.module) : '-'}${p.vsn && isMd5Vsn(p.vsn) ? ' (the MD5: no @vsn set)' : ''}`);
+    md.appendText(`\nstatus ${p.status}`);
+    if (p.startedBy) md.appendText(`\nstarted by ${p.parent ? moduleName(p.parent) : '?'} (${p.startedBy})`);
     for (const w of why) md.appendText(`\n\n${w}`);
     t.tooltip = md;
     t.iconPath = new vscode.ThemeIcon(p.type === 'supervisor' ? 'type-hierarchy' : badges.length ? 'warning' : 'symbol-event');

@@ -2,6 +2,7 @@
 // code_change result and reason, suspension time and timings. A failure badge stays until seen.
 import * as vscode from 'vscode';
 import type { ModuleChange, ProcessResult, UpgradeReport } from '../../server/protocol';
+import { moduleName, processName, restartText, vsnText } from '../../server/text/names';
 
 export interface UpgradeEntry {
   report: UpgradeReport;
@@ -56,7 +57,9 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
       const out: Node[] = r.modules.map((module) => ({ kind: 'module', entry: el.entry, module }));
       if (r.error) out.push({ kind: 'line', label: 'error', description: r.error, icon: 'error' });
       if (r.release) out.push({ kind: 'line', label: 'a real release', description: r.release, icon: 'info' });
-      for (const m of r.missed) out.push({ kind: 'line', label: `missed ${m.name ?? m.pid}`, description: m.why, icon: 'warning' });
+      if (r.undo) out.push({ kind: 'line', label: 'undone', description: `${r.undo.blocks} block(s) in reverse order: ${r.undo.states} state(s) put back, ${r.undo.resumed} resumed`, icon: 'discard' });
+      for (const k of r.killed) out.push({ kind: 'line', label: `killed ${processName(k)}`, description: `ran old code of ${moduleName(k.module)}; ${restartText(k)}`, icon: 'flame' });
+      for (const m of r.missed) out.push({ kind: 'line', label: `missed ${processName(m)}`, description: m.why, icon: 'warning' });
       for (const w of r.warnings) out.push({ kind: 'line', label: 'warning', description: w.message, icon: 'warning' });
       const t = r.timings;
       out.push({
@@ -86,14 +89,15 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
       }
       case 'module': {
         const m = el.module;
-        const t = new vscode.TreeItem(m.module, C.Expanded);
-        t.description = `${m.instruction} · ${m.oldVsn ?? '-'} → ${m.newVsn ?? '-'}`;
+        const t = new vscode.TreeItem(moduleName(m.module), C.Expanded);
+        t.description = `${vsnText(m.oldVsn, m.module, { short: true })} → ${vsnText(m.newVsn, m.module, { short: true })}`;
+        t.tooltip = `${m.instruction}: vsn ${vsnText(m.oldVsn, m.module)} → ${vsnText(m.newVsn, m.module)}\nMD5 ${m.oldMd5 ?? '-'} → ${m.newMd5 ?? '-'}`;
         t.iconPath = new vscode.ThemeIcon('symbol-module');
         return t;
       }
       case 'process': {
         const p = el.p;
-        const t = new vscode.TreeItem(p.name ?? p.pid);
+        const t = new vscode.TreeItem(processName(p));
         const result = p.codeChange === 'ok' ? 'code_change: ok' : p.codeChange === 'error' ? `code_change: error` : 'code_change: not called';
         t.description = `${result} · suspended ${p.suspendedMs.toFixed(2)} ms${p.devOnly ? ' · dev only' : ''}`;
         t.tooltip = p.reason ? `${result}\n${p.reason}` : result;

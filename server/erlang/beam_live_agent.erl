@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, hex/1]).
--export([initial_module/1, parent/1, parent_of/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
+-export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -112,10 +112,20 @@ which_children(Pid) ->
         _:_ -> []
     end.
 
+%% A supervisor's callback module; Elixir's Supervisor.start_link/2 and
+%% DynamicSupervisor.start_link/1 run a default callback, shown as what the user started.
 supervisor_module(Pid) ->
-    case catch supervisor:get_callback_module(Pid) of
-        M when is_atom(M) -> M;
-        _ -> callback_module(Pid)
+    M = case catch supervisor:get_callback_module(Pid) of
+            M0 when is_atom(M0) -> M0;
+            _ -> callback_module(Pid)
+        end,
+    case M of
+        'Elixir.Supervisor.Default' ->
+            case beam_live_reach:supervisor_kind(Pid) of
+                dynamic -> 'Elixir.DynamicSupervisor';
+                _ -> 'Elixir.Supervisor'
+            end;
+        _ -> M
     end.
 
 %% The pids the release handler would consider, with the modules their child specs name.
@@ -173,8 +183,10 @@ project_modules(Apps) ->
                                 {ok, Ms} <- [application:get_key(App, modules)],
                                 M <- Ms]).
 
+%% A supervisor started outside the trees (a pool started from the shell) is listed with its
+%% kind, so that its children show under it rather than beside it.
 unsupervised(Supervised, ProjectMods) ->
-    lists:filtermap(
+    Found = lists:filtermap(
         fun(P) ->
             case maps:is_key(P, Supervised) of
                 true -> false;
@@ -183,16 +195,27 @@ unsupervised(Supervised, ProjectMods) ->
                         {M, How} ->
                             case maps:find(M, ProjectMods) of
                                 {ok, App} ->
-                                    Info = proc(P, M),
-                                    {true, Info#{application => App,
-                                                 started_by => How,
-                                                 parent => parent(P)}};
+                                    Sup = beam_live_reach:supervisor_kind(P) =/= none,
+                                    Info = proc(P, case Sup of true -> supervisor_module(P); false -> M end),
+                                    {true, {P, Info#{application => App,
+                                                     started_by => How,
+                                                     parent => parent(P),
+                                                     type => case Sup of true -> supervisor; false -> worker end}}};
                                 error -> false
                             end;
                         undefined -> false
                     end
             end
-        end, processes()).
+        end, processes()),
+    Sups = maps:from_list([{P, true} || {P, #{type := supervisor}} <- Found]),
+    [I || {P, I} <- Found, not maps:is_key(parent_pid(P), Sups)].
+
+parent_pid(P) ->
+    case parent_of(P) of
+        A when is_pid(A) -> A;
+        A when is_atom(A), A =/= undefined -> whereis(A);
+        _ -> undefined
+    end.
 
 %% {Module, Kind}: proc_lib (a special process whose callback is Module), fun_server (a
 %% special process running a fun of Module, as an Agent or a Task records itself), or spawn.
@@ -256,7 +279,7 @@ proc(Pid, Mod) ->
                        [] -> undefined;
                        N -> N
                    end,
-            #{pid => pid_bin(Pid), name => Name, module => Mod, vsn => loaded_vsn(Mod),
+            #{pid => pid_bin(Pid), name => Name, via => via_of(Name, Pid), module => Mod, vsn => loaded_vsn(Mod),
               status => proplists:get_value(status, Info),
               message_queue_len => proplists:get_value(message_queue_len, Info)}
     end.
@@ -287,6 +310,12 @@ page(#{kind := unsupervised} = Opts) ->
     {Total, Slice} = slice(All, Opts),
     #{items => Slice, total => Total, offset => maps:get(offset, Opts, 0)}.
 
+child_count(Sup) ->
+    case catch supervisor:count_children(Sup) of
+        L when is_list(L) -> proplists:get_value(active, L, 0);
+        _ -> 0
+    end.
+
 app_root(App) ->
     case application_controller:get_master(App) of
         Master when is_pid(Master) ->
@@ -302,7 +331,12 @@ child_item({Id, Child, Type, Mods}) when is_pid(Child) ->
               supervisor -> supervisor_module(Child);
               _ -> callback_module(Child)
           end,
-    (proc(Child, Mod))#{id => show(Id), type => Type, modules => mods(Mods)};
+    Item = (proc(Child, Mod))#{id => show(Id), type => Type, modules => mods(Mods)},
+    case Type of
+        %% So that an empty supervisor is not drawn as expandable.
+        supervisor -> Item#{children => child_count(Child)};
+        _ -> Item
+    end;
 child_item({Id, Status, Type, Mods}) ->
     #{pid => undefined, name => undefined, id => show(Id), type => Type, modules => mods(Mods),
       module => undefined, vsn => undefined, status => Status, message_queue_len => 0}.
@@ -331,7 +365,9 @@ state(#{process := Who} = Opts) ->
     Syntax = maps:get(syntax, Opts, erlang),
     case resolve(Who) of
         undefined ->
-            #{ok => false, error => <<"no such process">>};
+            #{ok => false, error => iolist_to_binary(
+                                      ["no such process: nothing on ", atom_to_list(node()), " is registered as ", bin(Who),
+                                       " and it is no live pid. beam-live processes lists the names and pids"])};
         Pid ->
             try sys:get_state(Pid, Timeout) of
                 S ->
@@ -353,15 +389,58 @@ resolve(P) when is_pid(P) -> P;
 resolve(B) when is_binary(B) ->
     case B of
         <<"<", _/binary>> -> try list_to_pid(binary_to_list(B)) catch _:_ -> undefined end;
-        _ -> try whereis(binary_to_existing_atom(B, utf8)) catch _:_ -> undefined end
+        %% As IEx does: KV.Registry is the alias of Elixir.KV.Registry; a leading : names an
+        %% Erlang atom.
+        <<":", Name/binary>> -> whereis_name(Name);
+        _ ->
+            case whereis_name(B) of
+                undefined -> whereis_name(<<"Elixir.", B/binary>>);
+                P -> P
+            end
     end;
 resolve(A) when is_atom(A) -> whereis(A).
+
+whereis_name(B) ->
+    try whereis(binary_to_existing_atom(B, utf8)) catch _:_ -> undefined end.
 
 reg(P) ->
     case erlang:process_info(P, registered_name) of
         {registered_name, N} -> N;
         _ -> undefined
     end.
+
+%% The name a process got through Elixir's Registry ({via, Registry, {Reg, Key}}), read by pid:
+%% #{registry, key} with the key as Elixir inspects it, or undefined. The node's registries
+%% are looked up once per calling process.
+via(P) ->
+    Regs = case get(beam_live_registries) of
+               undefined ->
+                   R = [N || N <- registered(), is_registry(N)],
+                   put(beam_live_registries, R),
+                   R;
+               R -> R
+           end,
+    via(P, Regs).
+
+via(_P, []) -> undefined;
+via(P, [R | Rs]) ->
+    case catch 'Elixir.Registry':keys(R, P) of
+        [K | _] -> #{registry => R, key => iolist_to_binary('Elixir.Kernel':inspect(K))};
+        _ -> via(P, Rs)
+    end.
+
+is_registry(N) ->
+    case whereis(N) of
+        P when is_pid(P) ->
+            case erlang:process_info(P, dictionary) of
+                {dictionary, D} -> proplists:get_value('$initial_call', D) =:= {supervisor, 'Elixir.Registry.Supervisor', 1};
+                _ -> false
+            end;
+        _ -> false
+    end.
+
+via_of(undefined, P) -> via(P);
+via_of(_Name, _P) -> undefined.
 
 has_elixir() -> code:is_loaded('Elixir.Kernel') =/= false.
 

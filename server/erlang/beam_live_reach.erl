@@ -1,7 +1,7 @@
 %% Which processes an upgrade touches: those a suspend reaches (release_handler_1's
 %% get_supervised_procs), those a release would miss, and those a load kills.
 -module(beam_live_reach).
--export([reach/3, missed/3, victims/1, victim/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
+-export([reach/3, missed/3, victims/1, victim/1, supervisor_kind/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
 
 %% {Pid, Module} for every process whose child spec names one of Mods, in Mods' order, from
 %% the supervision trees Procs; in mode all also the missed special processes of those modules.
@@ -178,7 +178,8 @@ restarted({_P, Sup, _, Before}) ->
     end.
 
 summary(P, M) ->
-    #{pid => list_to_binary(pid_to_list(P)), name => beam_live_agent:reg(P), module => M}.
+    Name = beam_live_agent:reg(P),
+    #{pid => list_to_binary(pid_to_list(P)), name => Name, via => beam_live_agent:via_of(Name, P), module => M}.
 
 pid_or_undefined(P) when is_pid(P) -> list_to_binary(pid_to_list(P));
 pid_or_undefined(_) -> undefined.

@@ -10,14 +10,26 @@ export function moduleName(m: string): string {
   return m.startsWith(ELIXIR) ? m.slice(ELIXIR.length) : m;
 }
 
-/** A process as people name it: its registered name (in the module's language), else its pid. */
-export function processName(p: { pid: string | null; name: string | null }): string {
-  return p.name ? moduleName(p.name) : (p.pid ?? '?');
+type Named = { pid: string | null; name: string | null; via?: { registry: string; key: string } | null };
+
+/**
+ * A process as people name it: its registered name (in the module's language), or the key it
+ * registered under in an Elixir Registry, else its pid.
+ */
+export function processName(p: Named): string {
+  if (p.name) return moduleName(p.name);
+  if (p.via) return p.via.key;
+  return p.pid ?? '?';
 }
 
 /** The same, with the pid beside a name: `MyApp.Counter <0.152.0>`. */
-export function processLabel(p: { pid: string | null; name: string | null }): string {
-  return p.name && p.pid ? `${moduleName(p.name)} ${p.pid}` : processName(p);
+export function processLabel(p: Named): string {
+  return (p.name || p.via) && p.pid ? `${processName(p)} ${p.pid}` : processName(p);
+}
+
+/** How the name was given, for a tooltip: `{:via, Registry, {Todo.ProcessRegistry, {Todo.Server, "bob"}}}`. */
+export function viaText(v: { registry: string; key: string }): string {
+  return `{:via, Registry, {${moduleName(v.registry)}, ${v.key}}}`;
 }
 
 /** A vsn without @vsn/-vsn is the module's MD5 as an integer: too long to read, and not chosen. */
@@ -59,6 +71,6 @@ export function restartText(k: { restart?: string; restarted?: string | null }):
 }
 
 /** `Todo.Metrics, temporary: not restarted`. */
-export function killText(k: { pid: string; name: string | null; module: string; restart?: string; restarted?: string | null }): string {
-  return `${k.name ? moduleName(k.name) : `${k.pid} (${moduleName(k.module)})`}, ${restartText(k)}`;
+export function killText(k: Named & { pid: string; module: string; restart?: string; restarted?: string | null }): string {
+  return `${k.name || k.via ? processName(k) : `${k.pid} (${moduleName(k.module)})`}, ${restartText(k)}`;
 }

@@ -110,7 +110,7 @@ export async function walkThrough({ dir, node, env }) {
     });
 
     await step('the code lens above defmodule follows the node', async () => {
-      await waitText('.editor-instance .monaco-editor .codelens-decoration', 'running vsn <<"2">> · saved vsn <<"2">>', 30_000);
+      await waitText('.editor-instance .monaco-editor .codelens-decoration', 'running vsn "2" · saved vsn "2"', 30_000);
     });
 
     await step('inspect the state from the palette', async () => {
