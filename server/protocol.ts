@@ -108,7 +108,7 @@ export interface MissedProcess extends ProcessRef {
 
 export interface PlanWarning {
   module: string;
-  code: 'no-code-change' | 'agent-extra' | 'supervisor-init' | 'nif' | 'badfun' | 'no-old-binary' | 'role-changed' | 'not-in-app';
+  code: 'no-code-change' | 'agent-extra' | 'supervisor-init' | 'nif' | 'badfun' | 'no-old-binary' | 'role-changed' | 'not-in-app' | 'project-not-loaded';
   message: string;
 }
 

@@ -5,7 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, hex/1]).
--export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
+-export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, supervisor_info/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -115,17 +115,30 @@ which_children(Pid) ->
 %% A supervisor's callback module; Elixir's Supervisor.start_link/2 and
 %% DynamicSupervisor.start_link/1 run a default callback, shown as what the user started.
 supervisor_module(Pid) ->
-    M = case catch supervisor:get_callback_module(Pid) of
-            M0 when is_atom(M0) -> M0;
-            _ -> callback_module(Pid)
-        end,
-    case M of
-        'Elixir.Supervisor.Default' ->
-            case beam_live_reach:supervisor_kind(Pid) of
-                dynamic -> 'Elixir.DynamicSupervisor';
-                _ -> 'Elixir.Supervisor'
-            end;
-        _ -> M
+    case supervisor_info(Pid) of
+        {dynamic, 'Elixir.Supervisor.Default'} -> 'Elixir.DynamicSupervisor';
+        {_, 'Elixir.Supervisor.Default'} -> 'Elixir.Supervisor';
+        {_, undefined} -> callback_module(Pid);
+        {_, M} -> M
+    end.
+
+%% {supervisor | dynamic | none, CallbackModule}, from one sys:get_status (what
+%% supervisor:get_callback_module/1 reads too). A DynamicSupervisor poses as an OTP supervisor
+%% ('$initial_call' {supervisor, Mod, 1}); its state, a %DynamicSupervisor{}, tells it apart.
+supervisor_info(Pid) ->
+    case catch sys:get_status(Pid, 2000) of
+        {status, _, _, [_PDict, _SysState, _Parent, _Dbg, Misc]} when is_list(Misc) ->
+            Mod = case lists:keyfind(supervisor, 1, Misc) of
+                      {supervisor, [{"Callback", M} | _]} -> M;
+                      _ -> undefined
+                  end,
+            Kind = case [S || {data, [{"State", S}]} <- Misc] of
+                       [#{'__struct__' := 'Elixir.DynamicSupervisor'} | _] -> dynamic;
+                       [S | _] when is_tuple(S), element(1, S) =:= state, Mod =/= undefined -> supervisor;
+                       _ -> none
+                   end,
+            {Kind, Mod};
+        _ -> {none, undefined}
     end.
 
 %% The pids the release handler would consider, with the modules their child specs name.

@@ -103,11 +103,13 @@ parent_supervisor(P) ->
         Kind -> {Kind, Parent}
     end.
 
+%% Only a process whose '$initial_call' says supervisor is asked (sys:get_status): asking a
+%% worker would cost it a system message for nothing.
 supervisor_kind(Sup) ->
     case erlang:process_info(Sup, dictionary) of
         {dictionary, D} ->
             case proplists:get_value('$initial_call', D) of
-                {supervisor, _, _} -> supervisor;
+                {supervisor, _, _} -> element(1, beam_live_agent:supervisor_info(Sup));
                 {'Elixir.DynamicSupervisor', _, _} -> dynamic;
                 _ -> none
             end;

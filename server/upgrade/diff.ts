@@ -1,6 +1,6 @@
 // What changed between the node and the build (docs/otp-rules.md): a module changed iff its MD5
 // differs from the loaded one. Pure: the node's answers come in as data.
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { BeamOnDisk, BeamSet } from './beams';
 
 export interface LoadedInfo {
@@ -42,7 +42,11 @@ export function diffBuild(
   const d: BuildDiff = { changed: [], unchanged: [], notLoaded: [], added: [], deleted: [] };
   for (const beam of [...after.modules.values()].sort((a, b) => a.module.localeCompare(b.module))) {
     const l = loaded.get(beam.module);
-    const app = known.get(dirname(beam.file));
+    const dir = dirname(beam.file);
+    const app = known.get(dir);
+    // Protocols consolidated for the project (IEx's and Elixir's own among them) belong to the
+    // plan only where the node runs them: a node never loads most, and they are nobody's news.
+    if (basename(dir) === 'consolidated' && !l?.loaded) continue;
     if (l?.loaded) {
       if (l.md5 === beam.info.md5) d.unchanged.push(beam.module);
       else d.changed.push({ beam, loaded: l });

@@ -336,6 +336,8 @@ export class UpgradeEngine {
         warnings: [],
         diagnostics: p.compile.diagnostics,
       };
+      const elsewhere = notThisProject(p, this.project.dir, this.node);
+      if (elsewhere) return { ...base, warnings: [{ module: '', code: 'project-not-loaded', message: elsewhere }] };
       if (!p.compile.ok || p.planned.length === 0) return base;
       const r = termToJson(await this.upgradeCall('plan', await this.agentRequest(p, opts), 60_000)) as unknown as {
         reach: UpgradePlan['reach'];
@@ -375,6 +377,11 @@ export class UpgradeEngine {
         added: p.diff!.added.map((b) => b.module),
         deleted: p.diff!.deleted,
       });
+      const elsewhere = notThisProject(p, this.project.dir, this.node);
+      if (elsewhere) {
+        report.error = elsewhere;
+        return summarize(report, Date.now() - started);
+      }
       if (p.planned.length === 0) {
         report.ok = true;
         return summarize(report, Date.now() - started);
@@ -424,6 +431,15 @@ export class UpgradeEngine {
   rollback(opts: UpgradeOptions = {}): Promise<RollbackReport> {
     return this.serial(() => rollbackLast(this.session, opts));
   }
+}
+
+/** A build none of whose modules the node runs is another project's, or one not started yet. */
+function notThisProject(p: Prepared, dir: string, node: string): string | undefined {
+  const d = p.diff;
+  if (!d || d.changed.length || d.unchanged.length || d.deleted.length) return undefined;
+  const n = d.notLoaded.length + d.added.length;
+  if (n === 0) return undefined;
+  return `None of the ${n} modules built from ${dir} is loaded in ${node}: is this the project the node runs? Nothing was pushed.`;
 }
 
 function mergeAgentReport(report: UpgradeReport, r: Record<string, unknown>): UpgradeReport {

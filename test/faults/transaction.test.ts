@@ -196,6 +196,7 @@ test('a supervised child killed by the load (it ran old code) is named by plan, 
     const now = await onNode(node, `pid_to_list(whereis(sample_acceptor))`);
     assert.notEqual(now, first);
     assert.equal(killed?.restarted, now);
+    assert.match(r.summary, /; killed 1 \(sample_acceptor, permanent: restarted as <[\d.]+> on the new code\)$/);
     assert.equal(await onNode(node, ask), '3 false', 'the restarted acceptor runs the new code');
     assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Acceptor'), r.modules.find((m) => m.module === 'Elixir.SampleApp.Acceptor')?.newMd5);
   }));

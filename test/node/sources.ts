@@ -91,3 +91,65 @@ export function withTally(application: string): string {
       `      for id <- 1..${TALLY_WORKERS}, do: {:ok, _} = DynamicSupervisor.start_child(SampleApp.TallySup, {SampleApp.TallyWorker, id})\n      SampleApp.Looper.start()`,
     );
 }
+
+/**
+ * The shapes of real projects: a Registry whose GenServers are registered by via-name under a
+ * DynamicSupervisor (started with DynamicSupervisor.start_link/1, Elixir's default callback), a
+ * temporary metrics Task looping with local calls, and a pool supervisor a test starts from the
+ * "shell", outside every tree.
+ */
+export const NAMED = 'lib/sample_app/named.ex';
+export const METRICS = 'lib/sample_app/metrics.ex';
+export const POOL = 'lib/sample_app/pool.ex';
+
+export const namedSource = (vsn: string) => `defmodule SampleApp.Named do
+  use GenServer
+  @vsn "${vsn}"
+  def start_link(who), do: GenServer.start_link(__MODULE__, who, name: {:via, Registry, {SampleApp.Registry, {__MODULE__, who}}})
+  @impl true
+  def init(who), do: {:ok, %{who: who}}
+  def vsn, do: "${vsn}"
+end
+`;
+
+export const metricsSource = (version: number) => `defmodule SampleApp.Metrics do
+  use Task
+  def start_link(_), do: Task.start_link(fn -> loop() end)
+  defp version, do: ${version}
+  defp loop do
+    receive do
+      {:version, from} ->
+        send(from, {:version, version()})
+        loop()
+    end
+  end
+end
+`;
+
+export const POOL_SOURCE = `defmodule SampleApp.Pool do
+  use Supervisor
+  def start_link(n), do: Supervisor.start_link(__MODULE__, n)
+  @impl true
+  def init(n), do: Supervisor.init(for(i <- 1..n, do: Supervisor.child_spec({SampleApp.PoolWorker, i}, id: i)), strategy: :one_for_one)
+end
+
+defmodule SampleApp.PoolWorker do
+  use GenServer
+  def start_link(i), do: GenServer.start_link(__MODULE__, i)
+  @impl true
+  def init(i), do: {:ok, i}
+end
+`;
+
+/** The sample app's application with the Registry, its named servers and the metrics Task. */
+export function withNamed(application: string): string {
+  return application
+    .replace(
+      'SampleApp.Store,',
+      `SampleApp.Store,\n      {Registry, keys: :unique, name: SampleApp.Registry},\n      {DynamicSupervisor, name: SampleApp.NamedSup},\n      SampleApp.Metrics,`,
+    )
+    .replace(
+      '      SampleApp.Looper.start()',
+      `      for who <- ["alice", "bob"], do: {:ok, _} = DynamicSupervisor.start_child(SampleApp.NamedSup, {SampleApp.Named, who})\n      SampleApp.Looper.start()`,
+    );
+}

@@ -134,3 +134,21 @@ test('diff: changed iff the MD5 differs; not loaded, added and deleted apart', (
   assert.deepEqual(d.added.map((x) => x.module), ['new']);
   assert.deepEqual(d.deleted, ['gone']);
 });
+
+test("diff: the node's application module list decides added vs not loaded, whatever the build held before", () => {
+  const at = (module: string, dir: string) => ({ ...beam(module, []), file: `${dir}/${module}.beam` });
+  const sack = at('Elixir.Sack', '/b/app/ebin');
+  const idle = at('Elixir.Idle', '/b/app/ebin');
+  const coll = at('Elixir.Collectable', '/b/app/consolidated');
+  const enumr = at('Elixir.Enumerable', '/b/app/consolidated');
+  const after = { modules: new Map([['Elixir.Sack', sack], ['Elixir.Idle', idle], ['Elixir.Collectable', coll], ['Elixir.Enumerable', enumr]]), errors: [], shadowed: [] };
+  const loaded = new Map([['Elixir.Enumerable', { module: 'Elixir.Enumerable', loaded: true, md5: 'other' }]]);
+  const known = new Map([['/b/app/ebin', new Set(['Elixir.Idle', 'Elixir.Bag'])]]);
+  // A compile already wrote Sack's beam (it is in `before`): still added, since the node's app lacks it.
+  const d = diffBuild(new Set(['Elixir.Sack', 'Elixir.Idle', 'Elixir.Collectable']), after, loaded, ['Elixir.Bag'], known);
+  assert.deepEqual(d.added.map((x) => x.module), ['Elixir.Sack']);
+  assert.deepEqual(d.notLoaded, ['Elixir.Idle']);
+  assert.deepEqual(d.deleted, ['Elixir.Bag']);
+  // Consolidated protocols: only those the node runs take part.
+  assert.deepEqual(d.changed.map((x) => x.beam.module), ['Elixir.Enumerable']);
+});

@@ -68,9 +68,9 @@ export async function walkThrough({ dir, node, env }) {
       const modules = page.locator('.part.sidebar .pane-header', { hasText: 'Modules' }).first();
       if ((await modules.getAttribute('aria-expanded')) === 'true') await modules.click();
       await sideRows().filter({ hasText: 'sample_app' }).first().click();
-      await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Supervisor');
-      await sideRows().filter({ hasText: 'Elixir.SampleApp.Supervisor' }).first().click();
-      await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Counter');
+      await waitText('.part.sidebar .monaco-list-row', 'SampleApp.Supervisor');
+      await sideRows().filter({ hasText: 'SampleApp.Supervisor' }).first().click();
+      await waitText('.part.sidebar .monaco-list-row', 'SampleApp.Counter');
       // The group is the node's last child, below every application: reach it as a user
       // would with the keyboard (End), and expand it (Right).
       await page.keyboard.press('End');
@@ -78,7 +78,7 @@ export async function walkThrough({ dir, node, env }) {
       await page.keyboard.press('ArrowRight');
       await page.waitForTimeout(800);
       await page.keyboard.press('End'); // down to its children, scrolling the view
-      await waitText('.part.sidebar .monaco-list-row', 'Elixir.SampleApp.Hidden');
+      await waitText('.part.sidebar .monaco-list-row', 'SampleApp.Hidden');
     });
 
     await step('edit and save the GenServer: the node upgrades', async () => {
