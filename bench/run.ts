@@ -10,10 +10,10 @@ import { atom, Charlist } from '../server/beam/term';
 import { termToJson } from '../server/beam/json';
 import { NodeSession } from '../server/runtime/session';
 import { UpgradeEngine } from '../server/upgrade/engine';
-import { FIXTURES, ROOT, loopbackEnv, run, startNode, TestNode, tmp } from '../test/helpers';
+import { FIXTURES, ROOT, loopbackEnv, run, startNode, startRebarNode, TestNode, tmp } from '../test/helpers';
 
 const quick = process.argv.includes('--quick');
-/** --only a,b: just those groups (s2u, 10k, attach, 100k, activate), for working on one. */
+/** --only a,b: just those groups (s2u, rebar3, 10k, attach, 100k, activate), for working on one. */
 const only = (() => {
   const i = process.argv.indexOf('--only');
   return i > 0 ? new Set(process.argv[i + 1]!.split(',')) : undefined;
@@ -211,6 +211,46 @@ async function saveToUpgraded(): Promise<void> {
   });
 }
 
+/** The fixture pool's module, one line changed each time so that its MD5 changes. */
+const POOL = (tag: string, src: string) => src.replace('status() ->', `bench_tag() -> "${tag}".\nstatus() ->`).replace('status/0]).', 'status/0, bench_tag/0]).');
+
+async function rebar3SaveToUpgraded(): Promise<void> {
+  if (!existsSync('/usr/bin/rebar3') && spawnSync('rebar3', ['version']).status !== 0) {
+    console.log('bench: rebar3-save-to-upgraded skipped: rebar3 is not installed');
+    return;
+  }
+  const node = await startRebarNode('rebar_pool', 'rebar_pool', 'brebar');
+  const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+  const engine = new UpgradeEngine(s, node.dir);
+  const file = join(node.dir, 'src', 'rebar_pool.erl');
+  const original = readFileSync(file, 'utf8');
+  const ours: number[] = [];
+  const anchor: number[] = [];
+  try {
+    await engine.keepOldBinaries();
+    for (let i = 0; i < RUNS; i++) {
+      await new Promise((res) => setTimeout(res, 1000)); // rebar3 sees whole-second mtimes
+      writeFileSync(file, POOL(`o${i}`, original));
+      engine.noteSaved(['src/rebar_pool.erl']);
+      let t = now();
+      const r = await engine.upgrade();
+      ours.push(now() - t);
+      if (!r.ok || r.compiler !== 'erlang (warm)') throw new Error(`rebar3-save-to-upgraded: ${r.summary} (${r.compiler})`);
+      await new Promise((res) => setTimeout(res, 1000));
+      writeFileSync(file, POOL(`a${i}`, original));
+      t = now();
+      const c = await run('rebar3', ['compile'], { cwd: node.dir, env: loopbackEnv({ REBAR_COLOR: 'none' }) });
+      anchor.push(now() - t);
+      if (c.code !== 0) throw new Error(`rebar3 compile failed: ${c.stdout}`);
+    }
+  } finally {
+    engine.dispose();
+    s.close();
+    await node.stop();
+  }
+  report('rebar3-save-to-upgraded', ours, anchor, 'ratio ≤ 0.25', (r) => r !== null && r <= 0.25, 'one changed gen_server of a rebar3 app, compiled warm in the bridge, upgraded; anchor: rebar3 compile in a fresh process');
+}
+
 async function upgrade10k(): Promise<void> {
   const dir = project('u10k');
   const versions = twoVersions('lib/sample_app/worker.ex', 'Elixir.SampleApp.Worker', WORKER);
@@ -344,6 +384,7 @@ async function main(): Promise<void> {
   const started = now();
   try {
     if (want('s2u')) await saveToUpgraded();
+    if (want('rebar3')) await rebar3SaveToUpgraded();
     if (want('10k')) await upgrade10k();
     if (want('attach')) await attach();
     if (!quick && want('100k')) await bigNode();

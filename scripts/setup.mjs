@@ -23,15 +23,20 @@ function run(cmd, args, opts = {}) {
 
 function ensureErlang() {
   const missing = ['erl', 'erlc', 'elixir', 'mix'].filter((c) => !onPath(c));
-  if (missing.length === 0) return;
   const isRoot = process.getuid?.() === 0;
+  // rebar3 is optional for users; the tests of rebar3 projects want it, so it comes along where
+  // we may install it.
+  const wantRebar3 = !onPath('rebar3') && isRoot && onPath('apt-get');
+  if (missing.length === 0 && !wantRebar3) return;
   if (isRoot && onPath('apt-get')) {
-    say(`installing Erlang/OTP and Elixir from Debian's packages (missing: ${missing.join(', ')})`);
+    say(`installing ${missing.length ? `Erlang/OTP and Elixir (missing: ${missing.join(', ')})` : 'rebar3'} from Debian's packages`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', 'erlang-nox', 'erlang-dev', 'erlang-src', 'elixir'], { env });
+    if (missing.length) run('apt-get', ['install', '-y', '-qq', 'erlang-nox', 'erlang-dev', 'erlang-src', 'elixir'], { env });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'rebar3'], { env });
     return;
   }
+  if (missing.length === 0) return;
   const hint = onPath('apt-get')
     ? 'sudo apt-get install -y erlang-nox erlang-dev erlang-src elixir'
     : onPath('dnf')

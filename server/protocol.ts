@@ -177,7 +177,10 @@ export interface UpgradeReport {
   /** The upgrade reached a load: the node's code changed (even if it was put back since). */
   pushed: boolean;
   rolledBack: boolean;
+  /** One line: what failed, where, and the exception's banner as the module's language prints it. */
   error: string | null;
+  /** The first failure in full, once (Elixir's or Erlang's exception text with its stacktrace). */
+  errorDetail?: string | null;
   /** What OTP's install_release would have done with this failure. */
   release: string | null;
   modules: ModuleChange[];
@@ -196,6 +199,8 @@ export interface UpgradeReport {
   unpurged: string[];
   warnings: PlanWarning[];
   diagnostics: CompileDiagnostic[];
+  /** What compiled the save: the warm build VM, mix, the bridge's warm Erlang compiler, rebar3, erlc. */
+  compiler?: string;
   timings: UpgradeTimings;
   /** One line for a status bar or a terminal. */
   summary: string;

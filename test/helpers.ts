@@ -1,6 +1,6 @@
 // Real parts for the tests: real erl/elixir processes on loopback, started and stopped by pid.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -83,14 +83,31 @@ export async function prepareProject(fixture = 'sample_app'): Promise<string> {
 /** Starts a mix project as a node named NAME@localhost on loopback, and waits until its app runs. */
 export async function startNode(opts: { dir?: string; name?: string; env?: Record<string, string> } = {}): Promise<TestNode> {
   const dir = opts.dir ?? (await prepareProject());
-  const name = `${opts.name ?? 'bltest'}_${randomBytes(3).toString('hex')}@localhost`;
-  const { home, cookieFile } = makeCookieHome();
-  mkdirSync(join(home, '.mix'), { recursive: true });
-  const proc = spawn(
+  return launchNode(opts.name ?? 'bltest', dir, (name) => [
     'elixir',
     ['--sname', name, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'],
-    { cwd: dir, env: loopbackEnv({ HOME: home, MIX_ENV: 'dev', ...opts.env }), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  ], { MIX_ENV: 'dev', ...opts.env });
+}
+
+/** Copies a rebar3 fixture, builds it with rebar3, and starts its application as a plain Erlang node. */
+export async function startRebarNode(fixture: string, app: string, name = 'rebar'): Promise<TestNode> {
+  const dir = join(tmp('rebar'), fixture);
+  cpSync(join(FIXTURES, fixture), dir, { recursive: true, filter: (src) => !src.includes('/_build') });
+  const r = await run('rebar3', ['compile'], { cwd: dir, env: loopbackEnv({ REBAR_COLOR: 'none' }) });
+  if (r.code !== 0) throw new Error(`rebar3 compile failed in ${dir}: ${r.stdout}${r.stderr}`);
+  return launchNode(name, dir, (n) => [
+    'erl',
+    ['-sname', n, '-kernel', 'inet_dist_use_interface', '{127,0,0,1}', '-noshell', '-pa', ...readdirSync(join(dir, '_build', 'default', 'lib')).map((a) => join(dir, '_build', 'default', 'lib', a, 'ebin')),
+     '-eval', `{ok, _} = application:ensure_all_started(${app}), io:format("beam-live-test-ready~n")`],
+  ]);
+}
+
+async function launchNode(prefix: string, dir: string, command: (name: string) => [string, string[]], env: Record<string, string> = {}): Promise<TestNode> {
+  const name = `${prefix}_${randomBytes(3).toString('hex')}@localhost`;
+  const { home, cookieFile } = makeCookieHome();
+  mkdirSync(join(home, '.mix'), { recursive: true });
+  const [cmd, args] = command(name);
+  const proc = spawn(cmd, args, { cwd: dir, env: loopbackEnv({ HOME: home, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   // Whatever happens to this process, its node goes with it (by pid, never by name).
   const reap = () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');

@@ -50,6 +50,7 @@ export function printUpgrade(r: UpgradeReport, out: Out = console.log, err: Out 
   if (r.undo) out(`  undone: ${r.undo.blocks} block(s) in reverse order, ${r.undo.states} state(s) put back, ${r.undo.resumed} process(es) resumed`);
   for (const o of r.oldCode) out(`  still in old code: ${who(o)} (${moduleName(o.module)}) — the next load of it kills this process`);
   for (const w of r.warnings) out(`warning: ${w.message}`);
+  if (r.errorDetail) err(r.errorDetail);
   if (r.release) err(r.release);
   if (r.modules.length) {
     const t = r.timings;

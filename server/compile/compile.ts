@@ -2,7 +2,7 @@
 // beams are. Nothing here touches the node.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import type { WarmMixVm } from './warmVm';
 import type { ChildFacts } from '../beam/debugInfo';
 import { decode } from '../beam/etf';
@@ -28,6 +28,8 @@ export interface CompileResult {
   beamDirs: string[];
   apps: string[];
   ms: number;
+  /** What compiled: the warm build VM, mix, the bridge's warm Erlang compiler, rebar3, erlc. */
+  tool?: 'mix (warm)' | 'mix' | 'erlang (warm)' | 'rebar3' | 'erlc';
 }
 
 export class CompileError extends Error {
@@ -40,9 +42,9 @@ export function mixHelper(): string {
   return f;
 }
 
-function runTool(cmd: string, args: string[], cwd: string): Promise<{ code: number; out: string }> {
+function runTool(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     p.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -51,16 +53,28 @@ function runTool(cmd: string, args: string[], cwd: string): Promise<{ code: numb
   });
 }
 
+/** What the bridge's warm compiler (beam_live_erlc) takes and answers. */
+export interface ErlangCompileRequest {
+  files: string[];
+  outdir: string;
+  appDir: string;
+  root: string;
+  libDirs: string[];
+}
+export type ErlangCompiler = (req: ErlangCompileRequest) => Promise<{ ok: boolean; diagnostics: CompileDiagnostic[] }>;
+
 export interface CompileOptions {
   /** A warm build VM for mix projects (the language server's and watch's). */
   warm?: WarmMixVm;
-  /** Erlang without rebar3: the saved modules only (a saved .hrl compiles them all). */
+  /** The saved files: Erlang projects compile only these (a saved .hrl compiles them all). */
   files?: string[];
+  /** A warm Erlang compiler (the bridge's), for the saved modules of a rebar3 project. */
+  erlang?: ErlangCompiler;
 }
 
 export async function compileProject(p: Project, opts: CompileOptions = {}): Promise<CompileResult> {
   const started = Date.now();
-  const r = p.kind === 'mix' ? await compileMix(p, opts.warm) : p.kind === 'rebar3' ? await compileRebar3(p) : await compileErlc(p, opts.files);
+  const r = p.kind === 'mix' ? await compileMix(p, opts.warm) : p.kind === 'rebar3' ? await compileRebar3(p, opts) : await compileErlc(p, opts.files);
   return { ...r, ms: Date.now() - started };
 }
 
@@ -117,7 +131,7 @@ async function compileMix(p: Project, warm?: WarmMixVm): Promise<Omit<CompileRes
   }
   if (warm) {
     const line = await warm.compile().catch(() => undefined);
-    if (line) return parseMixResult(line, p);
+    if (line) return { ...parseMixResult(line, p), tool: 'mix (warm)' };
     // The warm VM could not answer: a fresh mix compile still can.
   }
   const { code, out } = await runTool('elixir', [mixHelper()], p.dir);
@@ -125,7 +139,7 @@ async function compileMix(p: Project, warm?: WarmMixVm): Promise<Omit<CompileRes
   if (!line) {
     throw new CompileError(`mix compile in ${p.dir} failed before it could report (exit ${code}):\n${out.trim().slice(-2000)}`);
   }
-  return parseMixResult(line, p);
+  return { ...parseMixResult(line, p), tool: 'mix' };
 }
 
 export const RESULT = 'BEAM_LIVE_RESULT ';
@@ -154,16 +168,57 @@ export function parseMixResult(line: string, p: Project): Omit<CompileResult, 'm
   return { ok: r.status !== 'error', diagnostics, beamDirs: beamDirs.filter((d) => existsSync(d)), apps: r.apps, sources };
 }
 
-async function compileRebar3(p: Project): Promise<Omit<CompileResult, 'ms'>> {
-  const { code, out } = await runTool('rebar3', ['compile'], p.dir);
+async function compileRebar3(p: Project, opts: CompileOptions): Promise<Omit<CompileResult, 'ms'>> {
   const lib = join(p.dir, '_build', 'default', 'lib');
-  const apps = existsSync(lib) ? readdirSync(lib) : [];
-  return {
-    ok: code === 0,
-    diagnostics: parseErlcOutput(out),
-    beamDirs: apps.map((a) => join(lib, a, 'ebin')).filter((d) => existsSync(d)),
-    apps,
-  };
+  const apps = () => (existsSync(lib) ? readdirSync(lib) : []);
+  const beamDirs = () => apps().map((a) => join(lib, a, 'ebin')).filter((d) => existsSync(d));
+  const fast = opts.erlang && opts.files?.length ? rebar3Targets(p, opts.files) : undefined;
+  if (fast && opts.erlang) {
+    const diagnostics: CompileDiagnostic[] = [];
+    let ok = true;
+    for (const t of fast) {
+      const r = await opts.erlang({ ...t, root: p.dir, libDirs: beamDirs() });
+      ok &&= r.ok;
+      diagnostics.push(...r.diagnostics.map((d) => ({ ...d, file: relative(p.dir, d.file) || d.file })));
+    }
+    return { ok, diagnostics, beamDirs: beamDirs(), apps: apps(), tool: 'erlang (warm)' };
+  }
+  // Without colour: rebar3's escapes would end up in the file names of the diagnostics.
+  const { code, out } = await runTool('rebar3', ['compile'], p.dir, { REBAR_COLOR: 'none', TERM: 'dumb' });
+  return { ok: code === 0, diagnostics: parseErlcOutput(out), beamDirs: beamDirs(), apps: apps(), tool: 'rebar3' };
+}
+
+/**
+ * The saved modules the warm compiler may take alone, grouped by application: every file an
+ * .erl of a project app (src/ or apps/APP/src/) whose beam is already built, with the app's
+ * .app newer than its .app.src and rebar.config. Anything else (a new module, a changed
+ * .app.src, a header, a first build) goes through rebar3 compile, which keeps the .app right.
+ */
+export function rebar3Targets(p: Project, files: string[]): Array<Omit<ErlangCompileRequest, 'root' | 'libDirs'>> | undefined {
+  const byApp = new Map<string, Omit<ErlangCompileRequest, 'root' | 'libDirs'>>();
+  const mtime = (f: string) => (existsSync(f) ? statSync(f).mtimeMs : Infinity);
+  for (const f of files) {
+    if (!f.endsWith('.erl')) return undefined;
+    const rel = relative(p.dir, f).split(sep);
+    const appDir = rel[0] === 'src' ? p.dir : rel[0] === 'apps' && rel[2] === 'src' ? join(p.dir, 'apps', rel[1]!) : undefined;
+    if (!appDir) return undefined;
+    const appSrc = existsSync(join(appDir, 'src')) ? readdirSync(join(appDir, 'src')).find((x) => x.endsWith('.app.src')) : undefined;
+    if (!appSrc) return undefined;
+    const app = appSrc.slice(0, -'.app.src'.length);
+    const outdir = join(p.dir, '_build', 'default', 'lib', app, 'ebin');
+    const dotApp = join(outdir, `${app}.app`);
+    if (!existsSync(join(outdir, basename(f).replace(/\.erl$/, '.beam')))) return undefined;
+    const built = mtime(dotApp);
+    if (!(built >= mtime(join(appDir, 'src', appSrc)) && built >= Math.max(statOr0(join(p.dir, 'rebar.config')), statOr0(join(appDir, 'rebar.config'))))) return undefined;
+    const t = byApp.get(app) ?? { files: [], outdir, appDir };
+    t.files.push(f);
+    byApp.set(app, t);
+  }
+  return [...byApp.values()];
+}
+
+function statOr0(f: string): number {
+  return existsSync(f) ? statSync(f).mtimeMs : 0;
 }
 
 async function compileErlc(p: Project, files?: string[]): Promise<Omit<CompileResult, 'ms'>> {
@@ -177,5 +232,5 @@ async function compileErlc(p: Project, files?: string[]): Promise<Omit<CompileRe
   mkdirSync(ebin, { recursive: true });
   const includes = ['include', 'src'].filter((d) => existsSync(join(p.dir, d))).flatMap((d) => ['-I', join(p.dir, d)]);
   const { code, out } = await runTool(erlc, ['+debug_info', '-o', ebin, ...includes, ...sources.map((f) => relative(p.dir, join(srcDir, f)))], p.dir);
-  return { ok: code === 0, diagnostics: parseErlcOutput(out), beamDirs: [ebin], apps: [] };
+  return { ok: code === 0, diagnostics: parseErlcOutput(out), beamDirs: [ebin], apps: [], tool: 'erlc' };
 }

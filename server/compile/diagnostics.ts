@@ -6,7 +6,8 @@ export type { CompileDiagnostic };
 /** erlc and rebar3 print `path:line[:col]: [Warning: ]message`. */
 export function parseErlcOutput(out: string): CompileDiagnostic[] {
   const diags: CompileDiagnostic[] = [];
-  for (const line of out.split('\n')) {
+  // Colour escapes (rebar3 colours its output unless told not to) are never part of a path.
+  for (const line of out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split('\n')) {
     const m = /^(?:===> )?(.+?\.(?:erl|hrl)):(\d+)(?::(\d+))?: (Warning: )?(.*)$/.exec(line.trim());
     if (!m) continue;
     diags.push({

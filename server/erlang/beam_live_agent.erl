@@ -5,6 +5,7 @@
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, hex/1]).
+-export([explain/1, module_text/1]).
 -export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, supervisor_info/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
@@ -626,6 +627,39 @@ is_string(_) -> false.
 app_modules(Apps) ->
     [#{app => A, modules => case application:get_key(A, modules) of {ok, Ms} -> Ms; undefined -> undefined end}
      || A <- Apps].
+
+%% ---- failures, as the module's language prints them -------------------------------------
+
+%% A failure reason as a person reads it: {Short, Full}. An exception raised by a code_change
+%% comes back from sys as {'EXIT', {Reason, Stacktrace}}; on a node with Elixir, Elixir prints
+%% it (** (RuntimeError) migration failed, then the stacktrace); elsewhere Erlang's terms.
+explain({'EXIT', {Reason, Stack}}) when is_list(Stack) -> explain(error, Reason, Stack);
+explain({'EXIT', Reason}) -> explain(exit, Reason, []);
+explain(Reason) ->
+    Text = iolist_to_binary(io_lib:format("~0tp", [Reason])),
+    {Text, Text}.
+
+explain(Kind, Reason, Stack) ->
+    case has_elixir() of
+        true ->
+            try
+                {iolist_to_binary('Elixir.Exception':format_banner(Kind, Reason, Stack)),
+                 iolist_to_binary('Elixir.Exception':format(Kind, Reason, Stack))}
+            catch _:_ -> explain_erlang(Kind, Reason, Stack)
+            end;
+        false -> explain_erlang(Kind, Reason, Stack)
+    end.
+
+explain_erlang(Kind, Reason, Stack) ->
+    {iolist_to_binary(io_lib:format("~0tp", [Reason])),
+     iolist_to_binary(erl_error:format_exception(Kind, Reason, Stack))}.
+
+%% A module as its language writes it: MyApp.Counter for Elixir.MyApp.Counter.
+module_text(M) when is_atom(M) ->
+    case atom_to_binary(M, utf8) of
+        <<"Elixir.", Rest/binary>> -> Rest;
+        B -> B
+    end.
 
 %% ---- helpers --------------------------------------------------------------------------------
 

@@ -78,6 +78,13 @@ handle(Id, {consult, Path}, #{port := Port} = S) ->
                                {error, E} -> {error, {consult, file:format_error(E)}}
                            end}),
     S;
+handle(Id, {compile_erl, Req}, S) ->
+    %% Saved Erlang modules compiled here, warm, on the developer's machine (beam_live_erlc).
+    Self = self(),
+    spawn_link(fun() -> Self ! {reply, Id, try {ok, beam_live_erlc:compile(Req)}
+                                           catch C:R -> {error, {compile_erl, C, R}}
+                                           end} end),
+    S;
 handle(Id, disconnect, #{port := Port, target := Target} = S) ->
     Target =/= undefined andalso erlang:disconnect_node(Target),
     send(Port, {reply, Id, {ok, ok}}),

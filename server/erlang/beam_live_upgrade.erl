@@ -628,6 +628,7 @@ report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, p
       on_failure => Policy,
       rolled_back => Undo =/= undefined andalso Pushed,
       error => error_text(Status, Failure, Undo),
+      error_detail => error_detail(Failure),
       modules => [maps:remove(old_vsn_term, V) || V <- Versions],
       blocks => [[S#spec.module || S <- B#block.specs] || B <- Blocks],
       loads => [L#{result => show_reason(R)} || B <- Blocks, #{result := R} = L <- B#block.loads],
@@ -661,7 +662,7 @@ block_processes(#block{reach = Reach, suspended = Suspended, changes = Changes, 
                  {_, {ok, {_, ok, Us, _}}} -> {ok, undefined, Us};
                  {_, {ok, {_, gone, Us, _}}} -> {not_called, <<"exited while suspended">>, Us};
                  {_, {ok, {_, not_called, _, _}}} -> {not_called, <<"an earlier code_change failed">>, 0};
-                 {_, {ok, {_, {error, Why}, Us, _}}} -> {error, Why, Us};
+                 {_, {ok, {_, {error, Why}, Us, _}}} -> {error, element(1, beam_live_agent:explain(Why)), Us};
                  {_, error} -> {not_called, not_called_reason(Status), 0}
              end,
          SusMs = case {maps:find(P, SusAt), maps:find(P, ResAt)} of
@@ -688,9 +689,15 @@ error_text(aborted, {abort, Why}, _) -> show_reason(Why);
 error_text(failed, {load, M, Reason}, _) ->
     iolist_to_binary(io_lib:format("loading ~p failed: ~0tp (an on_load function that failed, or a NIF that did not load)", [M, Reason]));
 error_text(failed, {P, M, {error, timeout}}, _) ->
-    iolist_to_binary(io_lib:format("code_change of ~p in ~s did not finish within the block's code_change timeout", [M, pid_to_list(P)]));
+    iolist_to_binary(io_lib:format("code_change of ~s in ~s did not finish within the block's code_change timeout",
+                                   [beam_live_agent:module_text(M), pid_to_list(P)]));
 error_text(failed, {P, M, {error, Reason}}, _) ->
-    iolist_to_binary(io_lib:format("code_change of ~p failed in ~s: ~tp", [M, pid_to_list(P), Reason])).
+    iolist_to_binary(io_lib:format("code_change of ~s failed in ~s: ~ts",
+                                   [beam_live_agent:module_text(M), pid_to_list(P), element(1, beam_live_agent:explain(Reason))])).
+
+%% The first failure once, in full (the stacktrace, as the language prints it).
+error_detail({_P, _M, {error, Reason}}) -> element(2, beam_live_agent:explain(Reason));
+error_detail(_) -> undefined.
 
 show_undo(undefined) -> undefined;
 show_undo(#{loads := Loads} = U) -> U#{loads := [L#{result => show_reason(R)} || #{result := R} = L <- Loads]}.

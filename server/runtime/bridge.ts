@@ -10,6 +10,9 @@ import { formatTerm } from '../beam/format';
 import { cacheDir, ensureErlangBeams, which, installHint, ToolchainError } from './erlangBuild';
 import { NodeError, callError, connectError } from './errors';
 import { FrameReader, frame } from './frames';
+import { termToJson } from '../beam/json';
+import type { ErlangCompileRequest } from '../compile/compile';
+import type { CompileDiagnostic } from '../protocol';
 
 export type NameType = 'sname' | 'name';
 
@@ -184,6 +187,26 @@ export class Bridge extends EventEmitter {
     const r = unwrapResult(reply);
     if (!r.ok) throw callError(this.node, what, r.value);
     return r.value;
+  }
+
+  /** Saved Erlang modules compiled in the bridge's VM, on this machine (beam_live_erlc). */
+  async compileErl(req: ErlangCompileRequest): Promise<{ ok: boolean; diagnostics: CompileDiagnostic[] }> {
+    const r = unwrapResult(
+      await this.request(
+        tuple(atom('compile_erl'), {
+          files: req.files.map((f) => new Charlist(f)),
+          outdir: new Charlist(req.outdir),
+          app_dir: new Charlist(req.appDir),
+          root: new Charlist(req.root),
+          lib_dirs: req.libDirs.map((f) => new Charlist(f)),
+        } as never),
+        60_000,
+        'compiling the saved modules',
+      ),
+    );
+    if (!r.ok) throw new NodeError('bad-argument', `The warm Erlang compile failed: ${formatTerm(r.value)}`);
+    const out = termToJson(r.value) as unknown as { ok: boolean; diagnostics: Array<CompileDiagnostic & { column: number | null }> };
+    return { ok: out.ok, diagnostics: out.diagnostics.map((d) => ({ ...d, column: d.column ?? undefined })) };
   }
 
   /** Erlang terms from a local file (file:consult on the bridge), e.g. an .appup. */

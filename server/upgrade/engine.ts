@@ -153,7 +153,11 @@ export class UpgradeEngine {
   private async prepare(): Promise<Prepared> {
     const before = await this.keepOldBinaries();
     const files = this.savedFiles.splice(0).map((f) => join(this.project.dir, f));
-    const compile = await compileProject(this.project, { warm: this.warm, files: files.some((f) => f.endsWith('.hrl')) ? undefined : files });
+    const compile = await compileProject(this.project, {
+      warm: this.warm,
+      files: files.some((f) => f.endsWith('.hrl')) ? undefined : files,
+      erlang: (req) => this.session.bridge.compileErl(req),
+    });
     this.lastCompile = compile;
     if (!compile.ok) return { compile, planned: [], libOf: () => undefined, noOldBinary: [], unreadable: [] };
     if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;
@@ -448,6 +452,7 @@ function mergeAgentReport(report: UpgradeReport, r: Record<string, unknown>): Up
   report.pushed = r.pushed === true;
   report.rolledBack = r.rolledBack === true;
   report.error = (r.error as string | null) ?? null;
+  report.errorDetail = (r.errorDetail as string | null) ?? null;
   // A runner that died reports no modules of its own: the ones asked for are what it found.
   report.modules = (r.modules as ModuleChange[]) ?? report.modules;
   report.blocks = (r.blocks as string[][]) ?? [];

@@ -5,6 +5,7 @@ import type { Term } from '../beam/term';
 import type { BeamOnDisk } from './beams';
 import { readDebugInfo } from '../beam/debugInfo';
 import { dirname } from 'node:path';
+import { moduleName, processName } from '../text/names';
 
 const SUPERVISOR = new Set(['supervisor', 'Elixir.Supervisor', 'Elixir.DynamicSupervisor', 'supervisor_bridge']);
 const SPECIAL = new Set(['gen_server', 'gen_statem', 'gen_event', 'gen_fsm', 'Elixir.GenServer', 'Elixir.GenEvent']);
@@ -65,7 +66,7 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loa
     w.push({
       module: f.module,
       code: 'badfun',
-      message: `The state of ${f.name ?? f.pid} holds a fun made by ${f.module}: once the old code is purged, calling it raises badfun. ` +
+      message: `The state of ${processName(f)} holds a fun made by ${moduleName(f.module)}: once the old code is purged, calling it raises badfun. ` +
         `Store {Module, Function, Args} or a fun Module.function/arity capture instead.`,
     });
   }
@@ -79,7 +80,7 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loa
       w.push({
         module: m.module,
         code: 'role-changed',
-        message: `${m.module} was ${ROLE[roleOf(was)]} on the node and is ${ROLE[role]} now. The default instruction follows the new role ` +
+        message: `${moduleName(m.module)} was ${ROLE[roleOf(was)]} on the node and is ${ROLE[role]} now. The default instruction follows the new role ` +
           `(${m.instruction}): ${ROLE_CHANGE[role]} Restart those processes (or the application), or write an .appup for this step.`,
       });
     }
@@ -88,15 +89,19 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loa
       w.push({
         module: m.module,
         code: 'not-in-app',
-        message: `${m.module} is missing from the modules list of ${app.app}.app: systools leaves it out of a real release and its relup. ` +
+        message: `${moduleName(m.module)} is missing from the modules list of ${app.app}.app: systools leaves it out of a real release and its relup. ` +
           `Add it to the .app (or .app.src) modules list.`,
       });
     }
-    if (m.instruction === 'update' && !exports(beam, 'code_change', isStatem ? 4 : 3)) {
+    // The code_change that runs is each process's callback module's (an Agent's is Agent.Server):
+    // this module's missing one fails only where a process runs this module as its callback.
+    const runners = users.filter((u) => u.module === m.module);
+    const callsOwn = runners.length === 0 || runners.some((u) => u.callback === m.module || u.callback === null);
+    if (m.instruction === 'update' && callsOwn && !exports(beam, 'code_change', isStatem ? 4 : 3)) {
       w.push({
         module: m.module,
         code: 'no-code-change',
-        message: `${m.module} does not export code_change/${isStatem ? 4 : 3}: the upgrade calls it and fails with undef. ` +
+        message: `${moduleName(m.module)} does not export code_change/${isStatem ? 4 : 3}: the upgrade calls it and fails with undef. ` +
           `"use GenServer" defines one; with only @behaviour, define code_change yourself.`,
       });
     }
@@ -104,16 +109,19 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loa
       w.push({
         module: m.module,
         code: 'supervisor-init',
-        message: `Upgrading supervisor ${m.module} re-runs its init/1 (side effects included) to update the child specs, ` +
+        message: `Upgrading supervisor ${moduleName(m.module)} re-runs its init/1 (side effects included) to update the child specs, ` +
           `but starts and stops no children: a changed child list needs a restart.`,
       });
     }
-    for (const u of users.filter((u) => u.module === m.module && u.callback === 'Elixir.Agent.Server' && !(m.fromAppup && m.instruction === 'update' && !Array.isArray(m.extra)))) {
+    const agents = users.filter((u) => u.module === m.module && u.callback === 'Elixir.Agent.Server');
+    if (agents.length && !(m.fromAppup && m.instruction === 'update' && !Array.isArray(m.extra))) {
+      // One warning per module, naming its Agents: not one per process.
+      const names = agents.slice(0, 3).map(processName).join(', ') + (agents.length > 3 ? ` and ${agents.length - 3} more` : '');
       w.push({
         module: m.module,
         code: 'agent-extra',
-        message: `${u.name ?? u.pid} is an Agent: its code_change applies Extra as a function, so a release {update, ${m.module}, {advanced, []}} ` +
-          `crashes it with badfun. By default ${m.module} gets load_module and the Agent's state stays as it is; ` +
+        message: `${names} ${agents.length === 1 ? 'is an Agent' : 'are Agents'}: an Agent's code_change applies Extra as a function, so a release {update, ${moduleName(m.module)}, {advanced, []}} ` +
+          `crashes ${agents.length === 1 ? 'it' : 'them'} with badfun. By default ${moduleName(m.module)} gets load_module and the state stays as it is; ` +
           `to transform it, use an appup with Extra = {Module, Function, Args}.`,
       });
     }
@@ -122,7 +130,7 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loa
       w.push({
         module: m.module,
         code: 'nif',
-        message: `${m.module} has an on_load function: it runs again when the module loads; a changed NIF library needs a restart.`,
+        message: `${moduleName(m.module)} has an on_load function: it runs again when the module loads; a changed NIF library needs a restart.`,
       });
     }
   }
@@ -130,7 +138,7 @@ export function planWarnings({ modules, users, noOldBinary, storedFuns = [], loa
     w.push({
       module: mod,
       code: 'no-old-binary',
-      message: `The binary of ${mod} that the node runs was overwritten before BEAM Live saw it, so a rollback cannot load it back; ` +
+      message: `The binary of ${moduleName(mod)} that the node runs was overwritten before BEAM Live saw it, so a rollback cannot load it back; ` +
         `on failure the new code stays. Attach before compiling to keep it.`,
     });
   }

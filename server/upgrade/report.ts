@@ -31,6 +31,7 @@ export function emptyReport(node: string, opts: UpgradeOptions, compile: Compile
     unpurged: [],
     warnings: [],
     diagnostics: compile.diagnostics,
+    compiler: compile.tool,
     timings: {
       compileMs: compile.ms,
       planMs: 0,
