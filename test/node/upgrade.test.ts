@@ -159,7 +159,7 @@ test('a code_change that raises: exit 1, the old binary is current again, the st
     // As Elixir prints it, once: the one-line banner per process, the stacktrace in the detail.
     assert.match(report.error ?? '', /^code_change of SampleApp\.Counter failed in <[\d.]+>: \*\* \(RuntimeError\) boom in code_change 1 1$/);
     assert.equal(report.processes.find((p) => p.name === 'Elixir.SampleApp.Counter')?.reason, '** (RuntimeError) boom in code_change 1 1');
-    assert.match(report.errorDetail ?? '', /^\*\* \(RuntimeError\) boom in code_change 1 1\n\s+lib\/sample_app\/counter\.ex:\d+: SampleApp\.Counter\.code_change\/3/);
+    assert.match(report.errorDetail ?? '', /^\*\* \(RuntimeError\) boom in code_change 1 1\n\s+\(sample_app 0\.1\.0\) lib\/sample_app\/counter\.ex:\d+: SampleApp\.Counter\.code_change\/3/);
     assert.match(report.release ?? '', /install_release would have .* restarted the node onto the old release/);
     assert.equal(report.processes.find((p) => p.name === 'Elixir.SampleApp.Counter')?.codeChange, 'error');
     assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Counter'), md5Before);
