@@ -1,5 +1,6 @@
 // The command table. Every command works attached or not: used while not attached, it says so
 // plainly and offers to attach, instead of failing obscurely.
+import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import type { GeneratedAppup, RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
 import { GenerateAppupRequest, PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
@@ -53,10 +54,13 @@ function lines(print: (out: (l: string) => void) => void): string {
 async function askNode(title = 'Attach to Node'): Promise<string | undefined> {
   const known = await localNodes();
   const fromSetting = config.node();
-  const items: vscode.QuickPickItem[] = [...new Set([fromSetting, ...known].filter(Boolean))].map((label) => ({ label, description: label === fromSetting ? 'beamLive.node' : 'registered with epmd' }));
+  const items: vscode.QuickPickItem[] = [
+    ...(fromSetting ? [{ label: fromSetting, description: 'beamLive.node' }] : []),
+    ...known.filter((k) => k.node !== fromSetting).map((k) => ({ label: k.node, description: k.hint })),
+  ];
   const qp = vscode.window.createQuickPick();
   qp.title = title;
-  qp.placeholder = 'name@host, e.g. app@localhost';
+  qp.placeholder = `name@host, e.g. app@${hostname().split('.')[0]}`;
   qp.items = items;
   return new Promise((resolve) => {
     qp.onDidAccept(() => {
@@ -80,7 +84,14 @@ export const COMMANDS: Record<string, Command> = {
         );
         void vscode.window.setStatusBarMessage(`BEAM Live: attached to ${name}`, 3000);
       } catch (e) {
-        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`, 'Open Log').then((p) => p && ctx.output.show());
+        // A wrong name and a refused cookie look alike on the wire; the server told them apart.
+        const data = (e as { data?: { code?: string; realName?: string } }).data;
+        const retry = data?.code === 'wrong-name' && data.realName ? `Attach to ${data.realName}` : undefined;
+        const cookie = data?.code === 'cookie-rejected' ? 'Set Cookie for Node…' : undefined;
+        const pick = await vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`, ...[retry, cookie, 'Open Log'].filter((x): x is string => !!x));
+        if (pick === 'Open Log') ctx.output.show();
+        if (pick && pick === retry) void vscode.commands.executeCommand('beamLive.attach', data!.realName, opts);
+        if (pick && pick === cookie) void vscode.commands.executeCommand('beamLive.setCookie', name);
       }
     },
   },

@@ -1,7 +1,7 @@
 // Real parts for the tests: real erl/elixir processes on loopback, started and stopped by pid.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -81,12 +81,16 @@ export async function prepareProject(fixture = 'sample_app'): Promise<string> {
 }
 
 /** Starts a mix project as a node named NAME@localhost on loopback, and waits until its app runs. */
-export async function startNode(opts: { dir?: string; name?: string; env?: Record<string, string> } = {}): Promise<TestNode> {
+/**
+ * Starts a mix project as a node on loopback, and waits until its app runs. Named NAME@localhost,
+ * or, with `hostless`, started as users do (`--sname NAME`): NAME@<this machine's short name>.
+ */
+export async function startNode(opts: { dir?: string; name?: string; env?: Record<string, string>; hostless?: boolean } = {}): Promise<TestNode> {
   const dir = opts.dir ?? (await prepareProject());
   return launchNode(opts.name ?? 'bltest', dir, (name) => [
     'elixir',
-    ['--sname', name, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'],
-  ], { MIX_ENV: 'dev', ...opts.env });
+    ['--sname', opts.hostless ? name.split('@')[0]! : name, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'],
+  ], { MIX_ENV: 'dev', ...opts.env }, opts.hostless ? hostname().split('.')[0] : 'localhost');
 }
 
 /** Copies a rebar3 fixture, builds it with rebar3, and starts its application as a plain Erlang node. */
@@ -102,8 +106,8 @@ export async function startRebarNode(fixture: string, app: string, name = 'rebar
   ]);
 }
 
-async function launchNode(prefix: string, dir: string, command: (name: string) => [string, string[]], env: Record<string, string> = {}): Promise<TestNode> {
-  const name = `${prefix}_${randomBytes(3).toString('hex')}@localhost`;
+async function launchNode(prefix: string, dir: string, command: (name: string) => [string, string[]], env: Record<string, string> = {}, host = 'localhost'): Promise<TestNode> {
+  const name = `${prefix}_${randomBytes(3).toString('hex')}@${host}`;
   const { home, cookieFile } = makeCookieHome();
   mkdirSync(join(home, '.mix'), { recursive: true });
   const [cmd, args] = command(name);

@@ -1,5 +1,6 @@
 // Launching the project in the integrated terminal and waiting for its node to register.
 import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 
 export interface LaunchConfig {
@@ -26,9 +27,18 @@ function epmdNames(): Promise<string[]> {
   });
 }
 
-/** Nodes registered with the local epmd, for the Attach pick-list. */
-export async function localNodes(): Promise<string[]> {
-  return (await epmdNames()).map((n) => `${n}@localhost`);
+/**
+ * Nodes registered with the local epmd, for the Attach pick-list, with the host part they really
+ * have: a node started with --sname app is app@<this machine's short host name> (and with
+ * --name, app@<its full name>), never app@localhost unless it was named so.
+ */
+export async function localNodes(): Promise<Array<{ node: string; hint: string }>> {
+  const full = hostname();
+  const short = full.split('.')[0]!;
+  return (await epmdNames()).flatMap((n) => [
+    { node: `${n}@${short}`, hint: `registered with epmd (--sname ${n})` },
+    ...(full.includes('.') ? [{ node: `${n}@${full}`, hint: `if started with --name ${n}` }] : []),
+  ]);
 }
 
 export async function launchInTerminal(c: LaunchConfig, folder: string): Promise<vscode.Terminal> {

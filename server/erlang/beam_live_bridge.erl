@@ -118,7 +118,7 @@ connect(#{target := Target, name_type := NameType, cookie := Cookie} = Opts) ->
                             {error, {needs_confirmation, Why}}
                     end;
                 _ ->
-                    {error, diagnose(Target, Host)}
+                    {error, diagnose(Target, Host, Cookie)}
             end;
         {error, Reason} ->
             {error, {distribution_failed, Reason}}
@@ -174,19 +174,47 @@ start_distribution(Host, NameType) ->
             ok
     end.
 
-%% pang covers a stopped node, a wrong cookie and an unreachable host alike; epmd tells them apart.
-diagnose(Target, Host) ->
+%% pang covers a stopped node, a wrong cookie, a wrong host part and an unreachable host alike;
+%% epmd tells them apart. A node started with --sname app is app@<this machine's short name>,
+%% whatever name epmd lists it under: where the host is this machine, the names it may really
+%% have are tried (with the same cookie) before the cookie is blamed.
+diagnose(Target, Host, Cookie) ->
     [Name | _] = string:split(atom_to_list(Target), "@"),
     case erl_epmd:names(Host) of
         {ok, Names} ->
             case lists:keymember(Name, 1, Names) of
-                true -> {connection_rejected, Target};
+                true ->
+                    Others = other_names(Name, Host),
+                    case [N || N <- Others, reachable(N, Cookie)] of
+                        [Real | _] -> {wrong_host, Target, Real};
+                        [] -> {connection_rejected, Target, Others}
+                    end;
                 false -> {not_running, Target, [list_to_binary(N) || {N, _} <- Names]}
             end;
         {error, address} ->
             {epmd_unreachable, list_to_binary(Host)};
         {error, Reason} ->
             {epmd_unreachable, list_to_binary(Host), Reason}
+    end.
+
+%% Name@Host for the host names of this machine other than Host, of the same kind (short names
+%% without a dot, long names with one), when Host is this machine.
+other_names(Name, Host) ->
+    case local_host(Host) of
+        false -> [];
+        true ->
+            {ok, Short} = inet:gethostname(),
+            Long = net_adm:localhost(),
+            Dotted = lists:member($., Host),
+            Hosts = lists:usort([H || H <- [Short, Long, "localhost"], H =/= Host, lists:member($., H) =:= Dotted]),
+            [list_to_atom(Name ++ "@" ++ H) || H <- Hosts]
+    end.
+
+reachable(Node, Cookie) ->
+    erlang:set_cookie(Node, binary_to_atom(Cookie, utf8)),
+    case net_kernel:connect_node(Node) of
+        true -> erlang:disconnect_node(Node), true;
+        _ -> false
     end.
 
 %% Loading a module purges its old code, which would kill an agent process still running in it

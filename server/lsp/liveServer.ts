@@ -85,8 +85,8 @@ export class LiveServer {
     return { mode: u.mode, onFailure: u.onFailure, parallel: u.parallel, suspendTimeoutMs: u.suspendTimeoutMs, codeChangeTimeoutMs: u.codeChangeTimeoutMs };
   }
 
+  /** A failed attach leaves the current session as it was; the new one replaces it only once it works. */
   async attach(params: AttachParams): Promise<AttachResult> {
-    await this.detach(false);
     const s = this.settings.value;
     const opts = {
       node: params.node || s.node,
@@ -98,10 +98,14 @@ export class LiveServer {
     try {
       session = await NodeSession.attach({ ...opts, log: this.log });
     } catch (e) {
+      this.log(`attach to ${opts.node} failed: ${(e as Error).message}`);
       // The client asks the user, then attaches again with confirmed: true.
       if (e instanceof NodeError && e.code === 'needs-confirmation') throw new ResponseError(LSPErrorCodes.RequestFailed, e.message, { code: NEEDS_CONFIRMATION });
+      // The code tells the client what to offer: the real name, or the cookie.
+      if (e instanceof NodeError) throw new ResponseError(LSPErrorCodes.RequestFailed, e.message, { code: e.code, realName: e.realName });
       throw e;
     }
+    await this.detach(false);
     this.lastAttach = opts;
     this.session = session;
     try {

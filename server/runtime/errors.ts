@@ -7,6 +7,7 @@ export type NodeErrorCode =
   | 'bad-argument'
   | 'cookie-file'
   | 'cookie-rejected'
+  | 'wrong-name'
   | 'not-running'
   | 'epmd-unreachable'
   | 'distribution'
@@ -23,6 +24,8 @@ export class NodeError extends Error {
   constructor(
     readonly code: NodeErrorCode,
     message: string,
+    /** For wrong-name: the name the node really has. */
+    readonly realName?: string,
   ) {
     super(message);
   }
@@ -38,10 +41,22 @@ function startHint(node: string): string {
 export function connectError(node: string, reason: Term): NodeError {
   const r = reason instanceof Tuple ? reason.elements : [reason];
   const tag = r[0];
+  if (isAtom(tag, 'wrong_host')) {
+    const real = r[2] instanceof Atom ? r[2].name : String(text(r[2]) ?? '');
+    const short = node.split('@')[0];
+    return new NodeError(
+      'wrong-name',
+      `epmd on this machine knows ${short}, but its node is ${real}, not ${node}: attach to ${real}. ` +
+        `(A node started with --sname ${short} takes this machine's host name.)`,
+      real,
+    );
+  }
   if (isAtom(tag, 'connection_rejected')) {
+    const others = Array.isArray(r[2]) ? (r[2] as Term[]).flatMap((t) => (t instanceof Atom ? [t.name] : [])) : [];
+    const maybe = others.length ? `If it was started with --sname or --name and no host, its name may be ${others.join(' or ')}, but those refused too. ` : '';
     return new NodeError(
       'cookie-rejected',
-      `Node ${node} is running but refused the connection: the cookie is probably wrong. ` +
+      `Node ${node} is running but refused the connection: the cookie is probably wrong. ${maybe}` +
         `Point --cookie-file (setting beamLive.cookieFile) at the file holding the node's cookie, or store it in VS Code with BEAM Live: Set Cookie for Node…. ` +
         `If the node was started with ${node.includes('.') ? '--sname' : '--name'} instead, set the name type to match.`,
     );
