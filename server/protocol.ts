@@ -181,6 +181,9 @@ export interface UpgradeReport {
   error: string | null;
   /** The first failure in full, once (Elixir's or Erlang's exception text with its stacktrace). */
   errorDetail?: string | null;
+  /** The process whose code_change failed first, and the frames of its stacktrace. */
+  errorProcess?: ProcessRef | null;
+  errorFrames?: Array<{ module: string; source: string | null; line: number }>;
   /** What OTP's install_release would have done with this failure. */
   release: string | null;
   modules: ModuleChange[];

@@ -14,7 +14,8 @@ export type PitfallCode =
   | 'module-renamed'
   | 'children-changed'
   | 'config-not-reloaded'
-  | 'old-code-in-use';
+  | 'old-code-in-use'
+  | 'code-change-failed';
 
 export interface Pitfall {
   code: PitfallCode;
@@ -31,6 +32,9 @@ export interface Lens {
   file: string;
   line: number;
   title: string;
+  /** Whose lens: the module line's, or its code_change's (the editor adds "last time" beside it). */
+  module?: string;
+  kind?: 'module' | 'code_change';
 }
 
 export interface ModuleCode {
@@ -166,16 +170,21 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
       lenses.push({
         file: m.file,
         line: moduleLine(m),
+        module: m.module,
+        kind: 'module',
         title: `${node.processes.length} live process${node.processes.length === 1 ? '' : 'es'} · running vsn ${vsnText(node.vsn, m.module)} · saved vsn ${vsnText(savedVsn, m.module)}`,
       });
       if (cc) {
         const supervised = liveSpecial.filter((p) => p.supervised);
+        // A prediction, and it says so: what the last upgrade did is another lens.
         lenses.push({
           file: m.file,
           line: cc.line,
+          module: m.module,
+          kind: 'code_change',
           title: supervised.length
-            ? `called with old vsn ${vsnText(node.vsn, m.module)} for ${supervised.length} process${supervised.length === 1 ? '' : 'es'}`
-            : `not called: ${liveSpecial.length ? 'its processes are outside supervision trees' : special ? 'no live process runs this module' : 'not a special process'}`,
+            ? `next upgrade: called with old vsn ${vsnText(node.vsn, m.module)} for ${supervised.length} process${supervised.length === 1 ? '' : 'es'}`
+            : `next upgrade: not called: ${liveSpecial.length ? 'its processes are outside supervision trees' : special ? 'no live process runs this module' : 'not a special process'}`,
         });
       }
     }

@@ -629,6 +629,8 @@ report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, p
       rolled_back => Undo =/= undefined andalso Pushed,
       error => error_text(Status, Failure, Undo),
       error_detail => error_detail(Failure),
+      error_frames => error_frames(Failure),
+      error_process => error_process(Failure),
       modules => [maps:remove(old_vsn_term, V) || V <- Versions],
       blocks => [[S#spec.module || S <- B#block.specs] || B <- Blocks],
       loads => [L#{result => show_reason(R)} || B <- Blocks, #{result := R} = L <- B#block.loads],
@@ -698,6 +700,22 @@ error_text(failed, {P, M, {error, Reason}}, _) ->
 %% The first failure once, in full (the stacktrace, as the language prints it).
 error_detail({_P, _M, {error, Reason}}) -> element(2, beam_live_agent:explain(Reason));
 error_detail(_) -> undefined.
+
+%% Where it failed: the stacktrace's frames with a source and a line, for the editor to put the
+%% error where it happened.
+error_frames({_P, _M, {error, {'EXIT', {_Reason, Stack}}}}) when is_list(Stack) ->
+    [#{module => M, source => source_of(M), line => L}
+     || {M, _F, _A, Info} <- lists:sublist(Stack, 12), is_list(Info), {line, L} <- [lists:keyfind(line, 1, Info)]];
+error_frames(_) -> [].
+
+error_process({P, M, _}) when is_pid(P) -> summary(P, M);
+error_process(_) -> undefined.
+
+source_of(M) ->
+    case catch proplists:get_value(source, M:module_info(compile)) of
+        S when is_list(S) -> unicode:characters_to_binary(S);
+        _ -> undefined
+    end.
 
 show_undo(undefined) -> undefined;
 show_undo(#{loads := Loads} = U) -> U#{loads := [L#{result => show_reason(R)} || #{result := R} = L <- Loads]}.

@@ -7,7 +7,7 @@ import { Connection, Diagnostic, DiagnosticSeverity, Range } from 'vscode-langua
 import type { CompileDiagnostic } from '../protocol';
 import type { Pitfall } from '../analysis/pitfalls';
 
-export type Layer = 'compile' | 'pitfalls' | 'config';
+export type Layer = 'compile' | 'pitfalls' | 'config' | 'upgrade';
 
 export class DiagnosticsPublisher {
   private readonly layers = new Map<Layer, Map<string, Diagnostic[]>>();

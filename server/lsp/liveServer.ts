@@ -32,6 +32,9 @@ import { DiagnosticsPublisher } from './diagnostics';
 import { analyze, Lens } from '../analysis/pitfalls';
 import { gatherPitfallInput } from '../analysis/collect';
 import { Settings } from './settings';
+import { Locate, Outcomes } from './outcomes';
+import { readDebugInfo } from '../beam/debugInfo';
+import { isAbsolute, relative } from 'node:path';
 
 /** How often the node's pitfall fingerprint is read while attached. */
 const PITFALL_POLL_MS = 2000;
@@ -57,6 +60,8 @@ export class LiveServer {
   private pitfallSeen: { modules: string[]; stamp: number } | undefined;
   private stampTimer: NodeJS.Timeout | undefined;
   private stampBusy = false;
+  /** What the last upgrades and rollbacks did, module by module (failure diagnostics, lenses). */
+  private readonly outcomes: Outcomes;
 
   constructor(
     private readonly conn: Connection,
@@ -65,6 +70,7 @@ export class LiveServer {
     private readonly log: (line: string) => void,
   ) {
     this.diagnostics = new DiagnosticsPublisher(conn, root);
+    this.outcomes = new Outcomes(root, (module) => this.locate(module));
     this.saves = new SaveHandler(
       { root, upgradeOnSave: () => this.settings.value.upgradeOnSave, attached: () => !!this.session },
       (files) => this.upgrade('save', files).then(() => undefined),
@@ -167,6 +173,7 @@ export class LiveServer {
       this.log(`detached from ${s.node}`);
       this.diagnostics.clear('pitfalls');
       this.diagnostics.clear('config');
+      this.diagnostics.clear('upgrade');
       this.lenses = new Map();
       this.onLensesChanged();
     }
@@ -205,6 +212,8 @@ export class LiveServer {
       this.setStatus({ state: report.ok ? 'upgraded' : 'failed', message: report.summary });
     }
     this.diagnostics.setCompile(report.diagnostics);
+    this.outcomes.noteUpgrade(report);
+    this.diagnostics.setPitfalls(this.outcomes.diagnostics(), 'upgrade');
     void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
     this.log(report.summary);
     await this.refreshPitfalls();
@@ -248,7 +257,12 @@ export class LiveServer {
       const input = await gatherPitfallInput(engine);
       const modules = input.code.map((c) => c.module);
       this.pitfallSeen = { modules, stamp: await this.pitfallStamp(modules) };
-      const { pitfalls, lenses } = analyze(input);
+      const { pitfalls, lenses: predicted } = analyze(input);
+      // Beside each prediction, what the last upgrade or rollback did there.
+      const lenses = predicted.flatMap((l) => {
+        const last = l.kind === 'code_change' && l.module ? this.outcomes.last.get(l.module) : undefined;
+        return last ? [{ ...l, title: last }, l] : [l];
+      });
       this.diagnostics.setPitfalls(pitfalls);
       const byUri = new Map<string, Lens[]>();
       for (const l of lenses) {
@@ -260,6 +274,20 @@ export class LiveServer {
     } catch (e) {
       this.log(`pitfall checks failed: ${(e as Error).message}`);
     }
+  }
+
+  /** Where a module of the last build is defined, and its code_change. */
+  private locate(module: string): ReturnType<Locate> {
+    const b = this.engine?.lastBuild?.modules.get(module);
+    if (!b) return undefined;
+    const debug = readDebugInfo(b.info.dbgi, module);
+    const file = debug?.file;
+    if (!file) return undefined;
+    return {
+      file: isAbsolute(file) ? relative(this.root, file) : file,
+      line: debug.line,
+      codeChangeLine: debug.functions.find((f) => f.name === 'code_change')?.line ?? null,
+    };
   }
 
   private async pitfallStamp(modules: string[]): Promise<number> {
@@ -297,6 +325,8 @@ export class LiveServer {
 
   async rollback(params: RollbackParams = {}): Promise<RollbackReport> {
     const r = await this.needEngine().rollback({ ...this.upgradeOptions(), restoreSnapshot: params.restoreSnapshot ?? false });
+    this.outcomes.noteRollback(r);
+    this.diagnostics.setPitfalls(this.outcomes.diagnostics(), 'upgrade');
     await this.refreshPitfalls();
     return r;
   }

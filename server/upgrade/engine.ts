@@ -453,6 +453,8 @@ function mergeAgentReport(report: UpgradeReport, r: Record<string, unknown>): Up
   report.rolledBack = r.rolledBack === true;
   report.error = (r.error as string | null) ?? null;
   report.errorDetail = (r.errorDetail as string | null) ?? null;
+  report.errorProcess = (r.errorProcess as ProcessRef | null) ?? null;
+  report.errorFrames = (r.errorFrames as UpgradeReport['errorFrames']) ?? [];
   // A runner that died reports no modules of its own: the ones asked for are what it found.
   report.modules = (r.modules as ModuleChange[]) ?? report.modules;
   report.blocks = (r.blocks as string[][]) ?? [];
