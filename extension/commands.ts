@@ -1,11 +1,12 @@
 // The command table. Every command works attached or not: used while not attached, it says so
 // plainly and offers to attach, instead of failing obscurely.
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { GeneratedAppup, RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
+import type { GeneratedAppup, RollbackParams, RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
 import { GenerateAppupRequest, PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
 import { printPlan, printRollback } from '../server/cli/printReport';
-import { processName } from '../server/text/names';
+import { killText, processName } from '../server/text/names';
 import { config } from './config';
 import { Ctx } from './ctx';
 import { localNodes } from './debug/launch';
@@ -27,10 +28,10 @@ function notAttached(): void {
   });
 }
 
-async function openText(content: string, language = 'plaintext'): Promise<vscode.TextDocument> {
-  // A language no installed extension provides falls back to plain text.
-  const known = language === 'plaintext' || (await vscode.languages.getLanguages()).includes(language);
-  const doc = await vscode.workspace.openTextDocument({ content, language: known ? language : 'plaintext' });
+async function openText(ctx: Ctx, title: string, content: string, language = 'plaintext'): Promise<vscode.TextDocument> {
+  const doc = await vscode.workspace.openTextDocument(ctx.texts.uri(title, content));
+  // A language no installed extension provides stays plain text.
+  if (language !== 'plaintext' && (await vscode.languages.getLanguages()).includes(language)) await vscode.languages.setTextDocumentLanguage(doc, language);
   await vscode.window.showTextDocument(doc, { preview: true });
   return doc;
 }
@@ -119,7 +120,8 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx) => () =>
       shown(async () => {
         const r = await ctx.request<UpgradeReport>(UpgradeNowRequest.type.method);
-        if (!r.ok) void vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`, 'Show Upgrades').then((p) => p && vscode.commands.executeCommand('beamLive.upgrades.focus'));
+        // A failed upgrade is said by the report's handler, on save as here; a skip only here.
+        if (!r.ok && !r.pushed) void vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`, 'Show Upgrades').then((p) => p && vscode.commands.executeCommand('beamLive.upgrades.focus'));
         return r;
       }),
   },
@@ -128,14 +130,27 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx) => () =>
       shown(async () => {
         const plan = await ctx.request<UpgradePlan>(PlanRequest.type.method);
-        return openText(`Upgrade plan for ${plan.node} (mode ${plan.mode}); nothing has been changed on the node.\n\n${lines((o) => printPlan(plan, o))}`);
+        return openText(ctx, `Upgrade plan for ${plan.node}`, `Upgrade plan for ${plan.node} (mode ${plan.mode}); nothing has been changed on the node.\n\n${lines((o) => printPlan(plan, o))}`);
       }),
   },
   'beamLive.rollback': {
     needsNode: true,
     run: (ctx) => () =>
       shown(async () => {
-        let r = await ctx.request<RollbackReport>(RollbackRequest.type.method, {});
+        const params: RollbackParams = { confirmKills: false };
+        let r = await ctx.request<RollbackReport>(RollbackRequest.type.method, params);
+        if (r.needsConfirmation) {
+          // Loading the old code back kills whoever still runs code older than it: ask, naming them.
+          const go = 'Roll Back Anyway';
+          const pick = await vscode.window.showWarningMessage(
+            `BEAM Live: rolling back kills ${(r.kills ?? []).map(killText).join('; ')}.`,
+            { modal: true, detail: 'They still run old code, which the rollback\'s load purges. Nothing has been changed yet.' },
+            go,
+          );
+          if (pick !== go) return r;
+          params.confirmKills = true;
+          r = await ctx.request<RollbackReport>(RollbackRequest.type.method, params);
+        }
         if (r.refused.length) {
           // A down clause is missing for a state the upgrade changed: the snapshot only on request.
           const age = Math.round((r.snapshotAgeMs ?? 0) / 1000);
@@ -146,11 +161,20 @@ export const COMMANDS: Record<string, Command> = {
             { modal: true, detail: `Restoring the snapshot taken at the upgrade (${age} s ago) drops what these processes did since.` },
             restore,
           );
-          if (pick === restore) r = await ctx.request<RollbackReport>(RollbackRequest.type.method, { restoreSnapshot: true });
+          if (pick === restore) r = await ctx.request<RollbackReport>(RollbackRequest.type.method, { ...params, restoreSnapshot: true });
         }
         ctx.output.appendLine(lines((o) => printRollback(r, o, o)));
-        void (r.ok ? vscode.window.showInformationMessage(`BEAM Live: ${r.summary}`) : vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`));
-        ctx.live.refresh();
+        ctx.onRollback(r);
+        if (!r.ok) {
+          void vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`);
+          return r;
+        }
+        // The node runs the old code, the file still the new one: the next save pushes it again.
+        const file = r.files?.[0];
+        const note = file ? ` ${ctx.status.node ?? 'The node'} runs the old code, while ${file} still holds the new code: the next save pushes it again.` : '';
+        void vscode.window.showInformationMessage(`BEAM Live: ${r.summary}.${note}`, ...(file ? ['Open File'] : [])).then((p) => {
+          if (p === 'Open File' && file) void vscode.window.showTextDocument(vscode.Uri.file(join(ctx.folder(), file)));
+        });
         return r;
       }),
   },
@@ -169,7 +193,7 @@ export const COMMANDS: Record<string, Command> = {
           const uri = vscode.Uri.file(a.path);
           if (await vscode.workspace.fs.stat(uri).then(() => true, () => false)) {
             const pick = await vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(uri)} already exists.`, { modal: true }, 'Overwrite', 'Open Generated Version');
-            if (pick === 'Open Generated Version') await openText(a.text, 'erlang');
+            if (pick === 'Open Generated Version') await openText(ctx, `${a.app}.appup (generated)`, a.text, 'erlang');
             if (pick !== 'Overwrite') continue;
           }
           await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(a.text));
@@ -201,28 +225,68 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'beamLive.toggleUpgradeOnSave': {
-    run: () => async () => {
-      const next = config.upgradeOnSave() === 'never' ? 'always' : 'never';
+    // A mode as argument sets it (scripts, tests); the palette shows the modes, the current one marked.
+    run: () => async (mode?: unknown) => {
+      const MODES = { always: 'every save upgrades the node', manual: 'explicit saves only (not auto-save)', never: 'saves only compile and check' } as const;
+      const current = config.upgradeOnSave();
+      let next = typeof mode === 'string' && mode in MODES ? (mode as keyof typeof MODES) : undefined;
+      if (!next) {
+        const pick = await vscode.window.showQuickPick(
+          (Object.keys(MODES) as Array<keyof typeof MODES>).map((m) => ({ label: m, description: `${MODES[m]}${m === current ? ' (current)' : ''}`, picked: m === current })),
+          { title: `Upgrade on Save: ${current}`, placeHolder: `Now ${current}: ${MODES[current]}` },
+        );
+        next = pick?.label as keyof typeof MODES | undefined;
+      }
+      if (!next) return current;
       await config.setUpgradeOnSave(next);
-      void vscode.window.setStatusBarMessage(`BEAM Live: upgrade on save ${next === 'never' ? 'off' : 'on'}`, 3000);
+      void vscode.window.setStatusBarMessage(`BEAM Live: upgrade on save ${next}`, 3000);
       return next;
+    },
+  },
+  'beamLive.statusMenu': {
+    // The status item's click: the actions that apply now, as VS Code's own items do.
+    run: (ctx) => async () => {
+      const attached = ctx.status.attached;
+      const items: Array<vscode.QuickPickItem & { command: string }> = attached
+        ? [
+            { label: '$(cloud-upload) Upgrade Now', command: 'beamLive.upgradeNow' },
+            { label: '$(list-tree) Show Upgrade Plan', command: 'beamLive.showPlan' },
+            { label: '$(discard) Roll Back Last Upgrade', command: 'beamLive.rollback' },
+            { label: '$(symbol-variable) Inspect Process State…', command: 'beamLive.inspectState' },
+            { label: `$(save) Upgrade on Save: ${config.upgradeOnSave()}…`, command: 'beamLive.toggleUpgradeOnSave' },
+            { label: '$(debug-disconnect) Detach', command: 'beamLive.detach', description: ctx.status.node ?? '' },
+            { label: '$(output) Show Log', command: 'beamLive.showLog' },
+          ]
+        : [
+            { label: '$(plug) Attach to Node…', command: 'beamLive.attach' },
+            { label: '$(play) Launch and Attach…', command: 'beamLive.launch' },
+            { label: `$(save) Upgrade on Save: ${config.upgradeOnSave()}…`, command: 'beamLive.toggleUpgradeOnSave' },
+            { label: '$(output) Show Log', command: 'beamLive.showLog' },
+          ];
+      const pick = await vscode.window.showQuickPick(items, { title: attached ? `BEAM Live: ${ctx.status.node}` : 'BEAM Live: not attached' });
+      if (pick) await vscode.commands.executeCommand(pick.command);
     },
   },
   'beamLive.inspectState': {
     needsNode: true,
     run: (ctx) => async (arg?: unknown) => {
       let process: string | undefined;
+      let label: string | undefined;
       if (typeof arg === 'string') process = arg;
       else if (arg && typeof arg === 'object' && (arg as LiveNode).kind === 'process') {
         const it = (arg as Extract<LiveNode, { kind: 'process' }>).item;
         process = it.pid ?? it.name ?? undefined;
+        label = processName(it);
       } else {
         process = await vscode.window.showInputBox({ title: 'Inspect Process State', prompt: 'A registered name (MyApp.Counter) or a pid (<0.123.0>)' });
       }
       if (!process) return;
       const elixir = (await vscode.workspace.findFiles('mix.exs', undefined, 1)).length > 0;
-      const uri = StateDocuments.uri(process, elixir ? 'elixir' : 'erlang');
+      const uri = StateDocuments.uri(process, elixir ? 'elixir' : 'erlang', label ?? processName({ pid: null, name: process }));
+      // Opened again, the same document would show the earlier read: read it afresh.
+      const open = vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString());
       const doc = await vscode.workspace.openTextDocument(uri);
+      if (open) ctx.states.refresh(uri);
       await vscode.languages.setTextDocumentLanguage(doc, elixir ? 'elixir' : 'erlang').then(undefined, () => undefined);
       await vscode.window.showTextDocument(doc, { preview: true });
       void ctx;

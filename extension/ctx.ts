@@ -15,6 +15,7 @@ import {
   ProcessesPage,
   ProcessesParams,
   ProcessesRequest,
+  RollbackReport,
   StatusNotification,
   StatusParams,
   UpgradeFinishedNotification,
@@ -26,6 +27,7 @@ import { config } from './config';
 import { CookieStore } from './cookies';
 import { BeamLiveAdapter, BeamLiveConfigurationProvider, DebugHost } from './debug/adapter';
 import { StateDocuments, STATE_SCHEME } from './stateDocument';
+import { ReadOnlyText, TEXT_SCHEME } from './readOnlyText';
 import { StatusItem } from './status';
 import { LiveTree } from './views/liveTree';
 import { ModulesTree } from './views/modulesTree';
@@ -39,9 +41,10 @@ export class Ctx implements DebugHost {
   readonly modules: ModulesTree;
   readonly upgrades = new UpgradesTree();
   readonly states: StateDocuments;
+  readonly texts = new ReadOnlyText();
   readonly liveView: vscode.TreeView<unknown>;
   readonly cookies: CookieStore;
-  private readonly statusItem = new StatusItem();
+  private readonly statusItem = new StatusItem(() => config.upgradeOnSave());
   private readonly clientScope: vscode.Disposable[] = [];
   private readonly reportListeners = new Set<(r: UpgradeReport) => void>();
   private annotations = { oldCode: new Map<string, string>(), missed: new Map<string, string>() };
@@ -70,6 +73,7 @@ export class Ctx implements DebugHost {
       upgradesView,
       modulesView,
       vscode.workspace.registerTextDocumentContentProvider(STATE_SCHEME, this.states),
+      vscode.workspace.registerTextDocumentContentProvider(TEXT_SCHEME, this.texts),
       vscode.debug.registerDebugConfigurationProvider('beam-live', new BeamLiveConfigurationProvider()),
       vscode.debug.registerDebugConfigurationProvider('beam-live', new BeamLiveConfigurationProvider(), vscode.DebugConfigurationProviderTriggerKind.Dynamic),
       vscode.debug.registerDebugAdapterDescriptorFactory('beam-live', {
@@ -78,6 +82,7 @@ export class Ctx implements DebugHost {
       // The Live view asks the node only while someone looks at it.
       this.liveView.onDidChangeVisibility(() => this.scheduleRefresh()),
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('beamLive.processes.refreshSeconds') && this.scheduleRefresh()),
+      vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('beamLive.upgradeOnSave') && this.statusItem.update()),
       { dispose: () => this.stopClient() },
       { dispose: () => this.cookies.removeFiles() },
     );
@@ -129,7 +134,8 @@ export class Ctx implements DebugHost {
 
   onReport(r: UpgradeReport, trigger: string): void {
     this.upgrades.add(r, trigger);
-    if (r.modules.length || r.error) this.output.appendLine(`${r.summary}${r.error && !r.summary.includes(r.error) ? ` — ${r.error}` : ''}`);
+    // The summary is in the log already (the server's line); a failure is said where the user is.
+    if (!r.ok && r.pushed) void this.failed(r);
     this.annotations = {
       oldCode: new Map(r.oldCode.map((p) => [p.pid, p.module])),
       missed: new Map(r.missed.map((m) => [m.pid, m.why])),
@@ -137,6 +143,26 @@ export class Ctx implements DebugHost {
     for (const l of this.reportListeners) l(r);
     this.live.refresh();
     this.modules.refresh();
+  }
+
+  /** A failed upgrade, on save as on command: one line, the details and the Upgrades view a click away. */
+  private async failed(r: UpgradeReport): Promise<void> {
+    const frame = (r.errorFrames ?? []).find((f) => !f.file.startsWith('/') || f.file.startsWith(`${this.folder()}/`));
+    const at = frame ? ` (at ${frame.file.replace(`${this.folder()}/`, '')}:${frame.line})` : '';
+    const pick = await vscode.window.showErrorMessage(`BEAM Live: ${r.summary}${at}`, 'Show Details', 'Show Upgrades');
+    if (pick === 'Show Details') {
+      this.output.appendLine(`${r.summary}\n${r.errorDetail ?? r.error ?? ''}`);
+      this.output.show(true);
+    }
+    if (pick === 'Show Upgrades') void vscode.commands.executeCommand('beamLive.upgrades.focus');
+  }
+
+  /** A rollback is an entry of its own, and everything that showed the upgraded node follows. */
+  onRollback(r: RollbackReport): void {
+    this.upgrades.addRollback(r);
+    this.live.refresh();
+    this.modules.refresh();
+    for (const d of vscode.workspace.textDocuments) if (d.uri.scheme === STATE_SCHEME) this.states.refresh(d.uri);
   }
 
   private scheduleRefresh(): void {

@@ -1,5 +1,6 @@
-// Process state as a read-only document: beam-live-state:/<process>.<ex|erl>. It is fetched
-// one process at a time, printed and size-limited on the node, and refreshed on request.
+// Process state as a read-only document: beam-live-state:/<name>.<ex|erl>?<process>, so that the
+// tab reads SampleApp.Counter.ex. It is fetched one process at a time, printed and size-limited
+// on the node, and read afresh each time it is opened and on Refresh.
 import * as vscode from 'vscode';
 import type { ProcessState } from '../server/protocol';
 
@@ -11,13 +12,14 @@ export class StateDocuments implements vscode.TextDocumentContentProvider {
 
   constructor(private readonly fetch: (process: string, syntax: 'elixir' | 'erlang') => Promise<ProcessState>) {}
 
-  static uri(process: string, syntax: 'elixir' | 'erlang'): vscode.Uri {
-    return vscode.Uri.from({ scheme: STATE_SCHEME, path: `/${encodeURIComponent(process)}.${syntax === 'elixir' ? 'ex' : 'erl'}` });
+  /** `label` is what the tab shows: the process as people name it. */
+  static uri(process: string, syntax: 'elixir' | 'erlang', label = process): vscode.Uri {
+    return vscode.Uri.from({ scheme: STATE_SCHEME, path: `/${label.replace(/\//g, '∕')}.${syntax === 'elixir' ? 'ex' : 'erl'}`, query: encodeURIComponent(process) });
   }
 
   static processOf(uri: vscode.Uri): { process: string; syntax: 'elixir' | 'erlang' } {
     const m = /^\/(.*)\.(ex|erl)$/.exec(uri.path);
-    return { process: decodeURIComponent(m?.[1] ?? uri.path.slice(1)), syntax: m?.[2] === 'erl' ? 'erlang' : 'elixir' };
+    return { process: uri.query ? decodeURIComponent(uri.query) : (m?.[1] ?? uri.path.slice(1)), syntax: m?.[2] === 'erl' ? 'erlang' : 'elixir' };
   }
 
   refresh(uri: vscode.Uri): void {

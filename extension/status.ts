@@ -1,37 +1,38 @@
-// One status bar item: node and last result; its tooltip is the menu (Attach, Detach, Upgrade
-// Now, Show Plan, Open Log). It turns to the warning colour on a failure or a skipped save.
+// One status bar item: node and last result. A click opens the actions that apply now (as VS
+// Code's own items do); the tooltip says the same in words. Error colour for a failed upgrade,
+// warning colour for a skipped save; upgrade on save turned off is said in the text.
 import * as vscode from 'vscode';
 import type { StatusParams } from '../server/protocol';
 
 export class StatusItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('beamLive.status', vscode.StatusBarAlignment.Left, 10);
+  private last: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
 
-  constructor() {
+  constructor(private readonly upgradeOnSave: () => 'never' | 'manual' | 'always') {
     this.item.name = 'BEAM Live';
-    this.item.command = 'beamLive.showLog';
-    this.update({ attached: false, node: null, otpRelease: null, state: 'detached', message: null });
+    this.item.command = 'beamLive.statusMenu';
+    this.update(this.last);
     this.item.show();
   }
 
-  update(s: StatusParams): void {
+  update(s: StatusParams = this.last): void {
+    this.last = s;
+    const mode = this.upgradeOnSave();
     const icon = s.state === 'upgrading' || s.state === 'compiling' ? '$(sync~spin)' : s.attached ? '$(debug-alt)' : '$(debug-disconnect)';
     const head = s.attached ? `BEAM: ${s.node}` : 'BEAM: not attached';
-    this.item.text = `${icon} ${head}${s.message ? ` · ${shorten(s.message)}` : ''}`;
-    const warn = s.state === 'failed' || s.state === 'skipped';
-    this.item.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const save = mode === 'never' ? ' · save: check only' : mode === 'manual' ? ' · save: manual' : '';
+    this.item.text = `${icon} ${head}${save}${s.message ? ` · ${shorten(s.message)}` : ''}`;
+    this.item.backgroundColor =
+      s.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : s.state === 'skipped' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ['beamLive.attach', 'beamLive.detach', 'beamLive.upgradeNow', 'beamLive.showPlan', 'beamLive.showLog'] };
+    const cmds = s.attached
+      ? ['[$(cloud-upload) Upgrade Now](command:beamLive.upgradeNow)', '[$(list-tree) Show Plan](command:beamLive.showPlan)', '[$(debug-disconnect) Detach](command:beamLive.detach)']
+      : ['[$(plug) Attach](command:beamLive.attach)', '[$(play) Launch](command:beamLive.launch)'];
+    md.isTrusted = { enabledCommands: ['beamLive.attach', 'beamLive.launch', 'beamLive.detach', 'beamLive.upgradeNow', 'beamLive.showPlan', 'beamLive.showLog', 'beamLive.toggleUpgradeOnSave'] };
     md.appendMarkdown(s.attached ? `**BEAM Live** attached to \`${s.node}\` (OTP ${s.otpRelease ?? '?'})\n\n` : '**BEAM Live**: not attached\n\n');
     if (s.message) md.appendMarkdown(`${escapeMd(s.message)}\n\n`);
-    md.appendMarkdown(
-      [
-        '[$(plug) Attach](command:beamLive.attach)',
-        '[$(debug-disconnect) Detach](command:beamLive.detach)',
-        '[$(cloud-upload) Upgrade Now](command:beamLive.upgradeNow)',
-        '[$(list-tree) Show Plan](command:beamLive.showPlan)',
-        '[$(output) Open Log](command:beamLive.showLog)',
-      ].join(' · '),
-    );
+    md.appendMarkdown(`Upgrade on save: **${mode}** ([change](command:beamLive.toggleUpgradeOnSave))\n\n`);
+    md.appendMarkdown([...cmds, '[$(output) Open Log](command:beamLive.showLog)'].join(' · '));
     this.item.tooltip = md;
   }
 

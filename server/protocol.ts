@@ -183,7 +183,7 @@ export interface UpgradeReport {
   errorDetail?: string | null;
   /** The process whose code_change failed first, and the frames of its stacktrace. */
   errorProcess?: ProcessRef | null;
-  errorFrames?: Array<{ module: string; source: string | null; line: number }>;
+  errorFrames?: Array<{ module: string; file: string; line: number }>;
   /** What OTP's install_release would have done with this failure. */
   release: string | null;
   modules: ModuleChange[];
@@ -195,6 +195,8 @@ export interface UpgradeReport {
   notLoaded: string[];
   added: string[];
   deleted: string[];
+  /** Modules whose @vsn/-vsn alone changed: not part of the MD5, so nothing was loaded. */
+  vsnOnly?: Array<{ module: string; oldVsn: string | null; newVsn: string | null }>;
   processes: ProcessResult[];
   missed: MissedProcess[];
   killed: KilledProcess[];
@@ -225,6 +227,11 @@ export interface RollbackReport {
   refused: Array<ProcessRef & { reason: string }>;
   /** How old the snapshot taken at the upgrade is. */
   snapshotAgeMs: number | null;
+  /** Asked with confirmKills false: the processes the rollback would kill; nothing was changed. */
+  needsConfirmation?: boolean;
+  kills?: KilledProcess[];
+  /** The source files of the modules rolled back, relative to the project: they still hold the new code. */
+  files?: string[];
   killed: KilledProcess[];
   notSuspended: string[];
   oldCode: Array<ProcessRef & { reason: string }>;
@@ -357,6 +364,8 @@ export namespace ProcessStateRequest {
 export interface RollbackParams {
   /** Where no down clause matches a changed state, put back the snapshot taken at the upgrade. */
   restoreSnapshot?: boolean;
+  /** false: a rollback that would kill processes changes nothing and names them (the editor asks first). Default true. */
+  confirmKills?: boolean;
 }
 
 /** client → server: undo the last upgrade, as a downgrade. The params may be left out. */
@@ -387,7 +396,7 @@ export interface StatusParams {
   node: string | null;
   otpRelease: string | null;
   /** Set when the server launched or was told the node was launched by the editor. */
-  state: 'detached' | 'idle' | 'compiling' | 'upgrading' | 'upgraded' | 'failed' | 'skipped';
+  state: 'detached' | 'idle' | 'compiling' | 'upgrading' | 'upgraded' | 'failed' | 'skipped' | 'rolled-back';
   /** One line: the last result, or why the last save was skipped. */
   message: string | null;
 }

@@ -1,7 +1,7 @@
 // The Upgrades view: each upgrade → modules (instruction, old → new vsn) → processes, with the
 // code_change result and reason, suspension time and timings. A failure badge stays until seen.
 import * as vscode from 'vscode';
-import type { ModuleChange, ProcessResult, UpgradeReport } from '../../server/protocol';
+import type { ModuleChange, ProcessResult, RollbackReport, UpgradeReport } from '../../server/protocol';
 import { moduleName, processName, restartText, vsnText } from '../../server/text/names';
 
 export interface UpgradeEntry {
@@ -10,8 +10,15 @@ export interface UpgradeEntry {
   trigger: string;
 }
 
+/** A rollback: an entry of its own, with what it did. */
+export interface RollbackEntry {
+  rollback: RollbackReport;
+  at: Date;
+}
+
 type Node =
   | { kind: 'upgrade'; entry: UpgradeEntry }
+  | { kind: 'rollback'; entry: RollbackEntry }
   | { kind: 'module'; entry: UpgradeEntry; module: ModuleChange }
   | { kind: 'process'; p: ProcessResult }
   | { kind: 'line'; label: string; description?: string; icon?: string };
@@ -19,7 +26,10 @@ type Node =
 export class UpgradesTree implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
+  /** The upgrades, newest first. */
   readonly entries: UpgradeEntry[] = [];
+  /** Upgrades and rollbacks as the view lists them, newest first. */
+  private readonly shown: Array<{ upgrade: UpgradeEntry } | { rollback: RollbackEntry }> = [];
   private unseenFailures = 0;
   private view: vscode.TreeView<unknown> | undefined;
 
@@ -30,14 +40,26 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
   }
 
   add(report: UpgradeReport, trigger: string): void {
-    this.entries.unshift({ report, at: new Date(), trigger });
+    const entry = { report, at: new Date(), trigger };
+    this.entries.unshift(entry);
     if (this.entries.length > 100) this.entries.pop();
-    if (!report.ok && report.modules.length) {
+    this.show({ upgrade: entry });
+    if (!report.ok && report.pushed) {
       this.unseenFailures++;
       if (this.view?.visible) this.markSeen();
     }
     this.updateBadge();
     this.changed.fire(undefined);
+  }
+
+  addRollback(rollback: RollbackReport): void {
+    this.show({ rollback: { rollback, at: new Date() } });
+    this.changed.fire(undefined);
+  }
+
+  private show(e: { upgrade: UpgradeEntry } | { rollback: RollbackEntry }): void {
+    this.shown.unshift(e);
+    if (this.shown.length > 100) this.shown.pop();
   }
 
   private markSeen(): void {
@@ -51,7 +73,17 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
   }
 
   getChildren(el?: Node): Node[] {
-    if (!el) return this.entries.map((entry) => ({ kind: 'upgrade', entry }));
+    if (!el) return this.shown.map((e): Node => ('upgrade' in e ? { kind: 'upgrade', entry: e.upgrade } : { kind: 'rollback', entry: e.rollback }));
+    if (el.kind === 'rollback') {
+      const r = el.entry.rollback;
+      const out: Node[] = r.modules.map((m) => ({ kind: 'line', label: moduleName(m.module), description: `${vsnText(m.oldVsn, m.module, { short: true })} → ${vsnText(m.newVsn, m.module, { short: true })}`, icon: 'symbol-module' }));
+      const how = { code_change_down: 'code_change({down, _}) ran', kept: 'state kept (no down clause; the upgrade had not changed it)', snapshot: 'snapshot from the upgrade put back' };
+      for (const p of r.processes) out.push({ kind: 'line', label: processName(p), description: how[p.how], icon: p.how === 'code_change_down' ? 'arrow-down' : 'circle-outline' });
+      for (const p of r.refused) out.push({ kind: 'line', label: processName(p), description: `no {down, _} clause: ${p.reason}`, icon: 'error' });
+      for (const k of [...r.killed, ...(r.needsConfirmation ? (r.kills ?? []) : [])]) out.push({ kind: 'line', label: `${r.needsConfirmation ? 'would kill' : 'killed'} ${processName(k)}`, description: restartText(k), icon: 'flame' });
+      if (r.error) out.push({ kind: 'line', label: 'error', description: r.error, icon: 'error' });
+      return out;
+    }
     if (el.kind === 'upgrade') {
       const r = el.entry.report;
       const out: Node[] = r.modules.map((module) => ({ kind: 'module', entry: el.entry, module }));
@@ -83,7 +115,20 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
         const r = el.entry.report;
         const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.modules.length || r.error ? C.Collapsed : C.None);
         t.description = [el.entry.trigger, r.devOnly ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean).join(' · ');
-        t.iconPath = new vscode.ThemeIcon(r.ok ? 'pass' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
+        // A failed upgrade, a skipped save (compile error) and a save that changed nothing each look their own.
+        t.iconPath = r.ok
+          ? new vscode.ThemeIcon(r.modules.length ? 'pass' : 'circle-slash')
+          : r.pushed
+            ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
+            : new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground'));
+        t.tooltip = r.errorDetail ? `${r.summary}\n\n${r.errorDetail}` : r.summary;
+        return t;
+      }
+      case 'rollback': {
+        const r = el.entry.rollback;
+        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, C.Collapsed);
+        t.description = 'rollback';
+        t.iconPath = new vscode.ThemeIcon(r.ok ? 'discard' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
         t.tooltip = r.summary;
         return t;
       }

@@ -82,6 +82,20 @@ downgrade(#{modules := Specs, blocks := Blocks, versions := Versions, states := 
     Order = lists:append(lists:reverse(Blocks)),
     States = [{P, M, snapshot(Journal, P), Same} || {P, M, Same} <- States0],
     Live = [X || M <- Order, {P, M2, _, _} = X <- States, M2 =:= M, is_process_alive(P)],
+    case {beam_live_reach:predicted_kills(Order), maps:get(confirm_kills, Req, true)} of
+        {[_ | _] = Kills, false} ->
+            %% Asked first: loading the old code back kills whoever still runs the code older
+            %% than it, and the user decides.
+            #{ok => false, needs_confirmation => true, kills => Kills, snapshot_age_ms => Age,
+              error => <<"rolling back kills processes that still run old code">>,
+              modules => [], processes => [], refused => [], not_suspended => [], resumed => 0,
+              loads => [], old_code => [], unpurged => [], killed => [],
+              timings => #{total_ms => ms_since(T0)}};
+        _ ->
+            downgrade_confirmed(Live, Order, ByMod, Versions, Restore, Age, ST, CT, T0, Tab)
+    end.
+
+downgrade_confirmed(Live, Order, ByMod, Versions, Restore, Age, ST, CT, T0, Tab) ->
     Victims = [{M, V} || M <- Order, V <- beam_live_reach:victims(M)],
     Pids = beam_live_reach:dedup([P || {P, _, _, _} <- Live]),
     ets:insert(Tab, {{block, 1}, suspending, [], Pids}),

@@ -701,21 +701,18 @@ error_text(failed, {P, M, {error, Reason}}, _) ->
 error_detail({_P, _M, {error, Reason}}) -> element(2, beam_live_agent:explain(Reason));
 error_detail(_) -> undefined.
 
-%% Where it failed: the stacktrace's frames with a source and a line, for the editor to put the
-%% error where it happened.
+%% Where it failed: the stacktrace's frames with their file (as the compiler recorded it, often
+%% relative to the app) and line, for the editor to put the error where it happened. The loaded
+%% module's source would not do: after the undo the node runs a kept binary, compiled elsewhere
+%% perhaps.
 error_frames({_P, _M, {error, {'EXIT', {_Reason, Stack}}}}) when is_list(Stack) ->
-    [#{module => M, source => source_of(M), line => L}
-     || {M, _F, _A, Info} <- lists:sublist(Stack, 12), is_list(Info), {line, L} <- [lists:keyfind(line, 1, Info)]];
+    [#{module => M, file => unicode:characters_to_binary(F), line => L}
+     || {M, _F, _A, Info} <- lists:sublist(Stack, 12), is_list(Info),
+        {line, L} <- [lists:keyfind(line, 1, Info)], {file, F} <- [lists:keyfind(file, 1, Info)]];
 error_frames(_) -> [].
 
 error_process({P, M, _}) when is_pid(P) -> summary(P, M);
 error_process(_) -> undefined.
-
-source_of(M) ->
-    case catch proplists:get_value(source, M:module_info(compile)) of
-        S when is_list(S) -> unicode:characters_to_binary(S);
-        _ -> undefined
-    end.
 
 show_undo(undefined) -> undefined;
 show_undo(#{loads := Loads} = U) -> U#{loads := [L#{result => show_reason(R)} || #{result := R} = L <- Loads]}.

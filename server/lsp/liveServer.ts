@@ -62,6 +62,7 @@ export class LiveServer {
   private stampBusy = false;
   /** What the last upgrades and rollbacks did, module by module (failure diagnostics, lenses). */
   private readonly outcomes: Outcomes;
+  private everAttached = false;
 
   constructor(
     private readonly conn: Connection,
@@ -112,6 +113,7 @@ export class LiveServer {
       throw e;
     }
     await this.detach(false);
+    this.everAttached = true;
     this.lastAttach = opts;
     this.session = session;
     try {
@@ -220,9 +222,12 @@ export class LiveServer {
     return report;
   }
 
-  /** A save the handler did not turn into an upgrade still gets a word in the status. */
+  /**
+   * A save the handler did not turn into an upgrade still gets a word in the status, once the
+   * workspace has been attached: one never attached is not nagged on every save.
+   */
   noteSkippedSave(why: 'not-attached'): void {
-    if (why === 'not-attached') this.setStatus({ state: 'skipped', message: 'upgrade skipped: not attached to a node' });
+    if (why === 'not-attached' && this.everAttached) this.setStatus({ state: 'skipped', message: 'upgrade skipped: not attached to a node' });
   }
 
   /** With upgrade on save off, a save still compiles and checks, pushing nothing. */
@@ -324,8 +329,12 @@ export class LiveServer {
   }
 
   async rollback(params: RollbackParams = {}): Promise<RollbackReport> {
-    const r = await this.needEngine().rollback({ ...this.upgradeOptions(), restoreSnapshot: params.restoreSnapshot ?? false });
+    const r = await this.needEngine().rollback({ ...this.upgradeOptions(), restoreSnapshot: params.restoreSnapshot ?? false, confirmKills: params.confirmKills ?? true });
     this.outcomes.noteRollback(r);
+    if (r.ok) {
+      r.files = [...new Set(r.modules.flatMap((m) => this.locate(m.module)?.file ?? []))];
+      this.setStatus({ state: 'rolled-back', message: r.summary });
+    }
     this.diagnostics.setPitfalls(this.outcomes.diagnostics(), 'upgrade');
     await this.refreshPitfalls();
     return r;

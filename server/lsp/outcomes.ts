@@ -62,8 +62,10 @@ export class Outcomes {
   /** The first frame in a project file, else the module's code_change, else its definition. */
   private site(module: string, frames: NonNullable<UpgradeReport['errorFrames']>): { file: string; line: number } | undefined {
     for (const f of frames) {
-      if (!f.source || !this.locate(f.module)) continue;
-      const file = isAbsolute(f.source) ? relative(this.root, f.source) : f.source;
+      // A frame's file is as its compiler recorded it: absolute, or relative to its app.
+      const here = this.locate(f.module);
+      if (!here) continue;
+      const file = isAbsolute(f.file) ? relative(this.root, f.file) : here.file.endsWith(f.file) ? here.file : f.file;
       if (!file.startsWith('..')) return { file, line: f.line };
     }
     const here = this.locate(module);

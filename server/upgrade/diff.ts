@@ -2,6 +2,7 @@
 // differs from the loaded one. Pure: the node's answers come in as data.
 import { basename, dirname } from 'node:path';
 import { BeamOnDisk, BeamSet } from './beams';
+import { formatVsn } from '../beam/beamFile';
 
 export interface LoadedInfo {
   module: string;
@@ -23,6 +24,8 @@ export interface BuildDiff {
   added: BeamOnDisk[];
   /** Loaded from the project's folders, gone from the build. */
   deleted: string[];
+  /** Unchanged modules whose vsn alone changed: the vsn is not part of the MD5, so nothing loads. */
+  vsnOnly: Array<{ module: string; oldVsn: string | null; newVsn: string | null }>;
 }
 
 /**
@@ -39,7 +42,7 @@ export function diffBuild(
   loadedUnderBuild: string[],
   known: Map<string, Set<string>> = new Map(),
 ): BuildDiff {
-  const d: BuildDiff = { changed: [], unchanged: [], notLoaded: [], added: [], deleted: [] };
+  const d: BuildDiff = { changed: [], unchanged: [], notLoaded: [], added: [], deleted: [], vsnOnly: [] };
   for (const beam of [...after.modules.values()].sort((a, b) => a.module.localeCompare(b.module))) {
     const l = loaded.get(beam.module);
     const dir = dirname(beam.file);
@@ -48,7 +51,11 @@ export function diffBuild(
     // plan only where the node runs them: a node never loads most, and they are nobody's news.
     if (basename(dir) === 'consolidated' && !l?.loaded) continue;
     if (l?.loaded) {
-      if (l.md5 === beam.info.md5) d.unchanged.push(beam.module);
+      if (l.md5 === beam.info.md5) {
+        d.unchanged.push(beam.module);
+        const v = formatVsn(beam.info.vsn) ?? null;
+        if (l.vsn !== undefined && v !== (l.vsn ?? null)) d.vsnOnly.push({ module: beam.module, oldVsn: l.vsn ?? null, newVsn: v });
+      }
       else d.changed.push({ beam, loaded: l });
     } else if (app ? app.has(beam.module) : before.has(beam.module)) {
       d.notLoaded.push(beam.module);

@@ -50,6 +50,8 @@ export interface UpgradeOptions {
   pauseMidCodeChangeMs?: number;
   /** Rollback: put back the snapshot taken at the upgrade where no down clause matches. */
   restoreSnapshot?: boolean;
+  /** Rollback: false to have one that would kill processes change nothing and name them. */
+  confirmKills?: boolean;
 }
 
 // Failures of the build folder rather than of the code: say what to do about them.
@@ -380,6 +382,7 @@ export class UpgradeEngine {
         notLoaded: p.diff!.notLoaded,
         added: p.diff!.added.map((b) => b.module),
         deleted: p.diff!.deleted,
+        vsnOnly: p.diff!.vsnOnly,
       });
       const elsewhere = notThisProject(p, this.project.dir, this.node);
       if (elsewhere) {

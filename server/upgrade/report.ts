@@ -1,7 +1,7 @@
 // The upgrade report's frame, and the one line that sums it up.
 import type { CompileResult } from '../compile/compile';
 import type { KilledProcess, RollbackReport, UpgradeReport } from '../protocol';
-import { killText } from '../text/names';
+import { killText, moduleName, vsnText } from '../text/names';
 import type { UpgradeOptions } from './engine';
 
 export function emptyReport(node: string, opts: UpgradeOptions, compile: CompileResult): UpgradeReport {
@@ -61,7 +61,11 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
   r.timings.totalMs = totalMs;
   const labels = [r.mode === 'all' ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean);
   const tag = labels.length ? ` [${labels.join(', ')}]` : '';
-  if (r.ok && r.modules.length === 0) {
+  if (r.ok && r.modules.length === 0 && r.vsnOnly?.length) {
+    // Say what happened: a vsn bump alone changes no MD5, so nothing is loaded.
+    const v = r.vsnOnly[0]!;
+    r.summary = `Nothing loaded: only the vsn of ${moduleName(v.module)} changed (${vsnText(v.oldVsn, v.module)} → ${vsnText(v.newVsn, v.module)}), and the vsn is not part of the MD5. Change the code with it, and the next save upgrades${r.vsnOnly.length > 1 ? ` (and ${r.vsnOnly.length - 1} more like it)` : ''}${tag}`;
+  } else if (r.ok && r.modules.length === 0) {
     r.summary = `No module changed (${count(r.unchanged.length, 'unchanged', 'unchanged')})${r.notLoaded.length ? `, ${count(r.notLoaded.length, 'module', 'modules')} not loaded` : ''}${tag}`;
   } else if (r.ok) {
     const changed = r.processes.filter((p) => p.codeChange === 'ok').length;
@@ -76,6 +80,7 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
 
 export function rollbackSummary(r: RollbackReport): string {
   if (r.refused.length) return `Rollback refused, nothing changed: ${r.error}`;
+  if (r.needsConfirmation) return `Rollback not done: it would kill ${(r.kills ?? []).map(killText).join('; ')}`;
   if (!r.ok) return `Rollback failed: ${r.error ?? 'unknown error'}`;
   return `Rolled back ${count(r.modules.length, 'module', 'modules')}, ${count(r.processes.length, 'process', 'processes')} in ${r.totalMs} ms${kills(r.killed)}`;
 }

@@ -33,6 +33,7 @@ export async function rollbackLast(session: NodeSession, opts: UpgradeOptions = 
     suspend_timeout: opts.suspendTimeoutMs ?? 5000,
     code_change_timeout: opts.codeChangeTimeoutMs ?? 5000,
     restore_snapshot: opts.restoreSnapshot ?? false,
+    confirm_kills: opts.confirmKills ?? true,
     deadline: deadlineMs(opts, 1),
   };
   const r = termToJson(await upgradeCall(session, 'rollback', req, agentTimeout(opts))) as Record<string, unknown>;
@@ -44,6 +45,8 @@ export async function rollbackLast(session: NodeSession, opts: UpgradeOptions = 
     processes: (r.processes as RollbackReport['processes']) ?? [],
     refused: (r.refused as RollbackReport['refused']) ?? [],
     snapshotAgeMs: (r.snapshotAgeMs as number | undefined) ?? null,
+    needsConfirmation: r.needsConfirmation === true,
+    kills: (r.kills as RollbackReport['kills']) ?? [],
     killed: (r.killed as RollbackReport['killed']) ?? [],
     notSuspended: (r.notSuspended as string[]) ?? [],
     oldCode: (r.oldCode as RollbackReport['oldCode']) ?? [],

@@ -38,11 +38,12 @@ after(async () => {
   await node?.stop();
 });
 
-test('a save while not attached is skipped and the status says why', async () => {
+test('a save in a workspace never attached upgrades nothing and does not nag', async () => {
   writeSource(node.dir, COUNTER, readFileSync(join(node.dir, COUNTER), 'utf8'));
   await save(COUNTER);
-  const s = await until('a skipped status', () => statuses.find((x) => x.state === 'skipped'));
-  assert.match(s.message ?? '', /not attached/);
+  // Messages are handled in order: once a later request is answered, the save has been seen.
+  await conn.sendRequest('textDocument/codeLens', { textDocument: { uri: pathToFileURL(join(node.dir, COUNTER)).toString() } });
+  assert.equal(statuses.filter((x) => x.state === 'skipped').length, 0);
   assert.equal(finished.length, 0);
 });
 
@@ -96,6 +97,33 @@ test('a compile error gives diagnostics and pushes nothing; the next good save c
   await until('cleared diagnostics', () => diagnostics.get(uri(COUNTER))?.length === 0 || undefined);
 });
 
+test('a code_change that raises on save: an error diagnostic where it raised, the status in the error state, the lens says what happened; a good save clears it', async () => {
+  const before = finished.length;
+  const raising = COUNTER_V2.replace('@vsn "2"', '@vsn "3"').replace(
+    /  def code_change\(old_vsn[\s\S]*?from_vsn: old_vsn\}\}\n/,
+    '  def code_change(_old_vsn, _state, _extra) do\n    raise "migration bug"\n  end\n',
+  );
+  writeSource(node.dir, COUNTER, raising);
+  await save(COUNTER);
+  const report = await until('upgradeFinished', () => finished[before]);
+  assert.equal(report.ok, false);
+  assert.equal(report.pushed, true);
+  assert.equal(statuses.at(-1)?.state, 'failed');
+  const raiseLine = raising.split('\n').findIndex((l) => l.includes('raise "migration bug"'));
+  const d = await until('the failure diagnostic', () => diagnostics.get(uri(COUNTER))?.find((x) => (x as { code?: string }).code === 'code-change-failed'));
+  assert.equal(d.range.start.line, raiseLine, `on the raise, from the stacktrace: ${JSON.stringify(report.errorFrames)} ${JSON.stringify(d)}`);
+  assert.equal((d as { severity?: number }).severity, 1);
+  assert.match(d.message, /code_change of SampleApp\.Counter failed for SampleApp\.Counter: \*\* \(RuntimeError\) migration bug\. Everything this upgrade changed was rolled back/);
+  const lenses = await conn.sendRequest<Array<{ command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri(COUNTER) } });
+  assert.ok(lenses.some((l) => /^last upgrade: code_change failed for SampleApp\.Counter: \(RuntimeError\) migration bug · rolled back$/.test(l.command.title)), JSON.stringify(lenses));
+  assert.ok(lenses.some((l) => l.command.title.startsWith('next upgrade: called with old vsn "2"')), JSON.stringify(lenses));
+  writeSource(node.dir, COUNTER, COUNTER_V2.replace('@vsn "2"', '@vsn "3"').replace('label: "upgraded"', 'label: "third"'));
+  await save(COUNTER);
+  const good = await until('the next report', () => finished[before + 1]);
+  assert.equal(good.ok, true, good.summary);
+  await until('the failure diagnostic cleared', () => !diagnostics.get(uri(COUNTER))?.some((x) => (x as { code?: string }).code === 'code-change-failed') || undefined);
+});
+
 test('"Save All" of three files gives one upgrade', async () => {
   const before = finished.length;
   const edits: Array<[string, string, string]> = [
@@ -121,4 +149,9 @@ test('plan, modules and rollback answer over LSP; detach leaves the node running
   await conn.sendRequest('beamLive/detach');
   await assert.rejects(conn.sendRequest('beamLive/plan'), /Not attached to a node/);
   assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /count/);
+  // Once it has been attached, a save while detached is skipped, and the status says why.
+  const n = statuses.length;
+  await save(COUNTER);
+  const s = await until('a skipped status', () => statuses.slice(n).find((x) => x.state === 'skipped'));
+  assert.match(s.message ?? '', /not attached/);
 });

@@ -116,9 +116,9 @@ export async function walkThrough({ dir, node, env }) {
     await step('inspect the state from the palette', async () => {
       await palette('BEAM Live: Inspect Process State');
       await page.waitForTimeout(800);
-      await page.keyboard.type('Elixir.SampleApp.Counter', { delay: 5 });
+      await page.keyboard.type('SampleApp.Counter', { delay: 5 });
       await page.keyboard.press('Enter');
-      await waitText('.tabs-container .tab.active', 'Elixir.SampleApp.Counter', 20_000);
+      await waitText('.tabs-container .tab.active', 'SampleApp.Counter', 20_000);
       await waitText('.editor-instance .view-lines', '%SampleApp.Counter{', 20_000);
       await waitText('.editor-instance .view-lines', 'upgraded_from: "1"', 20_000);
     });

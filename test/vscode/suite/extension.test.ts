@@ -83,11 +83,12 @@ suite('BEAM Live in VS Code', () => {
       'beamLive.inspectState': ['Elixir.SampleApp.Counter'],
       'beamLive.setCookie': ['nobody_here@localhost', 'not-a-real-cookie'],
       'beamLive.forgetCookie': ['nobody_here@localhost'],
+      'beamLive.toggleUpgradeOnSave': ['never'],
     };
     for (const c of pkg.contributes.commands as Array<{ command: string }>) {
       if (c.command === 'beamLive.launch') continue; // launched for real below
       await vscode.commands.executeCommand(c.command, ...(args[c.command] ?? []));
-      if (c.command === 'beamLive.toggleUpgradeOnSave') await vscode.commands.executeCommand(c.command);
+      if (c.command === 'beamLive.toggleUpgradeOnSave') await vscode.commands.executeCommand(c.command, 'always');
     }
     assert.equal(a.ctx.status.attached, false);
   });
