@@ -22,6 +22,7 @@ export class StatusItem implements vscode.Disposable {
     const head = s.attached ? `BEAM: ${s.node}` : 'BEAM: not attached';
     const save = mode === 'never' ? ' · save: check only' : mode === 'manual' ? ' · save: manual' : '';
     this.item.text = `${icon} ${head}${save}${s.message ? ` · ${shorten(s.message)}` : ''}`;
+    this.item.accessibilityInformation = { label: `BEAM Live: ${head}${save}${s.message ? `, ${s.message}` : ''}` };
     this.item.backgroundColor =
       s.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : s.state === 'skipped' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     const md = new vscode.MarkdownString(undefined, true);

@@ -80,6 +80,11 @@ test('a via-named GenServer upgraded: the report names it by its key', () =>
     assert.deepEqual(up.r.processes.map((x) => x.via?.key).sort(), ['{SampleApp.Named, "alice"}', '{SampleApp.Named, "bob"}']);
     const text = await cli(['upgrade', ...args(node), '--project', node.dir]);
     assert.match(text.stdout, /No module changed/);
+    // Only the @vsn changed: it is not part of the MD5, and the summary says so.
+    writeSource(node.dir, NAMED, namedSource('2').replace('@vsn "2"', '@vsn "9"'));
+    const vsnOnly = await json<UpgradeReport>('upgrade', [...args(node), '--project', node.dir]);
+    assert.equal(vsnOnly.code, 0);
+    assert.match(vsnOnly.r.summary, /^Nothing loaded: only the vsn of SampleApp\.Named changed \("2" → "9"\), and the vsn is not part of the MD5/);
   }));
 
 test('state takes Elixir aliases as IEx does, and a wrong name says what to do', () =>

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { ROOT } from './codeServer.mjs';
@@ -60,9 +60,14 @@ function project(name) {
   return dir;
 }
 
-/** A node started outside VS Code, for the attach test and the UI walk-through. */
-async function startNode(dir, name) {
-  const proc = spawn('elixir', ['--sname', name, '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * A node started outside VS Code, for the attach test and the UI walk-through, as users start
+ * one: `--sname NAME` with no host part, so that it is NAME@<this machine's short name>. On
+ * loopback only.
+ */
+async function startNode(dir, bare) {
+  const name = `${bare}@${hostname().split('.')[0]}`;
+  const proc = spawn('elixir', ['--sname', bare, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((res, rej) => {
     const t = setTimeout(() => rej(new Error(`${name} did not start`)), 60_000);
     proc.stdout.on('data', (d) => String(d).includes('beam-live-test-ready') && (clearTimeout(t), res()));
@@ -77,7 +82,7 @@ const nodes = [];
 try {
   if (want('integration')) {
     const dir = project('itest');
-    const node = await startNode(dir, `vsattach_${process.pid}@localhost`);
+    const node = await startNode(dir, `vsattach_${process.pid}`);
     nodes.push(node);
     const results = join(home, 'results.json');
     const { runTests } = await import('@vscode/test-electron');
@@ -106,7 +111,7 @@ try {
   if (want('ui')) {
     const { walkThrough } = await import('./ui.mjs');
     const dir = project('ui');
-    const node = await startNode(dir, `vsui_${process.pid}@localhost`);
+    const node = await startNode(dir, `vsui_${process.pid}`);
     nodes.push(node);
     const r = await walkThrough({ dir, node: node.name, env });
     passed += r.passed;

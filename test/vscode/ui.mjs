@@ -54,10 +54,12 @@ export async function walkThrough({ dir, node, env }) {
       await waitText('.part.sidebar', 'Not attached to a node');
     });
 
-    await step('attach from the command palette', async () => {
+    await step('attach from the command palette: the picker lists the node with its real host part', async () => {
       await palette('BEAM Live: Attach to Node');
-      await page.waitForTimeout(800);
-      await page.keyboard.type(node, { delay: 5 });
+      // Started with --sname and no host: epmd knows the bare name, the picker the full one.
+      await waitText('.quick-input-widget .monaco-list-row', node, 15_000);
+      await page.keyboard.type(node.split('@')[0], { delay: 5 });
+      await page.waitForTimeout(300);
       await page.keyboard.press('Enter');
       await waitText('.part.sidebar .monaco-list-row', node);
       await waitText('.part.statusbar', `BEAM: ${node}`);
@@ -122,6 +124,38 @@ export async function walkThrough({ dir, node, env }) {
       await waitText('.editor-instance .view-lines', '%SampleApp.Counter{', 20_000);
       await waitText('.editor-instance .view-lines', 'upgraded_from: "1"', 20_000);
     });
+
+    await step('roll back: an entry in Upgrades says what it did, and a note points at the file', async () => {
+      await palette('BEAM Live: Roll Back Last Upgrade');
+      await waitText('.part.sidebar .monaco-list-row', 'Rolled back 1 module', 60_000);
+      await waitText('.notifications-toasts', 'still holds the new code', 20_000);
+      await waitText('.part.statusbar', 'Rolled back', 20_000);
+    });
+
+    await step('a failed upgrade on save: a notification, an error where it raised, the error colour', async () => {
+      await page.locator('.tabs-container .tab', { hasText: 'counter.ex' }).first().click();
+      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      const source = readFileSync(join(dir, 'lib', 'sample_app', 'counter.ex'), 'utf8')
+        .replace('@vsn "2"', '@vsn "3"')
+        .replace(/def code_change\(old_vsn, state, _extra\), do: .*\n/, 'def code_change(_old_vsn, _state, _extra) do\n    raise "migration bug"\n  end\n');
+      await page.evaluate((t) => navigator.clipboard.writeText(t), source);
+      await page.keyboard.press('Control+A');
+      await page.keyboard.press('Control+V');
+      await page.waitForTimeout(300);
+      await page.keyboard.press('Control+S');
+      await waitText('.notifications-toasts', 'migration bug', 60_000);
+      await waitText('.part.statusbar', 'Upgrade failed', 20_000);
+      await page.keyboard.press('Control+Shift+M');
+      await waitText('.part.panel', 'migration bug', 20_000);
+    });
+
+    await step("the status item's quick pick offers what applies now", async () => {
+      await page.locator('.part.statusbar [aria-label^="BEAM Live:"]').first().click();
+      await waitText('.quick-input-widget .monaco-list-row', 'Upgrade Now', 15_000);
+      await waitText('.quick-input-widget .monaco-list-row', 'Roll Back Last Upgrade');
+      await page.waitForTimeout(300);
+    });
+    await page.keyboard.press('Escape');
   } finally {
     await browser.close().catch(() => undefined);
     await server.stop();

@@ -130,6 +130,30 @@ suite('BEAM Live in VS Code', () => {
       await sleep(1000);
       assert.equal(a.ctx.upgrades.entries.length, n + 1);
       assert.equal(a.ctx.upgrades.entries[0]!.trigger, 'command');
+
+      // The Live view speaks Elixir and fits the sidebar: the name once, no pid, the vsn as written.
+      const row = a.ctx.live.getTreeItem(await until('Counter again', () => findInLive(a, 'Elixir.SampleApp.Counter')));
+      assert.equal(row.label, 'SampleApp.Counter');
+      assert.equal(row.description, '"2"');
+
+      // A code_change that raises on save: an error diagnostic where it raised, the status failed.
+      const raising = COUNTER_V2.replace('@vsn "2"', '@vsn "3"').replace(
+        /  def code_change\(old_vsn[\s\S]*?from_vsn: old_vsn\}\}\n/,
+        '  def code_change(_old_vsn, _state, _extra) do\n    raise "migration bug"\n  end\n',
+      );
+      const uri = vscode.Uri.file(join(folder(), 'lib', 'sample_app', 'counter.ex'));
+      await saveCounter(raising);
+      const failure = await until('the failure diagnostic', () => vscode.languages.getDiagnostics(uri).find((d) => d.code === 'code-change-failed'));
+      assert.equal(failure.severity, vscode.DiagnosticSeverity.Error);
+      assert.equal(failure.range.start.line, raising.split('\n').findIndex((l) => l.includes('raise "migration bug"')));
+      assert.match(failure.message, /\*\* \(RuntimeError\) migration bug\. Everything this upgrade changed was rolled back/);
+      assert.equal(a.ctx.status.state, 'failed');
+
+      // A rollback is an entry of its own in Upgrades, and the status follows.
+      await vscode.commands.executeCommand('beamLive.rollback');
+      const top = await until('the rollback entry', () => a.ctx.upgrades.getChildren()[0]?.kind === 'rollback' && a.ctx.upgrades.getChildren()[0]);
+      assert.match(String(a.ctx.upgrades.getTreeItem(top).label), /Rolled back 1 module/);
+      await until('the rolled-back status', () => a.ctx.status.state === 'rolled-back');
     } finally {
       await vscode.debug.stopDebugging();
       await until('detached', () => !a.ctx.status.attached);
@@ -168,6 +192,7 @@ suite('BEAM Live in VS Code', () => {
         'beamLive.inspectState': ['Elixir.SampleApp.Machine'],
         'beamLive.setCookie': ['nobody_here@localhost', 'not-a-real-cookie'],
         'beamLive.forgetCookie': ['nobody_here@localhost'],
+        'beamLive.toggleUpgradeOnSave': ['always'],
       };
       await vscode.commands.executeCommand(c.command, ...(attachedArgs[c.command] ?? []));
     }
