@@ -235,6 +235,8 @@ export class LiveServer {
     if (!this.engine) return;
     const plan = await this.plan();
     this.diagnostics.setCompile(plan.diagnostics);
+    this.outcomes.settled(plan.unchanged);
+    this.diagnostics.setPitfalls(this.outcomes.diagnostics(), 'upgrade');
   }
 
   /** A config file saved while attached: the running node will not read it again (§16). */

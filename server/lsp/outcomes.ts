@@ -21,8 +21,9 @@ export class Outcomes {
   ) {}
 
   noteUpgrade(r: UpgradeReport): void {
+    // A success clears a module's failure, and so does a node that runs what the build holds.
+    if (r.ok) this.settled([...r.modules.map((x) => x.module), ...r.unchanged]);
     for (const m of r.modules) {
-      if (r.ok) this.failures.delete(m.module);
       const procs = r.processes.filter((p) => p.module === m.module);
       const ok = procs.filter((p) => p.codeChange === 'ok').length;
       const failed = procs.find((p) => p.codeChange === 'error');
@@ -53,6 +54,11 @@ export class Outcomes {
       const down = procs.filter((p) => p.how === 'code_change_down').length;
       this.last.set(m.module, `rolled back to vsn ${m.newVsn ?? '-'}${down ? `: code_change({down, _}) ran for ${down} process${down === 1 ? '' : 'es'}` : ''}`);
     }
+  }
+
+  /** Modules the node runs as the build holds them: their failure is no longer true. */
+  settled(modules: string[]): void {
+    for (const m of modules) this.failures.delete(m);
   }
 
   diagnostics(): Pitfall[] {

@@ -91,7 +91,7 @@ test("the sample app's own modules trigger no pitfall, and the code lenses show 
   const lenses = await conn.sendRequest<Array<{ range: { start: { line: number } }; command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri('lib/sample_app/counter.ex') } });
   assert.deepEqual(lenses.map((l) => [l.range.start.line, l.command.title]), [[0, '1 live process · running vsn "1" · saved vsn "1"']]);
   const machine = await conn.sendRequest<Array<{ command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri('lib/sample_app/machine.ex') } });
-  assert.ok(machine.some((l) => l.command.title === 'called with old vsn "1" for 1 process'), JSON.stringify(machine));
+  assert.ok(machine.some((l) => l.command.title === 'next upgrade: called with old vsn "1" for 1 process'), JSON.stringify(machine));
   const erl = await conn.sendRequest<Array<{ command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri('src/sample_erl_server.erl') } });
   assert.ok(erl.some((l) => l.command.title === '1 live process · running vsn "1" · saved vsn "1"'), JSON.stringify(erl));
 });
@@ -175,7 +175,7 @@ test('code-change-not-called: not a special process, and a special process outsi
   assert.ok(h, JSON.stringify(beamLiveDiags(hidden)));
   assert.match(h.message, /SampleApp\.Hidden runs SampleApp\.Hidden outside any supervision tree \(started by SampleApp\.Parent\)/);
   const lenses = await conn.sendRequest<Array<{ command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri(hidden) } });
-  assert.ok(lenses.some((l) => l.command.title === 'not called: its processes are outside supervision trees'), JSON.stringify(lenses));
+  assert.ok(lenses.some((l) => l.command.title === 'next upgrade: not called: its processes are outside supervision trees'), JSON.stringify(lenses));
   const r = await upgradeNow();
   assert.equal(r.ok, true);
   assert.ok(r.missed.some((m) => m.name === 'Elixir.SampleApp.Hidden'));
