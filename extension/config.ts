@@ -21,6 +21,7 @@ export const config = {
       nameType: c.get('nameType', ''),
       cookieFile: c.get('cookieFile', ''),
       upgradeOnSave: c.get('upgradeOnSave', 'always'),
+      holdRiskyUpgrades: c.get('holdRiskyUpgrades', true),
       upgrade: {
         mode: c.get('upgrade.mode', 'release'),
         onFailure: c.get('upgrade.onFailure', 'rollback'),

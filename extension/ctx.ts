@@ -136,6 +136,7 @@ export class Ctx implements DebugHost {
     this.upgrades.add(r, trigger);
     // The summary is in the log already (the server's line); a failure is said where the user is.
     if (!r.ok && r.pushed) void this.failed(r);
+    if (r.held?.length) void this.held(r);
     this.annotations = {
       oldCode: new Map(r.oldCode.map((p) => [p.pid, p.module])),
       missed: new Map(r.missed.map((m) => [m.pid, m.why])),
@@ -155,6 +156,13 @@ export class Ctx implements DebugHost {
       this.output.show(true);
     }
     if (pick === 'Show Upgrades') void vscode.commands.executeCommand('beamLive.upgrades.focus');
+  }
+
+  /** A save held back by its checks: push it anyway, look at the plan, or leave it. */
+  private async held(r: UpgradeReport): Promise<void> {
+    const pick = await vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`, 'Upgrade Anyway', 'Show Plan', 'Skip');
+    if (pick === 'Upgrade Anyway') void vscode.commands.executeCommand('beamLive.upgradeNow');
+    if (pick === 'Show Plan') void vscode.commands.executeCommand('beamLive.showPlan');
   }
 
   /** A rollback is an entry of its own, and everything that showed the upgraded node follows. */

@@ -127,6 +127,8 @@ export interface UpgradePlan {
   blocks: string[][];
   /** The processes the load will kill (they run old code), and whether they come back. */
   kills: KilledProcess[];
+  /** The pitfall checks on this plan, against the node as it runs. */
+  pitfalls: UpgradePitfall[];
   reach: Array<ProcessRef & { devOnly: boolean }>;
   missed: MissedProcess[];
   warnings: PlanWarning[];
@@ -163,6 +165,19 @@ export interface UpgradeTimings {
   purgeMs: number;
   softPurgeMs: number;
   maxSuspendedMs: number;
+}
+
+/** A pitfall the checks found on the plan against the node, before anything was loaded. */
+export interface UpgradePitfall {
+  code: string;
+  module: string | null;
+  /** Relative to the project. */
+  file: string;
+  line: number;
+  message: string;
+  severity: 'error' | 'warning';
+  /** Set where it predicts harm (the upgrade fails, state is lost, callers break): such a save is held. */
+  risk?: 'fails' | 'state' | 'callers';
 }
 
 /** `beam-live upgrade --json`, and the params of beamLive/upgradeFinished. */
@@ -203,6 +218,10 @@ export interface UpgradeReport {
   oldCode: Array<ProcessRef & { reason: string }>;
   unpurged: string[];
   warnings: PlanWarning[];
+  /** The pitfall checks on this upgrade, run before anything was loaded. */
+  pitfalls: UpgradePitfall[];
+  /** The risky findings that held this upgrade back: nothing was pushed. */
+  held?: UpgradePitfall[];
   diagnostics: CompileDiagnostic[];
   /** What compiled the save: the warm build VM, mix, the bridge's warm Erlang compiler, rebar3, erlc. */
   compiler?: string;
@@ -430,6 +449,8 @@ export interface ServerSettings {
   nameType: NameTypeParam | '';
   cookieFile: string;
   upgradeOnSave: 'never' | 'manual' | 'always';
+  /** In always mode, hold a save whose checks predict a failure or lost state instead of pushing it. */
+  holdRiskyUpgrades: boolean;
   upgrade: { mode: UpgradeMode; onFailure: FailurePolicy; parallel: boolean; suspendTimeoutMs: number; codeChangeTimeoutMs: number };
   compile: { warm: boolean };
   processes: { refreshSeconds: number; pageSize: number };
@@ -441,6 +462,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   nameType: '',
   cookieFile: '',
   upgradeOnSave: 'always',
+  holdRiskyUpgrades: true,
   upgrade: { mode: 'release', onFailure: 'rollback', parallel: false, suspendTimeoutMs: 5000, codeChangeTimeoutMs: 5000 },
   compile: { warm: true },
   processes: { refreshSeconds: 5, pageSize: 200 },

@@ -93,6 +93,7 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
       for (const k of r.killed) out.push({ kind: 'line', label: `killed ${processName(k)}`, description: `ran old code of ${moduleName(k.module)}; ${restartText(k)}`, icon: 'flame' });
       for (const m of r.missed) out.push({ kind: 'line', label: `missed ${processName(m)}`, description: m.why, icon: 'warning' });
       for (const w of r.warnings) out.push({ kind: 'line', label: 'warning', description: w.message, icon: 'warning' });
+      for (const x of r.pitfalls ?? []) out.push({ kind: 'line', label: `${x.risk ? 'held: ' : ''}${x.code}`, description: `${x.file}:${x.line}: ${x.message}`, icon: x.risk ? 'error' : 'warning' });
       const t = r.timings;
       out.push({
         kind: 'line',
@@ -113,7 +114,7 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
     switch (el.kind) {
       case 'upgrade': {
         const r = el.entry.report;
-        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.modules.length || r.error ? C.Collapsed : C.None);
+        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.modules.length || r.error || r.pitfalls?.length ? C.Collapsed : C.None);
         t.description = [el.entry.trigger, r.devOnly ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean).join(' · ');
         // A failed upgrade, a skipped save (compile error) and a save that changed nothing each look their own.
         t.iconPath = r.ok

@@ -58,7 +58,8 @@ export async function gatherPitfallInput(engine: UpgradeEngine): Promise<Pitfall
     const goneFacts = termToJson(await bridge.agent('pitfall_facts', [{ modules: gone.map(atom) }], 30_000)) as unknown as { modules: NodeModule[] };
     for (const g of goneFacts.modules) {
       const to = code.find((c) => g.source && c.file === g.source && !nodeModules.get(c.module)?.loaded);
-      if (to) renamed.push({ from: g.module, to: to.module });
+      const named = facts.supervisors.some((s) => s.children.includes(g.module));
+      if (to) renamed.push({ from: g.module, to: to.module, live: g.processes.length > 0 || named });
     }
   }
   return { code, node: { modules: nodeModules, supervisors: facts.supervisors }, oldCode, renamed };

@@ -15,10 +15,18 @@ export type PitfallCode =
   | 'children-changed'
   | 'config-not-reloaded'
   | 'old-code-in-use'
-  | 'code-change-failed';
+  | 'code-change-failed'
+  | 'state-out-of-date';
 
 export interface Pitfall {
   code: PitfallCode;
+  /** The module it is about, in atom form. */
+  module?: string;
+  /**
+   * What it predicts, where it predicts harm: the upgrade fails, or state is lost or crashes,
+   * or callers of a module break. A save with such a finding is held (beamLive.holdRiskyUpgrades).
+   */
+  risk?: 'fails' | 'state' | 'callers';
   file: string;
   /** 1-based. */
   line: number;
@@ -75,7 +83,8 @@ export interface PitfallInput {
   code: ModuleCode[];
   node: { modules: Map<string, NodeModule>; supervisors: NodeSupervisor[] } | null;
   oldCode: Array<{ pid: string; name: string | null; module: string; function?: string | null; restart?: string }>;
-  renamed: Array<{ from: string; to: string }>;
+  /** live: processes run the old module, or a running child spec names it. */
+  renamed: Array<{ from: string; to: string; live?: boolean }>;
 }
 
 const SPECIAL = new Set(['gen_server', 'gen_statem', 'gen_event', 'gen_fsm', 'supervisor', 'supervisor_bridge', 'Elixir.GenServer', 'Elixir.Supervisor', 'Elixir.DynamicSupervisor', 'Elixir.GenEvent']);
@@ -110,6 +119,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
 
     if (cc && !m.debug?.explicitVsn) {
       pitfalls.push({
+        module: m.module,
         code: 'code-change-without-vsn',
         file: m.file,
         line: cc.line,
@@ -124,6 +134,8 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
       if (fieldsChanged || clausesAdded) {
         pitfalls.push({
           code: 'vsn-not-bumped',
+          module: m.module,
+          ...(fieldsChanged && liveSpecial.length ? { risk: 'state' as const } : {}),
           file: m.file,
           line: vsnLine(m),
           severity: 'warning',
@@ -135,6 +147,8 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
     if (cc && pending && node?.vsn && liveSpecial.length && !cc.clauses.some((c) => matches(c.first, node.vsn!))) {
       pitfalls.push({
         code: 'code-change-no-matching-clause',
+        module: m.module,
+        risk: 'fails',
         file: m.file,
         line: cc.line,
         severity: 'error',
@@ -144,6 +158,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
 
     if (cc && !special && liveSpecial.length === 0) {
       pitfalls.push({
+        module: m.module,
         code: 'code-change-not-called',
         file: m.file,
         line: cc.line,
@@ -155,6 +170,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
       if (unsupervised.length) {
         const parents = [...new Set(unsupervised.map((p) => p.parent ? moduleName(p.parent) : 'an unknown process'))];
         pitfalls.push({
+          module: m.module,
           code: 'code-change-not-called',
           file: m.file,
           line: cc.line,
@@ -195,6 +211,8 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
     if (!to) continue;
     pitfalls.push({
       code: 'module-renamed',
+      module: r.from,
+      ...(r.live ? { risk: 'callers' as const } : {}),
       file: to.file,
       line: moduleLine(to),
       severity: 'warning',
@@ -209,6 +227,7 @@ export function analyze(input: PitfallInput): { pitfalls: Pitfall[]; lenses: Len
     const loop = fn ? `${fn.name}/${fn.arity}` : 'loop/1';
     const call = m.debug?.language === 'erlang' ? `?MODULE:${loop}` : `__MODULE__.${loop}`;
     pitfalls.push({
+      module: m.module,
       code: 'old-code-in-use',
       file: m.file,
       line: fn?.line ?? moduleLine(m),

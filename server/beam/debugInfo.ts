@@ -40,6 +40,8 @@ export interface DebugFacts {
   /** Elixir: the struct's fields; Erlang: each record's fields. */
   structFields: string[] | null;
   records: Record<string, string[]>;
+  /** Erlang: the line of each -record. */
+  recordLines?: Record<string, number>;
   functions: FunctionFacts[];
   /** Erlang supervisors: the child specs init/1 returns. */
   children: ChildFacts[];
@@ -156,6 +158,7 @@ function erlangFacts(forms: Term[], module: string): DebugFacts {
       else if (isAtom(a, 'record') && b instanceof Tuple) {
         const [name, fields] = b.elements;
         facts.records[text(name) ?? '?'] = (Array.isArray(fields) ? fields : []).map(recordField);
+        (facts.recordLines ??= {})[text(name) ?? '?'] = annoLine(anno);
       }
     } else if (isAtom(tag, 'function')) {
       const name = text(a) ?? '?';

@@ -1,6 +1,6 @@
 // Upgrade, plan and rollback reports for a terminal and the editor's text documents: module
 // names and vsns as the module's language writes them (server/text/names.ts).
-import type { RollbackReport, UpgradePlan, UpgradeReport } from '../protocol';
+import type { RollbackReport, UpgradePitfall, UpgradePlan, UpgradeReport } from '../protocol';
 import { moduleName, processLabel, restartText, vsnText } from '../text/names';
 import { formatDiagnostic } from '../compile/diagnostics';
 
@@ -25,11 +25,16 @@ export function printPlan(p: UpgradePlan, out: Out = console.log): void {
     for (const r of p.reach) out(`  ${who(r)}  ${moduleName(r.module)}${r.devOnly ? '  (mode all, dev only)' : ''}`);
   }
   printMissed(p.missed, out);
+  printPitfalls(p.pitfalls, out);
   for (const k of p.kills) out(`  this load kills ${who(k)} (it runs old code of ${moduleName(k.module)}); ${restartText(k)}`);
   for (const w of p.warnings) out(`warning: ${w.message}`);
 }
 
 
+
+function printPitfalls(pitfalls: UpgradePitfall[], out: Out): void {
+  for (const x of pitfalls) out(`${x.severity === 'error' ? 'error' : 'warning'} ${x.code}${x.risk ? ' (held)' : ''}: ${x.file}:${x.line}: ${x.message}`);
+}
 
 function printMissed(missed: UpgradePlan['missed'], out: Out): void {
   if (!missed.length) return;
@@ -46,6 +51,8 @@ export function printUpgrade(r: UpgradeReport, out: Out = console.log, err: Out 
     out(`    ${who(p)}  ${moduleName(p.module)}  ${res}  suspended ${p.suspendedMs.toFixed(2)} ms${p.devOnly ? '  (mode all, dev only)' : ''}`);
   }
   printMissed(r.missed, out);
+  printPitfalls(r.pitfalls, out);
+  if (r.held?.length) err('Held: nothing was pushed. Fix it, or push it anyway with --force (Upgrade Anyway in VS Code).');
   for (const k of r.killed) err(`  killed by the load: ${who(k)} (it ran old code of ${moduleName(k.module)}); ${restartText(k)}`);
   if (r.undo) out(`  undone: ${r.undo.blocks} block(s) in reverse order, ${r.undo.states} state(s) put back, ${r.undo.resumed} process(es) resumed`);
   for (const o of r.oldCode) out(`  still in old code: ${who(o)} (${moduleName(o.module)}) — the next load of it kills this process`);

@@ -22,6 +22,8 @@ export async function upgradeCommand(argv: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else printUpgrade(report);
   if (report.ok) return 0;
+  // 1 too for a held upgrade: its checks said no, and --force would push it.
+  if (report.held?.length) return 1;
   // 2: nothing on the node changed (compile error, unreadable beam, aborted before the load);
   // 1: the upgrade reached a load and failed (rolled back, or the new code kept).
   return report.pushed ? 1 : 2;

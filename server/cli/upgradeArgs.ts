@@ -12,6 +12,7 @@ export const UPGRADE_OPTIONS = {
   'suspend-timeout': { type: 'string' },
   'code-change-timeout': { type: 'string' },
   'restore-snapshot': { type: 'boolean' },
+  force: { type: 'boolean' },
 } as const;
 
 export function upgradeOptions(v: Record<string, unknown>): UpgradeOptions {
@@ -25,6 +26,8 @@ export function upgradeOptions(v: Record<string, unknown>): UpgradeOptions {
     parallel: v.parallel === true,
     suspendTimeoutMs: positiveInt(v['suspend-timeout'], '--suspend-timeout'),
     codeChangeTimeoutMs: positiveInt(v['code-change-timeout'], '--code-change-timeout'),
+    // A risky upgrade (its checks predict a failure or lost state) is pushed only with --force.
+    holdRisky: v.force !== true,
     pauseAfterSuspendMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS, 'BEAM_LIVE_TEST_PAUSE_AFTER_SUSPEND_MS'),
     pauseAfterLoadMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_AFTER_LOAD_MS, 'BEAM_LIVE_TEST_PAUSE_AFTER_LOAD_MS'),
     pauseMidCodeChangeMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_MID_CODE_CHANGE_MS, 'BEAM_LIVE_TEST_PAUSE_MID_CODE_CHANGE_MS'),

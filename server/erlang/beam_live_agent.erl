@@ -4,7 +4,7 @@
 %% Everything it returns is made of maps, atoms, binaries and integers: pids travel as their
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
--export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, hex/1]).
+-export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, state_shapes/1, hex/1]).
 -export([explain/1, module_text/1]).
 -export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, supervisor_info/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
@@ -526,6 +526,65 @@ pitfall_facts(#{modules := Mods}) ->
                  source => source_of(M),
                  processes => lists:reverse(maps:get(M, ProcsOf, []))} || M <- Mods],
     #{modules => Modules, supervisors => running_supervisors(ModSet)}.
+
+%% The live states of each module's supervised processes against the state shape its code defines:
+%% an Elixir struct of the module (its field names) or an Erlang record the module defines (its
+%% size). Sampled: at most Limit processes per module, and all of them within BudgetMs, each
+%% state read with a short sys:get_state, so that a node of 100,000 processes does not stall.
+%% Req: #{shapes => [#{module, struct => [Field] | undefined, records => #{Name => Size}}],
+%%        limit, budget_ms} -> [#{module, total, sampled, out_of_date => [#{pid, name, via,
+%%        missing, extra, record, size, want}]}]
+state_shapes(#{shapes := Shapes} = Req) ->
+    Limit = maps:get(limit, Req, 1000),
+    Deadline = erlang:monotonic_time(millisecond) + maps:get(budget_ms, Req, 1000),
+    Wanted = maps:from_list([{maps:get(module, S), S} || S <- Shapes]),
+    %% The processes an upgrade reaches (their child spec names the module): a tree walk, no
+    %% scan of every process.
+    ByMod = lists:foldl(
+        fun({P, Ms}, Acc) when is_list(Ms) ->
+                lists:foldl(fun(M, A) when is_map_key(M, Wanted) -> maps:update_with(M, fun(L) -> [P | L] end, [P], A);
+                               (_, A) -> A
+                            end, Acc, Ms);
+           (_, Acc) -> Acc
+        end, #{}, supervised_procs()),
+    [begin
+         Pids = lists:reverse(maps:get(M, ByMod, [])),
+         {Sampled, Bad} = sample_states(lists:sublist(Pids, Limit), maps:get(M, Wanted), Deadline, 0, []),
+         #{module => M, total => length(Pids), sampled => Sampled, out_of_date => lists:reverse(Bad)}
+     end || #{module := M} <- Shapes].
+
+sample_states([], _Shape, _Deadline, N, Bad) -> {N, Bad};
+sample_states([P | Ps], Shape, Deadline, N, Bad) ->
+    case Deadline - erlang:monotonic_time(millisecond) of
+        Left when Left =< 0 -> {N, Bad};
+        Left ->
+            Bad1 = case catch sys:get_state(P, min(Left, 200)) of
+                       {'EXIT', _} -> Bad;
+                       State ->
+                           case shape_mismatch(state_term(State), Shape) of
+                               ok -> Bad;
+                               Why -> [Why#{pid => pid_bin(P), name => reg(P), via => via_of(reg(P), P)} | Bad]
+                           end
+                   end,
+            sample_states(Ps, Shape, Deadline, N + 1, Bad1)
+    end.
+
+%% gen_statem's state is {StateName, Data}: the data is what has the shape.
+state_term({_Name, Data}) when is_map(Data); is_tuple(Data) -> Data;
+state_term(S) -> S.
+
+shape_mismatch(#{'__struct__' := M} = S, #{module := M, struct := Fields}) when is_list(Fields) ->
+    Have = [K || K <- maps:keys(S), K =/= '__struct__'],
+    case {Fields -- Have, Have -- Fields} of
+        {[], []} -> ok;
+        {Missing, Extra} -> #{missing => Missing, extra => Extra}
+    end;
+shape_mismatch(T, #{records := Records}) when is_tuple(T), tuple_size(T) > 0, is_atom(element(1, T)), is_map(Records) ->
+    case maps:find(element(1, T), Records) of
+        {ok, Size} when Size =/= tuple_size(T) - 1 -> #{record => element(1, T), size => tuple_size(T) - 1, want => Size};
+        _ -> ok
+    end;
+shape_mismatch(_, _) -> ok.
 
 %% A fingerprint of what the pitfall checks read, cheap enough to poll: the project's loaded
 %% code (MD5, old code) and the top supervisors of the project's applications (a restarted

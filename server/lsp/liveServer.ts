@@ -33,6 +33,7 @@ import { analyze, Lens } from '../analysis/pitfalls';
 import { gatherPitfallInput } from '../analysis/collect';
 import { Settings } from './settings';
 import { Locate, Outcomes } from './outcomes';
+import { Hazards } from '../analysis/hazards';
 import { readDebugInfo } from '../beam/debugInfo';
 import { isAbsolute, relative } from 'node:path';
 
@@ -62,6 +63,7 @@ export class LiveServer {
   private stampBusy = false;
   /** What the last upgrades and rollbacks did, module by module (failure diagnostics, lenses). */
   private readonly outcomes: Outcomes;
+  private readonly hazards = new Hazards();
   private everAttached = false;
 
   constructor(
@@ -200,7 +202,8 @@ export class LiveServer {
     this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });
     let report: UpgradeReport;
     try {
-      report = await engine.upgrade(this.upgradeOptions());
+      // A save whose checks predict harm is held; Upgrade Now (and Upgrade Anyway) pushes.
+      report = await engine.upgrade({ ...this.upgradeOptions(), holdRisky: trigger === 'save' && this.settings.value.holdRiskyUpgrades });
     } catch (e) {
       const message = e instanceof NodeError ? e.message : `upgrade could not run: ${(e as Error).message}`;
       this.setStatus({ state: 'failed', message });
@@ -210,12 +213,16 @@ export class LiveServer {
     const compileError = report.diagnostics.find((d) => d.severity === 'error');
     if (!report.ok && compileError) {
       this.setStatus({ state: 'skipped', message: `upgrade skipped: compile error in ${compileError.file}:${compileError.line}` });
+    } else if (report.held?.length) {
+      const h = report.held[0]!;
+      this.setStatus({ state: 'skipped', message: `upgrade held: ${h.code} in ${h.file}:${h.line}` });
     } else {
       this.setStatus({ state: report.ok ? 'upgraded' : 'failed', message: report.summary });
     }
     this.diagnostics.setCompile(report.diagnostics);
     this.outcomes.noteUpgrade(report);
     this.diagnostics.setPitfalls(this.outcomes.diagnostics(), 'upgrade');
+    if (report.ok && report.pushed) this.hazards.noteUpgrade(report);
     void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
     this.log(report.summary);
     await this.refreshPitfalls();
@@ -264,7 +271,10 @@ export class LiveServer {
       const input = await gatherPitfallInput(engine);
       const modules = input.code.map((c) => c.module);
       this.pitfallSeen = { modules, stamp: await this.pitfallStamp(modules) };
-      const { pitfalls, lenses: predicted } = analyze(input);
+      const { pitfalls: found, lenses: predicted } = analyze(input);
+      // What an upgrade left behind and is still true on the node: states of the old shape, a
+      // renamed module still in use.
+      const pitfalls = [...found, ...(await this.hazards.check(engine.session.bridge, input))];
       // Beside each prediction, what the last upgrade or rollback did there.
       const lenses = predicted.flatMap((l) => {
         const last = l.kind === 'code_change' && l.module ? this.outcomes.last.get(l.module) : undefined;

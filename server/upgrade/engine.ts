@@ -3,7 +3,7 @@
 import { Charlist, atom } from '../beam/term';
 import { termToJson } from '../beam/json';
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { AppupEntry, appupHomes, appupInstructions, formatAppup, readAppFile, readAppVsn } from './appup';
 import { CompileError, compileProject, CompileResult } from '../compile/compile';
 import { WarmMixVm } from '../compile/warmVm';
@@ -19,8 +19,11 @@ import type {
   RollbackReport,
   UpgradeMode,
   UpgradePlan,
+  UpgradePitfall,
   UpgradeReport,
 } from '../protocol';
+import { analyze } from '../analysis/pitfalls';
+import { gatherPitfallInput } from '../analysis/collect';
 import { NodeSession } from '../runtime/session';
 import { BeamSet, readBeamDirs } from './beams';
 import { BinaryStore } from './binaries';
@@ -52,6 +55,8 @@ export interface UpgradeOptions {
   restoreSnapshot?: boolean;
   /** Rollback: false to have one that would kill processes change nothing and name them. */
   confirmKills?: boolean;
+  /** Hold the upgrade (push nothing) when the checks predict harm. */
+  holdRisky?: boolean;
 }
 
 // Failures of the build folder rather than of the code: say what to do about them.
@@ -337,6 +342,7 @@ export class UpgradeEngine {
         script: expandScript(p.planned, p.libOf),
         blocks: scriptBlocks(p.planned).map((b) => b.map((m) => m.module)),
         kills: [],
+        pitfalls: [],
         reach: [],
         missed: [],
         warnings: [],
@@ -359,6 +365,7 @@ export class UpgradeEngine {
         missed: r.missed,
         kills: r.kills,
         warnings: await this.warnings(p, r.users),
+        pitfalls: await this.checks(p),
       };
     });
   }
@@ -401,13 +408,37 @@ export class UpgradeEngine {
       };
       report.modules = planned.versions;
       report.warnings = await this.warnings(p, planned.users);
+      // The pitfall checks on this plan, against the node as it runs: before anything is loaded.
+      report.pitfalls = await this.checks(p);
       report.timings.planMs = Date.now() - planStart;
+      const risky = report.pitfalls.filter((x) => x.risk);
+      if (opts.holdRisky && risky.length) {
+        report.held = risky;
+        return summarize(report, Date.now() - started);
+      }
       const r = termToJson(await this.upgradeCall('upgrade', req, agentTimeout(opts, req.blocks.length))) as Record<string, unknown>;
       const merged = mergeAgentReport(report, r);
       const funs = (r.storedFuns as Array<{ pid: string; name: string | null; module: string }>) ?? [];
       if (funs.length) merged.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: funs }));
       return summarize(merged, Date.now() - started);
     });
+  }
+
+  /** The pitfalls of the planned modules, found against the node as it runs now. */
+  private async checks(p: Prepared): Promise<UpgradePitfall[]> {
+    const planned = new Set(p.planned.map((m) => m.module));
+    const { pitfalls } = analyze(await gatherPitfallInput(this));
+    return pitfalls
+      .filter((x) => x.module && planned.has(x.module))
+      .map((x) => ({
+        code: x.code,
+        module: x.module ?? null,
+        file: isAbsolute(x.file) ? relative(this.project.dir, x.file) : x.file,
+        line: x.line,
+        message: x.message,
+        severity: x.severity,
+        ...(x.risk ? { risk: x.risk } : {}),
+      }));
   }
 
   /** The project's modules as built vs as loaded, and who still runs old code (the Modules view). */

@@ -30,6 +30,7 @@ export function emptyReport(node: string, opts: UpgradeOptions, compile: Compile
     oldCode: [],
     unpurged: [],
     warnings: [],
+    pitfalls: [],
     diagnostics: compile.diagnostics,
     compiler: compile.tool,
     timings: {
@@ -61,7 +62,10 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
   r.timings.totalMs = totalMs;
   const labels = [r.mode === 'all' ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean);
   const tag = labels.length ? ` [${labels.join(', ')}]` : '';
-  if (r.ok && r.modules.length === 0 && r.vsnOnly?.length) {
+  if (r.held?.length) {
+    const h = r.held[0]!;
+    r.summary = `Held, nothing pushed: ${h.message}${r.held.length > 1 ? ` (and ${r.held.length - 1} more)` : ''}`;
+  } else if (r.ok && r.modules.length === 0 && r.vsnOnly?.length) {
     // Say what happened: a vsn bump alone changes no MD5, so nothing is loaded.
     const v = r.vsnOnly[0]!;
     r.summary = `Nothing loaded: only the vsn of ${moduleName(v.module)} changed (${vsnText(v.oldVsn, v.module)} → ${vsnText(v.newVsn, v.module)}), and the vsn is not part of the MD5. Change the code with it, and the next save upgrades${r.vsnOnly.length > 1 ? ` (and ${r.vsnOnly.length - 1} more like it)` : ''}${tag}`;
