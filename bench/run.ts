@@ -329,6 +329,20 @@ async function bigNode(): Promise<void> {
         'recompile-vs-upgrade',
       );
       report('recompile-vs-upgrade-100k', ours, anchor, 'ratio ≤ 0.5', (r) => r !== null && r <= 0.5, 'anchor: IEx recompile() in the node');
+
+      // state-sample-100k: the state-out-of-date check of a module with 100,000 processes,
+      // bounded on the node, against the save-to-upgraded just measured on the same node.
+      const sample: number[] = [];
+      let sampled = 0;
+      for (let i = 0; i < RUNS; i++) {
+        const t = now();
+        const req = { shapes: [{ module: atom('Elixir.SampleApp.Worker'), struct: [atom('id'), atom('jobs')], records: {} }], limit: 1000, budget_ms: 500 };
+        const r = termToJson(await s.bridge.agent('state_shapes', [req as never], 30_000)) as Array<{ sampled: number; total: number }>;
+        sample.push(now() - t);
+        sampled = r[0]?.sampled ?? 0;
+        if ((r[0]?.total ?? 0) < 100_000 - 3) throw new Error(`state-sample-100k saw ${r[0]?.total} processes`);
+      }
+      report('state-sample-100k', sample, ours, 'ratio ≤ 0.5', (r) => r !== null && r <= 0.5, `${sampled} of 100,000 states sampled; anchor: save-to-upgraded on the same node`);
     }
     void node;
   });

@@ -44,6 +44,7 @@ export async function walkThrough({ dir, node, env }) {
   const sideRows = () => page.locator('.part.sidebar .monaco-list-row');
   const waitText = (sel, text, timeout = 30_000) => page.locator(sel, { hasText: text }).first().waitFor({ timeout });
 
+  const original = readFileSync(join(dir, 'lib', 'sample_app', 'counter.ex'), 'utf8');
   try {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(dir)}`);
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
@@ -147,6 +148,25 @@ export async function walkThrough({ dir, node, env }) {
       await waitText('.part.statusbar', 'Upgrade failed', 20_000);
       await page.keyboard.press('Control+Shift+M');
       await waitText('.part.panel', 'migration bug', 20_000);
+    });
+
+    await step('a risky save is held: the notification offers Upgrade Anyway, the finding is in Problems', async () => {
+      await page.keyboard.press('Escape');
+      await page.locator('.tabs-container .tab', { hasText: 'counter.ex' }).first().click();
+      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      // The node runs vsn "1": a new struct field without a vsn bump changes the state's shape.
+      const source = original.replace('defstruct count: 0', 'defstruct count: 0, step: 1');
+      await page.evaluate((t) => navigator.clipboard.writeText(t), source);
+      await page.keyboard.press('Control+A');
+      await page.keyboard.press('Control+V');
+      await page.waitForTimeout(300);
+      await page.keyboard.press('Control+S');
+      await waitText('.notifications-toasts', 'Held, nothing pushed', 60_000);
+      await waitText('.part.panel', 'vsn-not-bumped', 20_000);
+      await page.screenshot({ path: join(SHOTS, `${String(n).padStart(2, '0')}-held-notification.png`) });
+      await page.locator('.notifications-toasts .monaco-button', { hasText: 'Upgrade Anyway' }).first().click();
+      await waitText('.part.statusbar', 'Upgraded 1 module', 60_000);
+      await waitText('.part.panel', 'without :step', 30_000);
     });
 
     await step("the status item's quick pick offers what applies now", async () => {
