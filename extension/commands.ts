@@ -89,10 +89,12 @@ export const COMMANDS: Record<string, Command> = {
         const data = (e as { data?: { code?: string; realName?: string } }).data;
         const retry = data?.code === 'wrong-name' && data.realName ? `Attach to ${data.realName}` : undefined;
         const cookie = data?.code === 'cookie-rejected' ? 'Set Cookie for Node…' : undefined;
-        const pick = await vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`, ...[retry, cookie, 'Open Log'].filter((x): x is string => !!x));
-        if (pick === 'Open Log') ctx.output.show();
-        if (pick && pick === retry) void vscode.commands.executeCommand('beamLive.attach', data!.realName, opts);
-        if (pick && pick === cookie) void vscode.commands.executeCommand('beamLive.setCookie', name);
+        // Not awaited: the command returns, the notification stays until the user answers it.
+        void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`, ...[retry, cookie, 'Open Log'].filter((x): x is string => !!x)).then((pick) => {
+          if (pick === 'Open Log') ctx.output.show();
+          if (pick && pick === retry) void vscode.commands.executeCommand('beamLive.attach', data!.realName, opts);
+          if (pick && pick === cookie) void vscode.commands.executeCommand('beamLive.setCookie', name);
+        });
       }
     },
   },
