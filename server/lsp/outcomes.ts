@@ -4,7 +4,7 @@
 import { isAbsolute, relative } from 'node:path';
 import type { RollbackReport, UpgradeReport } from '../protocol';
 import type { Pitfall } from '../analysis/pitfalls';
-import { moduleName, processName } from '../text/names';
+import { moduleName, processName, vsnText } from '../text/names';
 
 /** Where a module is defined and its code_change, from the build's debug info. */
 export type Locate = (module: string) => { file: string; codeChangeLine: number | null; line: number } | undefined;
@@ -28,7 +28,7 @@ export class Outcomes {
       const ok = procs.filter((p) => p.codeChange === 'ok').length;
       const failed = procs.find((p) => p.codeChange === 'error');
       if (failed) this.last.set(m.module, `last upgrade: code_change failed for ${processName(failed)}: ${short(failed.reason)}${r.rolledBack ? ' · rolled back' : ' · new code kept'}`);
-      else if (r.ok && procs.length) this.last.set(m.module, `last upgrade: code_change ok for ${ok} process${ok === 1 ? '' : 'es'} (old vsn ${m.oldVsn ?? '-'})`);
+      else if (r.ok && procs.length) this.last.set(m.module, `last upgrade: code_change ok for ${ok} process${ok === 1 ? '' : 'es'} (old vsn ${vsnText(m.oldVsn, m.module)})`);
     }
     const p = r.errorProcess;
     if (!r.ok && r.pushed && p) {
@@ -52,7 +52,7 @@ export class Outcomes {
       this.failures.delete(m.module);
       const procs = r.processes.filter((p) => p.module === m.module);
       const down = procs.filter((p) => p.how === 'code_change_down').length;
-      this.last.set(m.module, `rolled back to vsn ${m.newVsn ?? '-'}${down ? `: code_change({down, _}) ran for ${down} process${down === 1 ? '' : 'es'}` : ''}`);
+      this.last.set(m.module, `rolled back to vsn ${vsnText(m.newVsn, m.module)}${down ? `: code_change({down, _}) ran for ${down} process${down === 1 ? '' : 'es'}` : ''}`);
     }
   }
 
