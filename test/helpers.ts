@@ -1,6 +1,6 @@
 // Real parts for the tests: real erl/elixir processes on loopback, started and stopped by pid.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -252,6 +252,28 @@ export function startUpgrade(node: TestNode, env: Record<string, string>): Upgra
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
   return { out: () => out, err: () => err, exited: new Promise<number | null>((r) => child.once('exit', r)) };
+}
+
+/**
+ * Runs `fn` against a node of the sample app with sources added and its application edited
+ * (`application`: the new application.ex from the old), stopped afterwards whatever happens.
+ */
+export async function withSampleVariant(
+  name: string,
+  files: Record<string, string>,
+  application: (old: string) => string,
+  fn: (node: TestNode) => Promise<void>,
+): Promise<void> {
+  const dir = await prepareProject();
+  for (const [rel, text] of Object.entries(files)) writeSource(dir, rel, text);
+  const app = join(dir, 'lib', 'sample_app', 'application.ex');
+  writeFileSync(app, application(readFileSync(app, 'utf8')));
+  const node = await startNode({ name, dir });
+  try {
+    await fn(node);
+  } finally {
+    await node.stop();
+  }
 }
 
 /** Runs `fn` against a fresh sample-app node, stopped afterwards whatever happens. */

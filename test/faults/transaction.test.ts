@@ -4,28 +4,17 @@
 // Every case asks the node itself afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { GeneratedAppup, RollbackReport, UpgradePlan, UpgradeReport } from '../../server/protocol';
-import { cli, loadedMd5, onNode, prepareProject, startNode, startUpgrade, TestNode, until, writeSource } from '../helpers';
+import { NodeSession } from '../../server/runtime/session';
+import { rollbackLast } from '../../server/upgrade/rollback';
+import { cli, loadedMd5, onNode, startUpgrade, TestNode, until, withSampleVariant, writeSource } from '../helpers';
 import { ACCEPTOR, acceptorSource, TALLY, TALLY_WORKER, TALLY_WORKERS, tallySource, tallyWorkerSource, withTally } from '../node/sources';
 
 const T = 'Elixir.SampleApp.Tally';
 const W = 'Elixir.SampleApp.TallyWorker';
 
-async function withTallyNode(fn: (node: TestNode) => Promise<void>): Promise<void> {
-  const dir = await prepareProject();
-  writeSource(dir, TALLY, tallySource('1'));
-  writeSource(dir, TALLY_WORKER, tallyWorkerSource('1'));
-  writeSource(dir, ACCEPTOR, acceptorSource(1));
-  writeSource(dir, 'lib/sample_app/application.ex', withTally(readFileSync(join(dir, 'lib/sample_app/application.ex'), 'utf8')));
-  const node = await startNode({ name: 'txn', dir });
-  try {
-    await fn(node);
-  } finally {
-    await node.stop();
-  }
-}
+const withTallyNode = (fn: (node: TestNode) => Promise<void>) =>
+  withSampleVariant('txn', { [TALLY]: tallySource('1'), [TALLY_WORKER]: tallyWorkerSource('1'), [ACCEPTOR]: acceptorSource(1) }, withTally, fn);
 
 const nodeArgs = (node: TestNode) => ['--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir];
 
@@ -220,4 +209,28 @@ test('a renamed module: plan, appup and upgrade give the same answer whether or 
     assert.deepEqual(shape(up.r.modules), want, 'upgrade after both');
     assert.equal(await onNode(node, `atom_to_list('Elixir.SampleApp.Sack':hello())`), 'sack');
     assert.equal(await onNode(node, `atom_to_list(code:is_loaded('Elixir.SampleApp.Bag'))`), 'false');
+  }));
+
+test('a rollback that would kill processes still in old code changes nothing until confirmed, and names them', () =>
+  withTallyNode(async (node) => {
+    writeSource(node.dir, ACCEPTOR, acceptorSource(2));
+    assert.equal((await json<UpgradeReport>(node, 'upgrade')).code, 0);
+    const md5 = await loadedMd5(node, 'Elixir.SampleApp.Acceptor');
+    const acceptor = await onNode(node, `pid_to_list(whereis(sample_acceptor))`);
+    const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+    try {
+      // The acceptor loops in the old code, which loading the old binary back purges.
+      const asked = await rollbackLast(s, { confirmKills: false });
+      assert.equal(asked.ok, false);
+      assert.equal(asked.needsConfirmation, true);
+      assert.deepEqual(asked.kills?.map((k) => [k.pid, k.restart]), [[acceptor, 'permanent']]);
+      assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Acceptor'), md5, 'nothing changed');
+      assert.equal(await onNode(node, `pid_to_list(whereis(sample_acceptor))`), acceptor);
+      const done = await rollbackLast(s, { confirmKills: true });
+      assert.equal(done.ok, true, done.summary);
+      assert.deepEqual(done.killed.map((k) => k.pid), [acceptor]);
+      assert.notEqual(await loadedMd5(node, 'Elixir.SampleApp.Acceptor'), md5);
+    } finally {
+      s.close();
+    }
   }));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import type { UpgradeReport } from '../../server/protocol';
-import { LspClient, loadedMd5, onNode, startLsp, startNode, TestNode, until, writeSource } from '../helpers';
+import { cli, LspClient, loadedMd5, onNode, startLsp, startNode, TestNode, until, writeSource } from '../helpers';
 import { COUNTER } from './sources';
 
 let node: TestNode;
@@ -94,4 +94,18 @@ test('a module renamed in its file while a child spec names it: held; pushed any
   const back = await save(rel, src);
   assert.equal(back.ok, true, back.summary);
   await until('module-renamed cleared', () => !codes(rel).includes('module-renamed') || undefined);
+});
+
+test('the CLI holds a risky upgrade too: the finding printed, exit 1, nothing pushed; --force pushes it', async () => {
+  const md5 = await loadedMd5(node, 'Elixir.SampleApp.Counter');
+  writeSource(node.dir, COUNTER, original().replace('defstruct count: 0', 'defstruct count: 0, extra: nil'));
+  const args = ['upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir];
+  const held = await cli(args);
+  assert.equal(held.code, 1);
+  assert.match(held.stdout, /warning vsn-not-bumped \(held\): lib\/sample_app\/counter\.ex:\d+: The state's struct fields changed/);
+  assert.match(held.stderr, /Held: nothing was pushed\. Fix it, or push it anyway with --force/);
+  assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Counter'), md5);
+  const forced = await cli([...args, '--force', '--json']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.notEqual(await loadedMd5(node, 'Elixir.SampleApp.Counter'), md5);
 });

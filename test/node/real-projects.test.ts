@@ -3,25 +3,14 @@
 // aliases, and a project the node does not run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessesReport, TreeNode, UpgradePlan, UpgradeReport } from '../../server/protocol';
-import { cli, FIXTURES, onNode, prepareProject, startNode, TestNode, tmp, writeSource } from '../helpers';
+import { cli, FIXTURES, onNode, TestNode, tmp, withSampleVariant, writeSource } from '../helpers';
 import { METRICS, metricsSource, NAMED, namedSource, POOL, POOL_SOURCE, withNamed } from './sources';
 
-async function withNamedNode(fn: (node: TestNode) => Promise<void>): Promise<void> {
-  const dir = await prepareProject();
-  writeSource(dir, NAMED, namedSource('1'));
-  writeSource(dir, METRICS, metricsSource(1));
-  writeSource(dir, POOL, POOL_SOURCE);
-  writeSource(dir, 'lib/sample_app/application.ex', withNamed(readFileSync(join(dir, 'lib/sample_app/application.ex'), 'utf8')));
-  const node = await startNode({ name: 'real', dir });
-  try {
-    await fn(node);
-  } finally {
-    await node.stop();
-  }
-}
+const withNamedNode = (fn: (node: TestNode) => Promise<void>) =>
+  withSampleVariant('real', { [NAMED]: namedSource('1'), [METRICS]: metricsSource(1), [POOL]: POOL_SOURCE }, withNamed, fn);
 
 const args = (node: TestNode) => ['--node', node.name, '--cookie-file', node.cookieFile];
 

@@ -67,10 +67,11 @@ export const tallyWorkerSource = (vsn: string, codeChange = '') => `defmodule Sa
 ${codeChange}end
 `;
 
-export const acceptorSource = (version: number) => `defmodule SampleApp.Acceptor do
-  # Loops with local calls, as an acceptor does: an upgrade leaves it on the old code.
-  use Task, restart: :permanent
-  def start_link(_), do: Task.start_link(fn -> Process.register(self(), :sample_acceptor); loop() end)
+/** A Task looping with local calls, answering {:version, from}: an upgrade leaves it on the old code. */
+function loopingTask(module: string, use: string, register: string, version: number): string {
+  return `defmodule ${module} do
+  use ${use}
+  def start_link(_), do: Task.start_link(fn -> ${register}loop() end)
   defp version, do: ${version}
   defp loop do
     receive do
@@ -81,6 +82,10 @@ export const acceptorSource = (version: number) => `defmodule SampleApp.Acceptor
   end
 end
 `;
+}
+
+/** An acceptor: a permanent Task, registered as :sample_acceptor. */
+export const acceptorSource = (version: number) => loopingTask('SampleApp.Acceptor', 'Task, restart: :permanent', 'Process.register(self(), :sample_acceptor); ', version);
 
 /** The sample app's application with Tally, its workers and the acceptor added. */
 export function withTally(application: string): string {
@@ -112,19 +117,8 @@ export const namedSource = (vsn: string) => `defmodule SampleApp.Named do
 end
 `;
 
-export const metricsSource = (version: number) => `defmodule SampleApp.Metrics do
-  use Task
-  def start_link(_), do: Task.start_link(fn -> loop() end)
-  defp version, do: ${version}
-  defp loop do
-    receive do
-      {:version, from} ->
-        send(from, {:version, version()})
-        loop()
-    end
-  end
-end
-`;
+/** A metrics Task: temporary (Task's default), unnamed. */
+export const metricsSource = (version: number) => loopingTask('SampleApp.Metrics', 'Task', '', version);
 
 export const POOL_SOURCE = `defmodule SampleApp.Pool do
   use Supervisor

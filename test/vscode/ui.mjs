@@ -42,6 +42,14 @@ export async function walkThrough({ dir, node, env }) {
     await page.keyboard.press('Enter');
   };
   const sideRows = () => page.locator('.part.sidebar .monaco-list-row');
+  /** Replaces the active editor's text through the clipboard, as a user pastes, and saves. */
+  const pasteAndSave = async (text) => {
+    await page.evaluate((t) => navigator.clipboard.writeText(t), text);
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Control+V');
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Control+S');
+  };
   const waitText = (sel, text, timeout = 30_000) => page.locator(sel, { hasText: text }).first().waitFor({ timeout });
 
   const original = readFileSync(join(dir, 'lib', 'sample_app', 'counter.ex'), 'utf8');
@@ -96,11 +104,7 @@ export async function walkThrough({ dir, node, env }) {
         .replace('@vsn "1"', '@vsn "2"')
         .replace('defstruct count: 0', 'defstruct count: 0, upgraded_from: nil')
         .replace('  @impl true\n  def init', '  @impl true\n  def code_change(old_vsn, state, _extra), do: {:ok, Map.put(state, :upgraded_from, old_vsn)}\n\n  @impl true\n  def init');
-      await page.evaluate((t) => navigator.clipboard.writeText(t), source);
-      await page.keyboard.press('Control+A');
-      await page.keyboard.press('Control+V');
-      await page.waitForTimeout(300);
-      await page.keyboard.press('Control+S');
+      await pasteAndSave(source);
       await waitText('.part.statusbar', 'Upgraded 1 module', 60_000);
     });
 
@@ -139,11 +143,7 @@ export async function walkThrough({ dir, node, env }) {
       const source = readFileSync(join(dir, 'lib', 'sample_app', 'counter.ex'), 'utf8')
         .replace('@vsn "2"', '@vsn "3"')
         .replace(/def code_change\(old_vsn, state, _extra\), do: .*\n/, 'def code_change(_old_vsn, _state, _extra) do\n    raise "migration bug"\n  end\n');
-      await page.evaluate((t) => navigator.clipboard.writeText(t), source);
-      await page.keyboard.press('Control+A');
-      await page.keyboard.press('Control+V');
-      await page.waitForTimeout(300);
-      await page.keyboard.press('Control+S');
+      await pasteAndSave(source);
       await waitText('.notifications-toasts', 'migration bug', 60_000);
       await waitText('.part.statusbar', 'Upgrade failed', 20_000);
       await page.keyboard.press('Control+Shift+M');
@@ -156,11 +156,7 @@ export async function walkThrough({ dir, node, env }) {
       await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
       // The node runs vsn "1": a new struct field without a vsn bump changes the state's shape.
       const source = original.replace('defstruct count: 0', 'defstruct count: 0, step: 1');
-      await page.evaluate((t) => navigator.clipboard.writeText(t), source);
-      await page.keyboard.press('Control+A');
-      await page.keyboard.press('Control+V');
-      await page.waitForTimeout(300);
-      await page.keyboard.press('Control+S');
+      await pasteAndSave(source);
       await waitText('.notifications-toasts', 'Held, nothing pushed', 60_000);
       await waitText('.part.panel', 'vsn-not-bumped', 20_000);
       await page.screenshot({ path: join(SHOTS, `${String(n).padStart(2, '0')}-held-notification.png`) });
