@@ -49,8 +49,6 @@ export class Ctx implements DebugHost {
   private readonly reportListeners = new Set<(r: UpgradeReport) => void>();
   private annotations = { oldCode: new Map<string, string>(), missed: new Map<string, string>() };
   private refreshTimer: NodeJS.Timeout | undefined;
-  /** What started the upgrade whose report comes next: a save or a command. */
-  private trigger: 'save' | 'command' = 'save';
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.cookies = new CookieStore(extension.secrets, join(extension.globalStorageUri.fsPath, 'cookies'));
@@ -94,10 +92,10 @@ export class Ctx implements DebugHost {
     this.clientScope.push(
       client.onNotification(StatusNotification.type, (s) => this.onStatus(s)),
       client.onNotification(UpgradeStartedNotification.type, (p) => {
-        this.trigger = p.trigger;
         this.output.appendLine(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`);
       }),
-      client.onNotification(UpgradeFinishedNotification.type, (r) => this.onReport(r, this.trigger)),
+      // The report says what started it: a save landing while Upgrade Now runs cannot relabel it.
+      client.onNotification(UpgradeFinishedNotification.type, (r) => this.onReport(r, r.trigger ?? 'save')),
     );
     this.client = client;
     await client.start();

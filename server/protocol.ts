@@ -228,6 +228,9 @@ export interface UpgradeReport {
   timings: UpgradeTimings;
   /** One line for a status bar or a terminal. */
   summary: string;
+  /** Over LSP: which upgrade this is (as in its beamLive/upgradeStarted) and what started it. */
+  id?: number;
+  trigger?: 'save' | 'command';
 }
 
 /** `beam-live rollback --json`. */
@@ -427,6 +430,8 @@ export namespace StatusNotification {
 }
 
 export interface UpgradeStartedParams {
+  /** Assigned when the upgrade's turn comes; its report carries the same. */
+  id: number;
   trigger: 'save' | 'command';
   files: string[];
 }

@@ -65,6 +65,7 @@ export class LiveServer {
   private readonly outcomes: Outcomes;
   private readonly hazards = new Hazards();
   private everAttached = false;
+  private upgradeIds = 0;
 
   constructor(
     private readonly conn: Connection,
@@ -198,12 +199,17 @@ export class LiveServer {
   async upgrade(trigger: 'save' | 'command', files: string[] = []): Promise<UpgradeReport> {
     const engine = this.needEngine();
     engine.noteSaved(files);
-    void this.conn.sendNotification(UpgradeStartedNotification.type, { trigger, files });
-    this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });
+    const id = ++this.upgradeIds;
     let report: UpgradeReport;
     try {
-      // A save whose checks predict harm is held; Upgrade Now (and Upgrade Anyway) pushes.
-      report = await engine.upgrade({ ...this.upgradeOptions(), holdRisky: trigger === 'save' && this.settings.value.holdRiskyUpgrades });
+      // A save whose checks predict harm is held; Upgrade Now (and Upgrade Anyway) pushes. The
+      // start is announced when the queue takes the job: one upgrade runs at a time.
+      report = await engine.upgrade({ ...this.upgradeOptions(), holdRisky: trigger === 'save' && this.settings.value.holdRiskyUpgrades }, () => {
+        void this.conn.sendNotification(UpgradeStartedNotification.type, { id, trigger, files });
+        this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });
+      });
+      report.id = id;
+      report.trigger = trigger;
     } catch (e) {
       const message = e instanceof NodeError ? e.message : `upgrade could not run: ${(e as Error).message}`;
       this.setStatus({ state: 'failed', message });

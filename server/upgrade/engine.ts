@@ -371,8 +371,10 @@ export class UpgradeEngine {
   }
 
   /** The whole save-to-upgraded path. Throws only when it could not run at all. */
-  upgrade(opts: UpgradeOptions = {}): Promise<UpgradeReport> {
+  /** `onTurn` runs when this upgrade's turn in the queue comes, before it compiles. */
+  upgrade(opts: UpgradeOptions = {}, onTurn: () => void = () => undefined): Promise<UpgradeReport> {
     return this.serial(async () => {
+      onTurn();
       const started = Date.now();
       const p = await this.prepare();
       const report = emptyReport(this.node, opts, p.compile);

@@ -12,6 +12,7 @@ import { COUNTER, COUNTER_V2 } from './sources';
 let node: TestNode;
 let conn: MessageConnection;
 const finished: UpgradeReport[] = [];
+const started: Array<{ id: number; trigger: string }> = [];
 const statuses: StatusParams[] = [];
 const diagnostics = new Map<string, Array<{ message: string; range: { start: { line: number } }; source: string }>>();
 
@@ -26,6 +27,7 @@ before(async () => {
   lsp = await startLsp(node.dir, {
     setup: (c) => {
       c.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
+      c.onNotification('beamLive/upgradeStarted', (p: { id: number; trigger: string }) => started.push(p));
       c.onNotification('beamLive/status', (s: StatusParams) => statuses.push(s));
       c.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: never[] }) => diagnostics.set(p.uri, p.diagnostics));
     },
@@ -137,6 +139,19 @@ test('"Save All" of three files gives one upgrade', async () => {
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(finished.length, before + 1);
   assert.deepEqual(report.modules.map((m) => m.module).sort(), ['Elixir.SampleApp.Hidden', 'Elixir.SampleApp.Machine', 'Elixir.SampleApp.Worker']);
+});
+
+test('a save that lands while Upgrade Now runs keeps its own label: each report carries its trigger and the id of its start', async () => {
+  const before = finished.length;
+  writeSource(node.dir, COUNTER, COUNTER_V2.replace('label: "upgraded"', 'label: "now"'));
+  const now = conn.sendRequest<UpgradeReport>('beamLive/upgradeNow');
+  writeSource(node.dir, COUNTER, COUNTER_V2.replace('label: "upgraded"', 'label: "saved"'));
+  await save(COUNTER);
+  const answer = await now;
+  assert.equal(answer.trigger, 'command');
+  const reports = await until('both reports', () => finished.length >= before + 2 && finished.slice(before, before + 2));
+  assert.deepEqual(reports.map((r) => r.trigger).sort(), ['command', 'save']);
+  for (const r of reports) assert.equal(started.find((p) => p.id === r.id)?.trigger, r.trigger);
 });
 
 test('plan, modules and rollback answer over LSP; detach leaves the node running', async () => {
