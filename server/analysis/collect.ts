@@ -10,10 +10,15 @@ import type { UpgradeEngine } from '../upgrade/engine';
 import { BeamOnDisk, BeamSet, readBeamDirs } from '../upgrade/beams';
 import type { ModuleCode, NodeModule, NodeSupervisor, PitfallInput } from './pitfalls';
 
-export async function gatherPitfallInput(engine: UpgradeEngine): Promise<PitfallInput> {
+/**
+ * `only`: the modules to check (an upgrade's plan), so that the node's facts are gathered for
+ * those alone: a module run by 100,000 processes that the plan does not touch costs nothing.
+ */
+export async function gatherPitfallInput(engine: UpgradeEngine, only?: Set<string>): Promise<PitfallInput> {
   // Consolidated protocols are not the project's code.
   const dirs = engine.beamDirs.filter((d) => basename(d) !== 'consolidated');
-  const beams = projectBeams(engine, dirs);
+  const all = projectBeams(engine, dirs);
+  const beams = only ? { ...all, modules: new Map([...all.modules].filter(([m]) => only.has(m))) } : all;
   const sources = new Map((engine.lastCompile?.sources ?? []).map((s) => [s.module, s]));
   const modules = [...beams.modules.keys()];
   const bridge = engine.session.bridge;
@@ -52,7 +57,7 @@ export async function gatherPitfallInput(engine: UpgradeEngine): Promise<Pitfall
   const oldCode = termToJson(await bridge.agent('old_code_users', [modules.map(atom)], 30_000)) as unknown as PitfallInput['oldCode'];
   // A module loaded from the build's folders, gone from the build, whose source now defines another.
   const loadedUnder = (termToJson(await bridge.agent('loaded_under', [dirs.map((d) => Buffer.from(d))])) as string[]) ?? [];
-  const gone = loadedUnder.filter((m) => !beams.modules.has(m));
+  const gone = loadedUnder.filter((m) => !all.modules.has(m));
   const renamed: PitfallInput['renamed'] = [];
   if (gone.length) {
     const goneFacts = termToJson(await bridge.agent('pitfall_facts', [{ modules: gone.map(atom) }], 30_000)) as unknown as { modules: NodeModule[] };

@@ -429,7 +429,7 @@ export class UpgradeEngine {
   /** The pitfalls of the planned modules, found against the node as it runs now. */
   private async checks(p: Prepared): Promise<UpgradePitfall[]> {
     const planned = new Set(p.planned.map((m) => m.module));
-    const { pitfalls } = analyze(await gatherPitfallInput(this));
+    const { pitfalls } = analyze(await gatherPitfallInput(this, planned));
     return pitfalls
       .filter((x) => x.module && planned.has(x.module))
       .map((x) => ({
