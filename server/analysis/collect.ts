@@ -14,7 +14,13 @@ import type { ModuleCode, NodeModule, NodeSupervisor, PitfallInput } from './pit
  * `only`: the modules to check (an upgrade's plan), so that the node's facts are gathered for
  * those alone: a module run by 100,000 processes that the plan does not touch costs nothing.
  */
-export async function gatherPitfallInput(engine: UpgradeEngine, only?: Set<string>): Promise<PitfallInput> {
+/** What beam_live_agent:pitfall_facts/1 answers. */
+export interface NodeFacts {
+  modules: NodeModule[];
+  supervisors: NodeSupervisor[];
+}
+
+export async function gatherPitfallInput(engine: UpgradeEngine, only?: Set<string>, given?: NodeFacts): Promise<PitfallInput> {
   // Consolidated protocols are not the project's code.
   const dirs = engine.beamDirs.filter((d) => basename(d) !== 'consolidated');
   const all = projectBeams(engine, dirs);
@@ -22,10 +28,8 @@ export async function gatherPitfallInput(engine: UpgradeEngine, only?: Set<strin
   const sources = new Map((engine.lastCompile?.sources ?? []).map((s) => [s.module, s]));
   const modules = [...beams.modules.keys()];
   const bridge = engine.session.bridge;
-  const facts = termToJson(await bridge.agent('pitfall_facts', [{ modules: modules.map(atom) }], 30_000)) as unknown as {
-    modules: NodeModule[];
-    supervisors: NodeSupervisor[];
-  };
+  // The upgrade's plan call gathers them in its own scan of the node: no second one.
+  const facts = given ?? (termToJson(await bridge.agent('pitfall_facts', [{ modules: modules.map(atom) }], 30_000)) as unknown as NodeFacts);
   const nodeModules = new Map(facts.modules.map((m) => [m.module, m]));
   const code: ModuleCode[] = [];
   for (const b of beams.modules.values()) {

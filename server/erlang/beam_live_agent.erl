@@ -4,8 +4,8 @@
 %% Everything it returns is made of maps, atoms, binaries and integers: pids travel as their
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
--export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, state_shapes/1, hex/1]).
--export([explain/1, module_text/1]).
+-export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, state_shapes/1, module_processes/1, hex/1]).
+-export([explain/1, module_text/1, supervisor_pids/0]).
 -export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, supervisor_info/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
@@ -504,28 +504,40 @@ loaded_under(Dirs) ->
 %% What the pitfall checks need to know of the node, for the project's modules, in one scan:
 %% each loaded module's vsn and source, the processes running it (supervised or not, special or
 %% not, started by whom), and what the running supervisors' child lists name.
-pitfall_facts(#{modules := Mods}) ->
+pitfall_facts(#{modules := Mods} = Req) ->
     ModSet = maps:from_list([{M, true} || M <- Mods]),
-    Supervised = supervised_pids(),
+    Supervised = case maps:get(supervised, Req, undefined) of
+                     undefined -> supervised_pids();
+                     %% The tree as the caller walked it: only the scanned pids are looked up.
+                     Procs -> ScanSet0 = maps:from_list([{P, true} || {P, _, _} <- maps:get(scan, Req, [])]),
+                              maps:from_list([{P, true} || {P, _} <- Procs, is_map_key(P, ScanSet0)])
+                 end,
+    %% A scan the caller already made (the upgrade's plan) serves here too.
+    Scan = maps:get(scan, Req, undefined),
+    Found = case Scan of undefined -> module_processes(ModSet); _ -> Scan end,
     ProcsOf = lists:foldl(
-        fun(P, Acc) ->
-            case initial_module(P) of
-                {M, How} ->
-                    case maps:is_key(M, ModSet) of
-                        true ->
-                            Entry = #{pid => pid_bin(P), name => reg(P), supervised => maps:is_key(P, Supervised),
-                                      special => How =:= proc_lib, parent => parent(P)},
-                            maps:update_with(M, fun(L) -> [Entry | L] end, [Entry], Acc);
-                        false -> Acc
-                    end;
-                undefined -> Acc
-            end
-        end, #{}, processes()),
+        fun({P, M, How}, Acc) when is_map_key(M, ModSet) ->
+                Entry = #{pid => pid_bin(P), name => reg(P), supervised => maps:is_key(P, Supervised),
+                          special => How =:= proc_lib, parent => parent(P)},
+                maps:update_with(M, fun(L) -> [Entry | L] end, [Entry], Acc);
+           (_, Acc) -> Acc
+        end, #{}, Found),
     Modules = [#{module => M, loaded => code:is_loaded(M) =/= false, vsn => loaded_vsn(M),
                  md5 => case code:is_loaded(M) of false -> undefined; _ -> hex(erlang:get_module_info(M, md5)) end,
                  source => source_of(M),
                  processes => lists:reverse(maps:get(M, ProcsOf, []))} || M <- Mods],
     #{modules => Modules, supervisors => running_supervisors(ModSet)}.
+
+%% One pass over the node's processes: [{Pid, Module, How}] for those whose initial module (see
+%% initial_module/1) is in ModSet, in the order of processes().
+module_processes(ModSet) ->
+    lists:filtermap(
+        fun(P) ->
+            case initial_module(P) of
+                {M, How} when is_map_key(M, ModSet) -> {true, {P, M, How}};
+                _ -> false
+            end
+        end, processes()).
 
 %% The live states of each module's supervised processes against the state shape its code defines:
 %% an Elixir struct of the module (its field names) or an Erlang record the module defines (its
@@ -617,10 +629,33 @@ running_supervisors(ModSet) ->
                                        maps:is_key(AppMod, ModSet)],
     %% Only supervisors are asked for their children: which_children is a call a worker
     %% would not understand (and crash on).
-    Sups = [{supervisor_module(P), P} || P <- supervisor_pids()],
+    %% The callback from '$initial_call' (a dictionary read), not sys:get_status: that one
+    %% copies the whole state, 100,000 children of a DynamicSupervisor included. And the trees
+    %% are walked only when a supervisor module is asked about.
+    Sups = case lists:any(fun is_supervisor_module/1, maps:keys(ModSet)) of
+               true -> [{M, P} || P <- supervisor_pids(), {supervisor, M, _} <- [initial_call_of(P)]];
+               false -> []
+           end,
     [#{module => M, pid => pid_bin(P),
        children => [child_module(Ms) || {_, _, _, Ms} <- which_children(P)]}
      || {M, P} <- Apps ++ Sups, is_pid(P), maps:is_key(M, ModSet)].
+
+is_supervisor_module(M) ->
+    code:is_loaded(M) =/= false andalso
+        lists:any(fun(B) -> lists:member(B, [supervisor, 'Elixir.Supervisor', 'Elixir.DynamicSupervisor']) end,
+                  lists:append([B || {K, B} <- attributes_of(M), K =:= behaviour orelse K =:= behavior])).
+
+attributes_of(M) ->
+    case catch M:module_info(attributes) of
+        L when is_list(L) -> L;
+        _ -> []
+    end.
+
+initial_call_of(P) ->
+    case erlang:process_info(P, dictionary) of
+        {dictionary, D} -> proplists:get_value('$initial_call', D);
+        _ -> undefined
+    end.
 
 child_module([M | _]) when is_atom(M) -> M;
 child_module(_) -> undefined.

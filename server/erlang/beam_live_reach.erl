@@ -1,7 +1,7 @@
 %% Which processes an upgrade touches: those a suspend reaches (release_handler_1's
 %% get_supervised_procs), those a release would miss, and those a load kills.
 -module(beam_live_reach).
--export([reach/3, missed/3, victims/1, victim/1, supervisor_kind/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
+-export([reach/3, missed/3, missed/4, victims/1, victim/1, supervisor_kind/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
 
 %% {Pid, Module} for every process whose child spec names one of Mods, in Mods' order, from
 %% the supervision trees Procs; in mode all also the missed special processes of those modules.
@@ -14,24 +14,14 @@ reach(Mods, Procs, Extra) ->
 %% -> [#{pid, name, module, why, special, pid_term}]
 -spec missed([module()], [module()], [{pid(), term()}]) -> [map()].
 missed(Changed, Suspends, Procs) ->
-    ChangedSet = maps:from_list([{M, true} || M <- Changed]),
+    missed(Changed, Suspends, Procs, beam_live_agent:module_processes(maps:from_list([{M, true} || M <- Changed]))).
+
+%% The same from a scan already made (beam_live_agent:module_processes/1).
+-spec missed([module()], [module()], [{pid(), term()}], [{pid(), module(), atom()}]) -> [map()].
+missed(_Changed, Suspends, Procs, Scan) ->
     Supervised = maps:from_list(Procs),
     Reached = maps:from_list([{P, true} || {P, _} <- reach(Suspends, Procs, [])]),
-    lists:filtermap(
-        fun(P) ->
-            case maps:is_key(P, Reached) of
-                true -> false;
-                false ->
-                    case beam_live_agent:initial_module(P) of
-                        {M, How} ->
-                            case maps:is_key(M, ChangedSet) of
-                                true -> {true, missed_entry(P, M, How, Supervised, Suspends)};
-                                false -> false
-                            end;
-                        undefined -> false
-                    end
-            end
-        end, processes()).
+    [missed_entry(P, M, How, Supervised, Suspends) || {P, M, How} <- Scan, not maps:is_key(P, Reached)].
 
 missed_entry(P, M, How, Supervised, Suspends) ->
     RunsOld = erlang:check_old_code(M) andalso erlang:check_process_code(P, M),

@@ -68,7 +68,9 @@ plan(Req) ->
     Mods = [S#spec.module || S <- Specs],
     Suspends = [S#spec.module || S <- Specs, suspends(S)],
     Procs = beam_live_agent:supervised_procs(),
-    Missed = beam_live_reach:missed(Mods, Suspends, Procs),
+    %% One scan of the node's processes serves what a release would miss and the pitfall facts.
+    Scan = beam_live_agent:module_processes(maps:from_list([{M, true} || M <- Mods])),
+    Missed = beam_live_reach:missed(Mods, Suspends, Procs, Scan),
     Extra = case maps:get(mode, Req, release) of all -> Missed; _ -> [] end,
     DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
     Users = [(summary(P, M))#{callback => callback(P)}
@@ -78,6 +80,7 @@ plan(Req) ->
       missed => [strip(X) || X <- Missed],
       users => Users,
       kills => beam_live_reach:predicted_kills(Mods),
+      facts => beam_live_agent:pitfall_facts(#{modules => Mods, scan => Scan, supervised => Procs}),
       versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs]}.
 
 %% Undoes the last successful upgrade as a downgrade (beam_live_keeper).

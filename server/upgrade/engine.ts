@@ -23,7 +23,7 @@ import type {
   UpgradeReport,
 } from '../protocol';
 import { analyze } from '../analysis/pitfalls';
-import { gatherPitfallInput } from '../analysis/collect';
+import { gatherPitfallInput, NodeFacts } from '../analysis/collect';
 import { NodeSession } from '../runtime/session';
 import { BeamSet, readBeamDirs } from './beams';
 import { BinaryStore } from './binaries';
@@ -357,6 +357,7 @@ export class UpgradeEngine {
         kills: UpgradePlan['kills'];
         users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
         versions: ModuleChange[];
+        facts: NodeFacts;
       };
       return {
         ...base,
@@ -365,7 +366,7 @@ export class UpgradeEngine {
         missed: r.missed,
         kills: r.kills,
         warnings: await this.warnings(p, r.users),
-        pitfalls: await this.checks(p),
+        pitfalls: await this.checks(p, r.facts),
       };
     });
   }
@@ -407,11 +408,12 @@ export class UpgradeEngine {
       const planned = termToJson(await this.upgradeCall('plan', req, 60_000)) as unknown as {
         users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
         versions: ModuleChange[];
+        facts: NodeFacts;
       };
       report.modules = planned.versions;
       report.warnings = await this.warnings(p, planned.users);
       // The pitfall checks on this plan, against the node as it runs: before anything is loaded.
-      report.pitfalls = await this.checks(p);
+      report.pitfalls = await this.checks(p, planned.facts);
       report.timings.planMs = Date.now() - planStart;
       const risky = report.pitfalls.filter((x) => x.risk);
       if (opts.holdRisky && risky.length) {
@@ -427,9 +429,9 @@ export class UpgradeEngine {
   }
 
   /** The pitfalls of the planned modules, found against the node as it runs now. */
-  private async checks(p: Prepared): Promise<UpgradePitfall[]> {
+  private async checks(p: Prepared, facts: NodeFacts): Promise<UpgradePitfall[]> {
     const planned = new Set(p.planned.map((m) => m.module));
-    const { pitfalls } = analyze(await gatherPitfallInput(this, planned));
+    const { pitfalls } = analyze(await gatherPitfallInput(this, planned, facts));
     return pitfalls
       .filter((x) => x.module && planned.has(x.module))
       .map((x) => ({
