@@ -14,7 +14,22 @@ reach(Mods, Procs, Extra) ->
 %% -> [#{pid, name, module, why, special, pid_term}]
 -spec missed([module()], [module()], [{pid(), term()}]) -> [map()].
 missed(Changed, Suspends, Procs) ->
-    missed(Changed, Suspends, Procs, beam_live_agent:module_processes(maps:from_list([{M, true} || M <- Changed]))).
+    ChangedSet = maps:from_list([{M, true} || M <- Changed]),
+    Supervised = maps:from_list(Procs),
+    Reached = maps:from_list([{P, true} || {P, _} <- reach(Suspends, Procs, [])]),
+    %% The reached are skipped before anything is asked of them: on a node of 10,000 workers
+    %% of the upgraded module, that is most of the scan.
+    lists:filtermap(
+        fun(P) ->
+            case maps:is_key(P, Reached) of
+                true -> false;
+                false ->
+                    case beam_live_agent:initial_module(P) of
+                        {M, How} when is_map_key(M, ChangedSet) -> {true, missed_entry(P, M, How, Supervised, Suspends)};
+                        _ -> false
+                    end
+            end
+        end, processes()).
 
 %% The same from a scan already made (beam_live_agent:module_processes/1).
 -spec missed([module()], [module()], [{pid(), term()}], [{pid(), module(), atom()}]) -> [map()].
