@@ -146,8 +146,7 @@ export class Ctx implements DebugHost {
 
   /** A failed upgrade, on save as on command: one line, the details and the Upgrades view a click away. */
   private async failed(r: UpgradeReport): Promise<void> {
-    const frame = (r.errorFrames ?? []).find((f) => !f.file.startsWith('/') || f.file.startsWith(`${this.folder()}/`));
-    const at = frame ? ` (at ${frame.file.replace(`${this.folder()}/`, '')}:${frame.line})` : '';
+    const at = r.errorSite ? ` (at ${r.errorSite.file}:${r.errorSite.line})` : '';
     const pick = await vscode.window.showErrorMessage(`BEAM Live: ${r.summary}${at}`, 'Show Details', 'Show Upgrades');
     if (pick === 'Show Details') {
       this.output.appendLine(`${r.summary}\n${r.errorDetail ?? r.error ?? ''}`);

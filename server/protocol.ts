@@ -199,6 +199,8 @@ export interface UpgradeReport {
   /** The process whose code_change failed first, and the frames of its stacktrace. */
   errorProcess?: ProcessRef | null;
   errorFrames?: Array<{ module: string; file: string; line: number }>;
+  /** Over LSP: where the failure shows in the project (the frame the error diagnostic is on), relative to it. */
+  errorSite?: { file: string; line: number } | null;
   /** What OTP's install_release would have done with this failure. */
   release: string | null;
   modules: ModuleChange[];

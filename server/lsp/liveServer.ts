@@ -226,7 +226,8 @@ export class LiveServer {
       this.setStatus({ state: report.ok ? 'upgraded' : 'failed', message: report.summary });
     }
     this.diagnostics.setCompile(report.diagnostics);
-    this.outcomes.noteUpgrade(report);
+    // The notification points where the diagnostic is: one reading of the stacktrace.
+    report.errorSite = this.outcomes.noteUpgrade(report) ?? null;
     this.diagnostics.setPitfalls(this.outcomes.diagnostics(), 'upgrade');
     if (report.ok && report.pushed) this.hazards.noteUpgrade(report);
     void this.conn.sendNotification(UpgradeFinishedNotification.type, report);

@@ -20,7 +20,8 @@ export class Outcomes {
     private readonly locate: Locate,
   ) {}
 
-  noteUpgrade(r: UpgradeReport): void {
+  /** Returns where a failed code_change shows in the project, if it failed. */
+  noteUpgrade(r: UpgradeReport): { file: string; line: number } | undefined {
     // A success clears a module's failure, and so does a node that runs what the build holds.
     if (r.ok) this.settled([...r.modules.map((x) => x.module), ...r.unchanged]);
     for (const m of r.modules) {
@@ -43,7 +44,9 @@ export class Outcomes {
             (r.rolledBack ? 'Everything this upgrade changed was rolled back: the node runs the old code and states.' : 'The new code was kept (onFailure: resume).'),
         });
       }
+      return site;
     }
+    return undefined;
   }
 
   noteRollback(r: RollbackReport): void {

@@ -117,7 +117,11 @@ test('a code_change that raises on save: an error diagnostic where it raised, th
   assert.equal(d.range.start.line, raiseLine, `on the raise, from the stacktrace: ${JSON.stringify(report.errorFrames)} ${JSON.stringify(d)}`);
   assert.equal((d as { severity?: number }).severity, 1);
   assert.match(d.message, /code_change of SampleApp\.Counter failed for SampleApp\.Counter: \*\* \(RuntimeError\) migration bug\. Everything this upgrade changed was rolled back/);
-  const lenses = await conn.sendRequest<Array<{ command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri(COUNTER) } });
+  // The lenses follow the checks that run after the report: wait for them, not a clock.
+  const lenses = await until('the lenses after the failure', async () => {
+    const ls = await conn.sendRequest<Array<{ command: { title: string } }>>('textDocument/codeLens', { textDocument: { uri: uri(COUNTER) } });
+    return ls.some((l) => l.command.title.startsWith('last upgrade: code_change failed')) && ls;
+  });
   assert.ok(lenses.some((l) => /^last upgrade: code_change failed for SampleApp\.Counter: \(RuntimeError\) migration bug · rolled back$/.test(l.command.title)), JSON.stringify(lenses));
   assert.ok(lenses.some((l) => l.command.title.startsWith('next upgrade: called with old vsn "2"')), JSON.stringify(lenses));
   writeSource(node.dir, COUNTER, COUNTER_V2.replace('@vsn "2"', '@vsn "3"').replace('label: "upgraded"', 'label: "third"'));
