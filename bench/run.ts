@@ -8,7 +8,9 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { atom, Charlist } from '../server/beam/term';
 import { termToJson } from '../server/beam/json';
-import { NodeSession } from '../server/runtime/session';
+import { codeChangeTimeout, deadlineMs, suspendTimeout } from '../server/runtime/budget';
+import type { UpgradeReply } from '../server/runtime/replies';
+import { NodeGateway } from '../server/runtime/gateway';
 import { UpgradeEngine } from '../server/upgrade/engine';
 import { FIXTURES, ROOT, loopbackEnv, run, startNode, startRebarNode, TestNode, tmp } from '../test/helpers';
 
@@ -114,18 +116,18 @@ function twoVersions(rel: string, module: string, src: (l: string) => string): A
   });
 }
 
-async function loadBenchModule(s: NodeSession): Promise<void> {
+async function loadBenchModule(s: NodeGateway): Promise<void> {
   const out = tmp('benchmod');
   execFileSync('erlc', ['-o', out, join(ROOT, 'bench', 'beam_live_bench.erl')]);
   const bin = readFileSync(join(out, 'beam_live_bench.beam'));
-  await s.bridge.call(atom('code'), atom('load_binary'), [atom('beam_live_bench'), new Charlist(join(out, 'beam_live_bench.beam')), bin], 10_000);
+  await s.rpc('code', 'load_binary', [atom('beam_live_bench'), new Charlist(join(out, 'beam_live_bench.beam')), bin], 10_000);
 }
 
-const bench = (s: NodeSession, fn: string, args: unknown[], timeoutMs = 600_000) => s.bridge.call(atom('beam_live_bench'), atom(fn), args as never[], timeoutMs);
+const bench = (s: NodeGateway, fn: string, args: unknown[], timeoutMs = 600_000) => s.rpc('beam_live_bench', fn, args as never[], timeoutMs);
 
-async function withNode<T>(dir: string, name: string, fn: (node: TestNode, s: NodeSession) => Promise<T>): Promise<T> {
+async function withNode<T>(dir: string, name: string, fn: (node: TestNode, s: NodeGateway) => Promise<T>): Promise<T> {
   const node = await startNode({ dir, name });
-  const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+  const s = await NodeGateway.attach({ node: node.name, cookieFile: node.cookieFile });
   try {
     await loadBenchModule(s);
     return await fn(node, s);
@@ -136,26 +138,24 @@ async function withNode<T>(dir: string, name: string, fn: (node: TestNode, s: No
 }
 
 /** Our upgrade of one module on the node, the agent's own request: the agent-side time. */
-async function ourUpgrade(s: NodeSession, module: string, v: { binary: Buffer; file: string }, parallel: boolean) {
-  const req = {
+async function ourUpgrade(s: NodeGateway, module: string, v: { binary: Buffer; file: string }, parallel: boolean) {
+  const opts = { parallel };
+  const r = (await s.upgrade({
     modules: [{ module: atom(module), instruction: atom('update'), binary: v.binary, file: new Charlist(v.file), extra: [] }],
+    blocks: [[atom(module)]],
     mode: atom('release'),
     on_failure: atom('rollback'),
     parallel,
-    suspend_timeout: 5000,
-    code_change_timeout: 5000,
-  };
-  const r = termToJson(await s.bridge.call(atom('beam_live_upgrade'), atom('upgrade'), [req as never], 600_000, 'the upgrade', true)) as {
-    ok: boolean;
-    error: string | null;
-    timings: { agentMs: number; maxSuspendedMs: number } & Record<string, number>;
-    processes: unknown[];
-  };
+    suspend_timeout: suspendTimeout(opts),
+    code_change_timeout: codeChangeTimeout(opts),
+    deadline: deadlineMs(opts, 1),
+    hooks: { pause_after_suspend: 0, pause_after_load: 0, pause_mid_code_change: 0 },
+  })) as UpgradeReply & { timings: { agentMs: number; maxSuspendedMs: number } & Record<string, number>; processes: unknown[] };
   if (!r.ok) throw new Error(`our upgrade failed: ${r.error}`);
   return r;
 }
 
-async function evalUpgrade(s: NodeSession, module: string, libDir: string) {
+async function evalUpgrade(s: NodeGateway, module: string, libDir: string) {
   return termToJson(await bench(s, 'eval_upgrade', [atom(module), atom('sample_app'), new Charlist('0.1.0'), new Charlist(libDir)])) as { totalUs: number; windowUs: number };
 }
 
@@ -165,7 +165,7 @@ async function evalUpgrade(s: NodeSession, module: string, libDir: string) {
  * Save-to-upgraded against an anchor on the same project and node, alternating: our warm
  * engine after an edit, then the anchor after another edit. Returns [ours, anchor] in ms.
  */
-async function alternateWithEngine(s: NodeSession, dir: string, anchor: () => Promise<void>, what: string): Promise<[number[], number[]]> {
+async function alternateWithEngine(s: NodeGateway, dir: string, anchor: () => Promise<void>, what: string): Promise<[number[], number[]]> {
   const engine = new UpgradeEngine(s, dir, { warm: true });
   await engine.keepOldBinaries();
   await engine.warmUp();
@@ -220,7 +220,7 @@ async function rebar3SaveToUpgraded(): Promise<void> {
     return;
   }
   const node = await startRebarNode('rebar_pool', 'rebar_pool', 'brebar');
-  const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+  const s = await NodeGateway.attach({ node: node.name, cookieFile: node.cookieFile });
   const engine = new UpgradeEngine(s, node.dir);
   const file = join(node.dir, 'src', 'rebar_pool.erl');
   const original = readFileSync(file, 'utf8');
@@ -304,17 +304,17 @@ async function bigNode(): Promise<void> {
       const keys = ['registered_name', 'status', 'message_queue_len', 'initial_call', 'current_function', 'memory'].map(atom);
       const sup = 'Elixir.SampleApp.WorkerSup';
       for (let i = 0; i < RUNS; i++) {
-        let b = s.bridge.bytesIn;
+        let b = s.bytesIn;
         let t = now();
-        const page = termToJson(await s.bridge.agent('page', [{ kind: atom('children'), supervisor: Buffer.from(sup), offset: 0, limit: 200 }])) as { items: unknown[]; total: number };
+        const page = await s.page({ kind: 'children', supervisor: sup, offset: 0, limit: 200 });
         ours.push(now() - t);
-        oursBytes.push(s.bridge.bytesIn - b);
+        oursBytes.push(s.bytesIn - b);
         if (page.items.length !== 200 || page.total !== 100_000) throw new Error(`tree page: ${page.items.length} of ${page.total}`);
-        b = s.bridge.bytesIn;
+        b = s.bytesIn;
         t = now();
         await bench(s, 'sweep', [keys]);
         anchor.push(now() - t);
-        if (i === 0) console.log(`bench: tree-100k sweep bytes=${s.bridge.bytesIn - b}`);
+        if (i === 0) console.log(`bench: tree-100k sweep bytes=${s.bytesIn - b}`);
       }
       const kb = Math.max(...oursBytes) / 1024;
       report('tree-100k', ours, anchor, 'ratio ≤ 0.2, ≤ 256 KB', (r) => r !== null && r <= 0.2 && kb <= 256, `first page ${kb.toFixed(1)} KB over the bridge`);
@@ -325,7 +325,7 @@ async function bigNode(): Promise<void> {
       const [ours, anchor] = await alternateWithEngine(
         s,
         dir,
-        async () => void (await s.bridge.call(atom('Elixir.IEx.Helpers'), atom('recompile'), [], 600_000)),
+        async () => void (await s.rpc('Elixir.IEx.Helpers', 'recompile', [], 600_000)),
         'recompile-vs-upgrade',
       );
       report('recompile-vs-upgrade-100k', ours, anchor, 'ratio ≤ 0.5', (r) => r !== null && r <= 0.5, 'anchor: IEx recompile() in the node');
@@ -337,7 +337,7 @@ async function bigNode(): Promise<void> {
       for (let i = 0; i < RUNS; i++) {
         const t = now();
         const req = { shapes: [{ module: atom('Elixir.SampleApp.Worker'), struct: [atom('id'), atom('jobs')], records: {} }], limit: 1000, budget_ms: 500 };
-        const r = termToJson(await s.bridge.agent('state_shapes', [req as never], 30_000)) as Array<{ sampled: number; total: number }>;
+        const r = await s.stateShapes(req);
         sample.push(now() - t);
         sampled = r[0]?.sampled ?? 0;
         if ((r[0]?.total ?? 0) < 100_000 - 3) throw new Error(`state-sample-100k saw ${r[0]?.total} processes`);
@@ -356,7 +356,7 @@ async function attach(): Promise<void> {
     const anchor: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       let t = now();
-      const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+      const s = await NodeGateway.attach({ node: node.name, cookieFile: node.cookieFile });
       await s.status();
       ours.push(now() - t);
       s.close();

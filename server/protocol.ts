@@ -450,6 +450,27 @@ export namespace UpgradeFinishedNotification {
   export const type = new NotificationType<UpgradeReport>(method);
 }
 
+/** How an upgrade or rollback runs: the settings' upgrade section, and the CLI's flags. */
+export interface UpgradeOptions {
+  mode?: UpgradeMode;
+  onFailure?: FailurePolicy;
+  parallel?: boolean;
+  suspendTimeoutMs?: number;
+  codeChangeTimeoutMs?: number;
+  /** Fault injection for the tests: pause between suspend and load. */
+  pauseAfterSuspendMs?: number;
+  /** Fault injection: pause after the first block's load. */
+  pauseAfterLoadMs?: number;
+  /** Fault injection: pause after the first block's first code_change. */
+  pauseMidCodeChangeMs?: number;
+  /** Rollback: put back the snapshot taken at the upgrade where no down clause matches. */
+  restoreSnapshot?: boolean;
+  /** Rollback: false to have one that would kill processes change nothing and name them. */
+  confirmKills?: boolean;
+  /** Hold the upgrade (push nothing) when the checks predict harm. */
+  holdRisky?: boolean;
+}
+
 /** The beamLive.* settings the server reads (workspace/configuration, section "beamLive"). */
 export interface ServerSettings {
   node: string;

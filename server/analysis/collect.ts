@@ -4,42 +4,55 @@
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { readBeam } from '../beam/beamFile';
 import { readDebugInfo } from '../beam/debugInfo';
-import { termToJson } from '../beam/json';
-import { atom, text } from '../beam/term';
-import type { UpgradeEngine } from '../upgrade/engine';
+import { text } from '../beam/term';
+import type { CompileResult } from '../compile/compile';
+import type { NodeGateway } from '../runtime/gateway';
+import type { NodeFacts, OldCodeUser } from '../runtime/replies';
+import type { BinaryStore } from '../upgrade/binaries';
 import { BeamOnDisk, BeamSet, readBeamDirs } from '../upgrade/beams';
-import type { ModuleCode, NodeModule, NodeSupervisor, PitfallInput } from './pitfalls';
+import type { ModuleCode, PitfallInput } from './pitfalls';
 
 /**
- * `only`: the modules to check (an upgrade's plan), so that the node's facts are gathered for
- * those alone: a module run by 100,000 processes that the plan does not touch costs nothing.
+ * What the checks read: the build (the last compile's beams when there is one, else a read of
+ * the folders), the kept old binaries, and the node. What a caller already asked the node (the
+ * plan's facts and old-code users, the compile's loaded-under) is not asked again.
  */
-/** What beam_live_agent:pitfall_facts/1 answers. */
-export interface NodeFacts {
-  modules: NodeModule[];
-  supervisors: NodeSupervisor[];
+export interface PitfallSource {
+  gateway: NodeGateway;
+  projectDir: string;
+  beamDirs: string[];
+  store: BinaryStore;
+  compile?: CompileResult;
+  build?: BeamSet;
+  /** The modules to check (an upgrade's plan): a module the plan does not touch costs nothing. */
+  only?: Set<string>;
+  facts?: NodeFacts;
+  oldCode?: OldCodeUser[];
+  loadedUnder?: string[];
+  /** The plan's scan of the node's processes (kept on the node), to read the facts from. */
+  scan?: number;
 }
 
-export async function gatherPitfallInput(engine: UpgradeEngine, only?: Set<string>, given?: NodeFacts): Promise<PitfallInput> {
+export async function gatherPitfallInput(src: PitfallSource): Promise<PitfallInput> {
   // Consolidated protocols are not the project's code.
-  const dirs = engine.beamDirs.filter((d) => basename(d) !== 'consolidated');
-  const all = projectBeams(engine, dirs);
+  const dirs = src.beamDirs.filter((d) => basename(d) !== 'consolidated');
+  const all = projectBeams(src.build, dirs);
+  const only = src.only;
   const beams = only ? { ...all, modules: new Map([...all.modules].filter(([m]) => only.has(m))) } : all;
-  const sources = new Map((engine.lastCompile?.sources ?? []).map((s) => [s.module, s]));
+  const sources = new Map((src.compile?.sources ?? []).map((s) => [s.module, s]));
   const modules = [...beams.modules.keys()];
-  const bridge = engine.session.bridge;
-  // The upgrade's plan call gathers them in its own scan of the node: no second one.
-  const facts = given ?? (termToJson(await bridge.agent('pitfall_facts', [{ modules: modules.map(atom) }], 30_000)) as unknown as NodeFacts);
+  const gateway = src.gateway;
+  const facts = src.facts ?? (await gateway.pitfallFacts(modules, src.scan));
   const nodeModules = new Map(facts.modules.map((m) => [m.module, m]));
   const code: ModuleCode[] = [];
   for (const b of beams.modules.values()) {
     const debug = readDebugInfo(b.info.dbgi, b.module);
-    const src = sources.get(b.module);
+    const source = sources.get(b.module);
     const cinfSource = text(b.info.compileInfo.find(([k]) => k === 'source')?.[1]);
     const node = nodeModules.get(b.module);
     let running: ModuleCode['running'];
     if (node?.md5 && node.md5 !== b.info.md5) {
-      const old = engine.store.get(node.md5);
+      const old = src.store.get(node.md5);
       if (old) {
         try {
           running = readDebugInfo(readBeam(old).dbgi, b.module);
@@ -48,23 +61,23 @@ export async function gatherPitfallInput(engine: UpgradeEngine, only?: Set<strin
         }
       }
     }
-    const file = src?.file ?? debug?.file ?? cinfSource ?? b.file;
+    const file = source?.file ?? debug?.file ?? cinfSource ?? b.file;
     code.push({
       module: b.module,
-      file: isAbsolute(file) ? file : join(engine.project.dir, file),
+      file: isAbsolute(file) ? file : join(src.projectDir, file),
       beam: b.info,
       debug,
-      source: src ? { line: src.line, vsnLine: src.vsnLine, children: src.children } : undefined,
+      source: source ? { line: source.line, vsnLine: source.vsnLine, children: source.children } : undefined,
       running,
     });
   }
-  const oldCode = termToJson(await bridge.agent('old_code_users', [modules.map(atom)], 30_000)) as unknown as PitfallInput['oldCode'];
+  const oldCode = src.oldCode ?? (await gateway.oldCodeUsers(modules));
   // A module loaded from the build's folders, gone from the build, whose source now defines another.
-  const loadedUnder = (termToJson(await bridge.agent('loaded_under', [dirs.map((d) => Buffer.from(d))])) as string[]) ?? [];
+  const loadedUnder = src.loadedUnder ?? (await gateway.loadedUnder(dirs));
   const gone = loadedUnder.filter((m) => !all.modules.has(m));
   const renamed: PitfallInput['renamed'] = [];
   if (gone.length) {
-    const goneFacts = termToJson(await bridge.agent('pitfall_facts', [{ modules: gone.map(atom) }], 30_000)) as unknown as { modules: NodeModule[] };
+    const goneFacts = await gateway.pitfallFacts(gone);
     for (const g of goneFacts.modules) {
       const to = code.find((c) => g.source && c.file === g.source && !nodeModules.get(c.module)?.loaded);
       const named = facts.supervisors.some((s) => s.children.includes(g.module));
@@ -75,8 +88,7 @@ export async function gatherPitfallInput(engine: UpgradeEngine, only?: Set<strin
 }
 
 /** The last compile's beams when there is one (the checks run right after it), else a read. */
-function projectBeams(engine: UpgradeEngine, dirs: string[]): BeamSet {
-  const build = engine.lastBuild;
+function projectBeams(build: BeamSet | undefined, dirs: string[]): BeamSet {
   if (!build) return readBeamDirs(dirs);
   const modules = new Map<string, BeamOnDisk>();
   for (const b of [...build.modules.values(), ...build.shadowed]) {

@@ -3,10 +3,8 @@
 // renamed module that running child specs, processes or callers still use (module-renamed).
 // Cleared when the node says so: a code_change that migrated the state, a restart, the module
 // put back.
-import { atom } from '../beam/term';
-import { termToJson } from '../beam/json';
 import type { UpgradePitfall, UpgradeReport } from '../protocol';
-import type { Bridge } from '../runtime/bridge';
+import type { NodeGateway } from '../runtime/gateway';
 import type { Pitfall, PitfallInput } from './pitfalls';
 import { sampleStates } from './states';
 
@@ -25,10 +23,10 @@ export class Hazards {
   }
 
   /** The hazards still true on the node, as pitfalls for the editor. */
-  async check(bridge: Bridge, input: PitfallInput): Promise<Pitfall[]> {
+  async check(gateway: NodeGateway, input: PitfallInput): Promise<Pitfall[]> {
     const out: Pitfall[] = [];
     if (this.watch.size) {
-      const states = await sampleStates(bridge, input.code, this.watch);
+      const states = await sampleStates(gateway, input.code, this.watch);
       const stale = new Set(states.map((s) => s.module!));
       for (const m of [...this.watch]) if (!stale.has(m)) this.watch.delete(m);
       out.push(...states);
@@ -39,7 +37,7 @@ export class Hazards {
     }
     const renamed = [...this.lasting.values()].flat().filter((f) => f.code === 'module-renamed');
     if (renamed.length) {
-      const users = termToJson(await bridge.agent('old_code_users', [renamed.map((r) => atom(r.module!))], 30_000)) as unknown as Array<{ module: string }>;
+      const users = await gateway.oldCodeUsers(renamed.map((r) => r.module!));
       for (const r of renamed) {
         // Back in the build under its old name: nothing uses a missing module any more.
         if (input.code.some((c) => c.module === r.module)) continue;

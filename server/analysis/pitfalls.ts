@@ -1,6 +1,8 @@
 // The upgrade pitfalls (docs/otp-rules.md), from both sides: the code just compiled (its
 // beam and debug info, and the parsed source for positions) and the node that runs the old one.
 // Pure: every fact comes in as data, so each rule is said once and tested alone.
+import type { NodeModule, NodeSupervisor, OldCodeUser } from '../runtime/replies';
+export type { NodeModule, NodeSupervisor };
 import type { BeamInfo } from '../beam/beamFile';
 import { formatVsn } from '../beam/beamFile';
 import { moduleName, processName, restartText, vsnText } from '../text/names';
@@ -56,33 +58,10 @@ export interface ModuleCode {
   running?: DebugFacts | null;
 }
 
-export interface NodeProc {
-  pid: string;
-  name: string | null;
-  supervised: boolean;
-  special: boolean;
-  parent: string | null;
-}
-
-export interface NodeModule {
-  module: string;
-  loaded: boolean;
-  vsn: string | null;
-  md5: string | null;
-  source: string | null;
-  processes: NodeProc[];
-}
-
-export interface NodeSupervisor {
-  module: string;
-  pid: string;
-  children: Array<string | null>;
-}
-
 export interface PitfallInput {
   code: ModuleCode[];
   node: { modules: Map<string, NodeModule>; supervisors: NodeSupervisor[] } | null;
-  oldCode: Array<{ pid: string; name: string | null; module: string; function?: string | null; restart?: string }>;
+  oldCode: OldCodeUser[];
   /** live: processes run the old module, or a running child spec names it. */
   renamed: Array<{ from: string; to: string; live?: boolean }>;
 }

@@ -3,8 +3,7 @@
 // process holding the old shape crashes at the next callback that touches a missing field.
 import { readFileSync } from 'node:fs';
 import { atom } from '../beam/term';
-import { termToJson } from '../beam/json';
-import type { Bridge } from '../runtime/bridge';
+import type { NodeGateway } from '../runtime/gateway';
 import { moduleName, processName } from '../text/names';
 import type { ModuleCode, Pitfall } from './pitfalls';
 
@@ -12,14 +11,7 @@ import type { ModuleCode, Pitfall } from './pitfalls';
 export const SAMPLE_LIMIT = 1000;
 export const BUDGET_MS = 500;
 
-interface Sample {
-  module: string;
-  total: number;
-  sampled: number;
-  outOfDate: Array<{ pid: string; name: string | null; via?: { registry: string; key: string } | null; missing?: string[]; extra?: string[]; record?: string; size?: number; want?: number }>;
-}
-
-export async function sampleStates(bridge: Bridge, code: ModuleCode[], only?: Set<string>): Promise<Pitfall[]> {
+export async function sampleStates(gateway: NodeGateway, code: ModuleCode[], only?: Set<string>): Promise<Pitfall[]> {
   const shaped = code.filter((m) => (!only || only.has(m.module)) && (m.debug?.structFields?.length || Object.keys(m.debug?.records ?? {}).length));
   if (!shaped.length) return [];
   const shapes = shaped.map((m) => ({
@@ -28,7 +20,7 @@ export async function sampleStates(bridge: Bridge, code: ModuleCode[], only?: Se
     records: Object.fromEntries(Object.entries(m.debug!.records).map(([n, f]) => [n, f.length])),
   }));
   const req = { shapes, limit: SAMPLE_LIMIT, budget_ms: BUDGET_MS };
-  const samples = termToJson(await bridge.agent('state_shapes', [req as never], BUDGET_MS + 15_000)) as unknown as Sample[];
+  const samples = await gateway.stateShapes(req);
   const out: Pitfall[] = [];
   for (const s of samples) {
     if (!s.outOfDate.length) continue;

@@ -1,9 +1,9 @@
-// Attaching from the command line: the same NodeSession the language server uses.
-import { NodeSession } from '../runtime/session';
+// Attaching from the command line: the same NodeGateway the language server uses.
+import { NodeGateway } from '../runtime/gateway';
 import { nameType, requireNode } from './args';
 
-export function attachFromArgs(values: Record<string, unknown>): Promise<NodeSession> {
-  return NodeSession.attach({
+export function attachFromArgs(values: Record<string, unknown>): Promise<NodeGateway> {
+  return NodeGateway.attach({
     node: requireNode(values as { node?: string }),
     nameType: nameType(values['name-type']),
     cookieFile: values['cookie-file'] as string | undefined,
@@ -13,7 +13,7 @@ export function attachFromArgs(values: Record<string, unknown>): Promise<NodeSes
 }
 
 /** Runs `fn` with an attached session and always closes it. */
-export async function withSession<T>(values: Record<string, unknown>, fn: (s: NodeSession) => Promise<T>): Promise<T> {
+export async function withSession<T>(values: Record<string, unknown>, fn: (s: NodeGateway) => Promise<T>): Promise<T> {
   const session = await attachFromArgs(values);
   try {
     return await fn(session);

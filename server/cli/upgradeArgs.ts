@@ -1,6 +1,6 @@
 // Options shared by plan, upgrade, watch and rollback.
 import type { FailurePolicy, UpgradeMode } from '../protocol';
-import type { UpgradeOptions } from '../upgrade/engine';
+import type { UpgradeOptions } from '../protocol';
 import { NODE_OPTIONS, UsageError, positiveInt } from './args';
 
 export const UPGRADE_OPTIONS = {

@@ -42,12 +42,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop(0));
     process.once('SIGTERM', () => stop(0));
-    session.bridge.once('exit', () => {
-      console.error(`Lost the bridge to ${session.node}; stopping.`);
-      stop(2);
-    });
-    session.bridge.once('nodedown', () => {
-      console.error(`${session.node} went down; stopping. Start it again and rerun beam-live watch.`);
+    session.onGone((why) => {
+      console.error(why === 'exit' ? `Lost the bridge to ${session.node}; stopping.` : `${session.node} went down; stopping. Start it again and rerun beam-live watch.`);
       stop(2);
     });
     // Printed once every watch and handler is in place: a save or Ctrl-C after it is heard.

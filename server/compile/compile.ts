@@ -4,21 +4,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { basename, join, relative, sep } from 'node:path';
 import type { WarmMixVm } from './warmVm';
-import type { ChildFacts } from '../beam/debugInfo';
-import { decode } from '../beam/etf';
-import { termToJson } from '../beam/json';
-import { installHint, shippedFile, which } from '../runtime/erlangBuild';
-import { CompileDiagnostic, cleanElixirMessage, parseErlcOutput } from './diagnostics';
+import { installHint, which } from '../runtime/erlangBuild';
+import { CompileDiagnostic, parseErlcOutput } from './diagnostics';
+import { CompileError } from './buildFaults';
+import { mixHelper, parseMixResult, RESULT, SourceModule } from './mixHelper';
 import { Project } from './project';
 
-/** Positions the beam does not keep (Elixir): the @vsn line and the `children = [...]` items. */
-export interface SourceModule {
-  module: string;
-  file: string;
-  line: number;
-  vsnLine: number | null;
-  children: ChildFacts[];
-}
+export type { SourceModule };
+export { CompileError };
 
 export interface CompileResult {
   ok: boolean;
@@ -30,16 +23,6 @@ export interface CompileResult {
   ms: number;
   /** What compiled: the warm build VM, mix, the bridge's warm Erlang compiler, rebar3, erlc. */
   tool?: 'mix (warm)' | 'mix' | 'erlang (warm)' | 'rebar3' | 'erlc';
-}
-
-export class CompileError extends Error {
-  override name = 'CompileError';
-}
-
-export function mixHelper(): string {
-  const f = shippedFile('elixir', 'beam_live_mix.exs');
-  if (!f) throw new CompileError(`BEAM Live's mix helper is missing beside ${__dirname}. Run npm run build.`);
-  return f;
 }
 
 function runTool(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
@@ -140,32 +123,6 @@ async function compileMix(p: Project, warm?: WarmMixVm): Promise<Omit<CompileRes
     throw new CompileError(`mix compile in ${p.dir} failed before it could report (exit ${code}):\n${out.trim().slice(-2000)}`);
   }
   return { ...parseMixResult(line, p), tool: 'mix' };
-}
-
-export const RESULT = 'BEAM_LIVE_RESULT ';
-
-/** The helper's one result line: status, diagnostics, where the beams are, source positions. */
-export function parseMixResult(line: string, p: Project): Omit<CompileResult, 'ms'> {
-  const r = termToJson(decode(Buffer.from(line.slice(RESULT.length), 'base64'))) as unknown as {
-    status: string;
-    diagnostics: Array<{ file: string | null; severity: string; message: string; line: number | null; column: number | null }>;
-    apps: string[];
-    buildPath?: string;
-    consolidationPath?: string;
-    sources?: Array<{ file: string; modules: Array<{ module: string; line: number; vsnLine: number | null; children: ChildFacts[] }> }>;
-  };
-  const diagnostics: CompileDiagnostic[] = r.diagnostics.map((d) => ({
-    file: d.file ? relative(p.dir, d.file) || d.file : 'mix.exs',
-    line: d.line ?? 1,
-    column: d.column ?? undefined,
-    severity: d.severity === 'warning' ? 'warning' : 'error',
-    message: cleanElixirMessage(d.message),
-  }));
-  const beamDirs: string[] = [];
-  if (r.consolidationPath && existsSync(r.consolidationPath)) beamDirs.push(r.consolidationPath);
-  if (r.buildPath) for (const app of r.apps) beamDirs.push(join(r.buildPath, 'lib', app, 'ebin'));
-  const sources = (r.sources ?? []).flatMap((f) => f.modules.map((m) => ({ ...m, file: f.file })));
-  return { ok: r.status !== 'error', diagnostics, beamDirs: beamDirs.filter((d) => existsSync(d)), apps: r.apps, sources };
 }
 
 async function compileRebar3(p: Project, opts: CompileOptions): Promise<Omit<CompileResult, 'ms'>> {

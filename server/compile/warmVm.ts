@@ -5,7 +5,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { mixHelper, RESULT } from './compile';
+import { mixHelper, RESULT } from './mixHelper';
 import type { Project } from './project';
 
 export class WarmMixVm {

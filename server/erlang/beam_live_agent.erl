@@ -4,7 +4,7 @@
 %% Everything it returns is made of maps, atoms, binaries and integers: pids travel as their
 %% text (<0.123.0>), vsns as Erlang's ~p of the unwrapped vsn.
 -module(beam_live_agent).
--export([status/0, processes/1, supervised_procs/0, module_infos/1, loaded_under/1, app_modules/1, state_shapes/1, module_processes/1, hex/1]).
+-export([status/0, processes/1, supervised_procs/0, module_infos/1, build_facts/1, loaded_under/1, app_modules/1, state_shapes/1, module_processes/1, hex/1]).
 -export([explain/1, module_text/1, supervisor_pids/0]).
 -export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, supervisor_info/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
@@ -494,6 +494,12 @@ behaviours(M) ->
     Attrs = try M:module_info(attributes) catch _:_ -> [] end,
     lists:append([Bs || {K, Bs} <- Attrs, K =:= behaviour orelse K =:= behavior, is_list(Bs)]).
 
+%% What the node runs of a build, in one round trip: the modules' infos, the modules loaded
+%% from the build's folders, and the applications' module lists.
+-spec build_facts(#{modules := [module()], dirs := [binary()], apps := [atom()]}) -> map().
+build_facts(#{modules := Mods, dirs := Dirs, apps := Apps}) ->
+    #{infos => module_infos(Mods), under => loaded_under(Dirs), apps => app_modules(Apps)}.
+
 %% The modules loaded from files under Dirs (a project's ebin folders): a module that vanished
 %% from the build but is still loaded is a deleted (or renamed) one.
 loaded_under(Dirs) ->
@@ -512,8 +518,11 @@ pitfall_facts(#{modules := Mods} = Req) ->
                      Procs -> ScanSet0 = maps:from_list([{P, true} || {P, _, _} <- maps:get(scan, Req, [])]),
                               maps:from_list([{P, true} || {P, _} <- Procs, is_map_key(P, ScanSet0)])
                  end,
-    %% A scan the caller already made (the upgrade's plan) serves here too.
-    Scan = maps:get(scan, Req, undefined),
+    %% A scan the caller already made (the upgrade's plan, or the one it kept) serves here too.
+    Scan = case maps:get(scan_id, Req, undefined) of
+               undefined -> maps:get(scan, Req, undefined);
+               Id -> beam_live_keeper:scan(Id)
+           end,
     Found = case Scan of undefined -> module_processes(ModSet); _ -> Scan end,
     ProcsOf = lists:foldl(
         fun({P, M, How}, Acc) when is_map_key(M, ModSet) ->

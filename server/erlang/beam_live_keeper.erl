@@ -4,7 +4,7 @@
 %% code_change down after the load for static ones (supervisors); resume. The state each
 %% process holds now is its own: a snapshot from the upgrade is put back only on request.
 -module(beam_live_keeper).
--export([remember/5, keep_journal/1, last/0, downgrade/3, restore_binary/4]).
+-export([remember/5, keep_journal/1, last/0, stash/1, scan/1, downgrade/3, restore_binary/4]).
 -export([keeper_loop/1]).
 
 -define(KEEPER, beam_live_keeper).
@@ -33,6 +33,21 @@ last() ->
         K -> call(K, get)
     end.
 
+%% A plan's scan of the node's processes ([{Pid, Module, How}]), kept for the upgrade of that
+%% plan and the checks after it: only the latest one, so that a plan never followed by its
+%% upgrade holds nothing for long.
+-spec stash([{pid(), module(), atom()}]) -> pos_integer() | undefined.
+stash(Scan) -> call(keeper(), {stash, Scan}).
+
+%% The kept scan, without the processes that have exited since; undefined once replaced.
+-spec scan(pos_integer() | undefined) -> [{pid(), module(), atom()}] | undefined.
+scan(undefined) -> undefined;
+scan(Id) ->
+    case call(keeper(), {scan, Id}) of
+        undefined -> undefined;
+        Scan -> [X || {P, _, _} = X <- Scan, is_process_alive(P)]
+    end.
+
 keeper() ->
     case whereis(?KEEPER) of
         undefined ->
@@ -53,6 +68,11 @@ keeper_loop(Last) ->
         {From, Ref, get} -> From ! {Ref, Last}, ?MODULE:keeper_loop(Last);
         {From, Ref, {put, New}} -> drop(Last), From ! {Ref, ok}, ?MODULE:keeper_loop(New);
         {From, Ref, clear} -> drop(Last), From ! {Ref, ok}, ?MODULE:keeper_loop(undefined);
+        {From, Ref, {stash, Scan}} ->
+            Id = erlang:unique_integer([positive]),
+            erase(), put(Id, Scan),
+            From ! {Ref, Id}, ?MODULE:keeper_loop(Last);
+        {From, Ref, {scan, Id}} -> From ! {Ref, get(Id)}, ?MODULE:keeper_loop(Last);
         {'ETS-TRANSFER', _Tab, _From, journal} -> ?MODULE:keeper_loop(Last)
     end.
 
@@ -73,8 +93,8 @@ call(K, Msg) ->
 -spec downgrade(map(), map(), ets:tid()) -> map().
 downgrade(#{modules := Specs, blocks := Blocks, versions := Versions, states := States0, journal := Journal, at := At}, Req, Tab) ->
     T0 = erlang:monotonic_time(microsecond),
-    ST = maps:get(suspend_timeout, Req, 5000),
-    CT = maps:get(code_change_timeout, Req, 5000),
+    ST = maps:get(suspend_timeout, Req),
+    CT = maps:get(code_change_timeout, Req),
     Restore = maps:get(restore_snapshot, Req, false),
     Age = erlang:system_time(millisecond) - At,
     ByMod = maps:from_list([{M, S} || #{module := M} = S <- Specs]),

@@ -13,7 +13,7 @@
 %% - A load that kills processes still in old code first suspends their supervisors: the
 %%   children are restarted after the load, on the new code.
 -module(beam_live_upgrade).
--export([upgrade/1, plan/1, rollback/1, last/0, suspended/1, deadline/1]).
+-export([upgrade/1, plan/1, rollback/1, last/0, suspended/1]).
 
 -record(spec, {module :: module(),
                instruction :: update | supervisor | load_module | add_module | delete_module,
@@ -66,11 +66,14 @@ upgrade(Req) ->
 plan(Req) ->
     Specs = specs(Req),
     Mods = [S#spec.module || S <- Specs],
+    ModSet = maps:from_list([{M, true} || M <- Mods]),
     Suspends = [S#spec.module || S <- Specs, suspends(S)],
     Procs = beam_live_agent:supervised_procs(),
-    %% One scan of the node's processes serves what a release would miss and the pitfall facts.
-    Scan = beam_live_agent:module_processes(maps:from_list([{M, true} || M <- Mods])),
-    Missed = beam_live_reach:missed(Mods, Suspends, Procs, Scan),
+    %% One scan of the node's processes serves what a release would miss, the pitfall facts,
+    %% and, kept on the node, this plan's upgrade and the checks after it.
+    Scan = beam_live_agent:module_processes(maps:merge(maps:from_list([{M, true} || M <- maps:get(project_modules, Req, [])]), ModSet)),
+    Planned = [X || {_, M, _} = X <- Scan, is_map_key(M, ModSet)],
+    Missed = beam_live_reach:missed(Mods, Suspends, Procs, Planned),
     Extra = case maps:get(mode, Req, release) of all -> Missed; _ -> [] end,
     DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
     Users = [(summary(P, M))#{callback => callback(P)}
@@ -80,8 +83,10 @@ plan(Req) ->
       missed => [strip(X) || X <- Missed],
       users => Users,
       kills => beam_live_reach:predicted_kills(Mods),
-      facts => beam_live_agent:pitfall_facts(#{modules => Mods, scan => Scan, supervised => Procs}),
-      versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs]}.
+      facts => beam_live_agent:pitfall_facts(#{modules => Mods, scan => Planned, supervised => Procs}),
+      old_code => beam_live_agent:old_code_users(Mods),
+      versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs],
+      scan => beam_live_keeper:stash(Scan)}.
 
 %% Undoes the last successful upgrade as a downgrade (beam_live_keeper).
 -spec rollback(map()) -> map().
@@ -98,16 +103,6 @@ last() -> beam_live_keeper:last().
 -spec suspended([pid()]) -> [pid()].
 suspended(Pids) ->
     [P || P <- Pids, beam_live_sys:is_suspended(P)].
-
-%% The watchdog's deadline when the request gives none: the budget of every block twice (the
-%% upgrade and its undo) and a margin. The caller normally sends its own.
--spec deadline(map()) -> non_neg_integer().
-deadline(Req) ->
-    ST = maps:get(suspend_timeout, Req, 5000),
-    CT = maps:get(code_change_timeout, Req, 5000),
-    Blocks = length(maps:get(blocks, Req, maps:get(modules, Req, [x]))),
-    Hooks = lists:sum([V || V <- maps:values(maps:get(hooks, Req, #{})), is_integer(V)]),
-    maps:get(deadline, Req, 15000 + 2 * Blocks * (ST + CT) + Hooks).
 
 %% An Agent records the fun it runs as its initial call; its real callback is Agent.Server,
 %% whose code_change applies Extra as a function.
@@ -137,7 +132,7 @@ specs(Req) ->
 supervise_run(Fun, Req, Specs) ->
     Self = self(),
     Ref = make_ref(),
-    Wd = spawn(fun() -> watchdog_init(Self, Ref, maps:get(caller, Req, undefined), deadline(Req), Specs, Req) end),
+    Wd = spawn(fun() -> watchdog_init(Self, Ref, maps:get(caller, Req, undefined), maps:get(deadline, Req), Specs, Req) end),
     Tab = receive {Ref, journal, T} -> T end,
     %% A runner that crashes is left to die: the watchdog undoes what the journal lists.
     Runner = spawn(fun() ->
@@ -249,8 +244,8 @@ opts(Req, Tab) ->
     #opts{mode = maps:get(mode, Req, release),
           policy = maps:get(on_failure, Req, rollback),
           parallel = maps:get(parallel, Req, false),
-          suspend_timeout = maps:get(suspend_timeout, Req, 5000),
-          code_change_timeout = maps:get(code_change_timeout, Req, 5000),
+          suspend_timeout = maps:get(suspend_timeout, Req),
+          code_change_timeout = maps:get(code_change_timeout, Req),
           hooks = maps:get(hooks, Req, #{}),
           journal = Tab}.
 
@@ -264,7 +259,7 @@ run(Req, Specs, Tab, _Wd) ->
     Procs = beam_live_agent:supervised_procs(),
     %% Parallel mode scans for the missed processes beside the upgrade: only the report needs
     %% them (mode all needs them first).
-    MissedTask = task(O0#opts.parallel andalso O0#opts.mode =/= all, fun() -> beam_live_reach:missed(Mods, Suspends, Procs) end),
+    MissedTask = task(O0#opts.parallel andalso O0#opts.mode =/= all, fun() -> missed(Req, Mods, Suspends, Procs) end),
     O1 = O0#opts{old_vsns = maps:from_list([{M, V} || #{module := M, old_vsn_term := V} <- Versions])},
     O = case O1#opts.mode of all -> O1#opts{extra = await(MissedTask)}; _ -> O1 end,
     T1 = now_us(),
@@ -304,6 +299,14 @@ run(Req, Specs, Tab, _Wd) ->
         _ -> ok
     end,
     Rep.
+
+%% The plan's scan when the request names one, else a scan of its own.
+missed(Req, Mods, Suspends, Procs) ->
+    case beam_live_keeper:scan(maps:get(scan, Req, undefined)) of
+        undefined -> beam_live_reach:missed(Mods, Suspends, Procs);
+        Scan -> ModSet = maps:from_list([{M, true} || M <- Mods]),
+                beam_live_reach:missed(Mods, Suspends, Procs, [X || {_, M, _} = X <- Scan, is_map_key(M, ModSet)])
+    end.
 
 %% The blocks of the script, as the caller expanded it; without one, a block per module.
 blocks(Req, Specs) ->

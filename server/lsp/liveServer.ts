@@ -1,7 +1,6 @@
 // The language server's domain: one attached node, one project, and what a save does to them.
 // The LSP wiring is in server/main.ts; everything here is reachable without it.
 import { Connection, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
-import { atom } from '../beam/term';
 import {
   AttachParams,
   AttachResult,
@@ -16,6 +15,7 @@ import {
   ProcessesParams,
   RollbackParams,
   RollbackReport,
+  UpgradeOptions,
   StatusNotification,
   StatusParams,
   UpgradeFinishedNotification,
@@ -23,11 +23,10 @@ import {
   UpgradeReport,
   UpgradeStartedNotification,
 } from '../protocol';
-import { termToJson } from '../beam/json';
 import { NodeError } from '../runtime/errors';
-import { NodeSession } from '../runtime/session';
+import { NodeGateway } from '../runtime/gateway';
 import { SaveHandler } from '../save/saveHandler';
-import { UpgradeEngine, UpgradeOptions } from '../upgrade/engine';
+import { UpgradeEngine } from '../upgrade/engine';
 import { DiagnosticsPublisher } from './diagnostics';
 import { analyze, Lens } from '../analysis/pitfalls';
 import { gatherPitfallInput } from '../analysis/collect';
@@ -47,7 +46,7 @@ export class NotAttachedError extends Error {
 }
 
 export class LiveServer {
-  private session: NodeSession | undefined;
+  private session: NodeGateway | undefined;
   private engine: UpgradeEngine | undefined;
   private status: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
   readonly diagnostics: DiagnosticsPublisher;
@@ -104,9 +103,9 @@ export class LiveServer {
       cookieFile: params.cookieFile || s.cookieFile || undefined,
       confirmed: params.confirmed,
     };
-    let session: NodeSession;
+    let session: NodeGateway;
     try {
-      session = await NodeSession.attach({ ...opts, log: this.log });
+      session = await NodeGateway.attach({ ...opts, log: this.log });
     } catch (e) {
       this.log(`attach to ${opts.node} failed: ${(e as Error).message}`);
       // The client asks the user, then attaches again with confirmed: true.
@@ -137,8 +136,7 @@ export class LiveServer {
       this.setStatus({ attached: false, state: 'detached', message: `${session.node} went away; reattaching when it is back` });
       this.scheduleReattach();
     };
-    session.bridge.once('nodedown', onGone);
-    session.bridge.once('exit', onGone);
+    session.onGone(onGone);
     this.setStatus({ attached: true, node: session.node, otpRelease: session.attached.otpRelease, state: 'idle', message: null });
     this.log(`attached to ${session.node} (OTP ${session.attached.otpRelease})`);
     void this.refreshPitfalls();
@@ -185,7 +183,7 @@ export class LiveServer {
     this.setStatus({ attached: false, node: forget ? null : this.status.node, otpRelease: null, state: 'detached', message: null });
   }
 
-  private need(): { session: NodeSession; engine: UpgradeEngine | undefined } {
+  private need(): { session: NodeGateway; engine: UpgradeEngine | undefined } {
     if (!this.session) throw new NotAttachedError();
     return { session: this.session, engine: this.engine };
   }
@@ -199,15 +197,23 @@ export class LiveServer {
   async upgrade(trigger: 'save' | 'command', files: string[] = []): Promise<UpgradeReport> {
     const engine = this.needEngine();
     engine.noteSaved(files);
-    const id = ++this.upgradeIds;
+    let id = 0;
     let report: UpgradeReport;
+    let scan: number | undefined;
     try {
       // A save whose checks predict harm is held; Upgrade Now (and Upgrade Anyway) pushes. The
       // start is announced when the queue takes the job: one upgrade runs at a time.
-      report = await engine.upgrade({ ...this.upgradeOptions(), holdRisky: trigger === 'save' && this.settings.value.holdRiskyUpgrades }, () => {
-        void this.conn.sendNotification(UpgradeStartedNotification.type, { id, trigger, files });
-        this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });
-      });
+      report = await engine.upgrade(
+        { ...this.upgradeOptions(), holdRisky: trigger === 'save' && this.settings.value.holdRiskyUpgrades },
+        {
+          onTurn: () => {
+            id = ++this.upgradeIds;
+            void this.conn.sendNotification(UpgradeStartedNotification.type, { id, trigger, files });
+            this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });
+          },
+          scanned: (s) => (scan = s),
+        },
+      );
       report.id = id;
       report.trigger = trigger;
     } catch (e) {
@@ -232,7 +238,7 @@ export class LiveServer {
     if (report.ok && report.pushed) this.hazards.noteUpgrade(report);
     void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
     this.log(report.summary);
-    await this.refreshPitfalls();
+    await this.refreshPitfalls(scan);
     return report;
   }
 
@@ -271,17 +277,18 @@ export class LiveServer {
   }
 
   /** The pitfall diagnostics and code lenses, from the build and the node as they are now. */
-  async refreshPitfalls(): Promise<void> {
+  /** `scan`: the last plan's scan of the node's processes, kept on the node, read instead of another. */
+  async refreshPitfalls(scan?: number): Promise<void> {
     const engine = this.engine;
     if (!engine || !this.session) return;
     try {
-      const input = await gatherPitfallInput(engine);
+      const input = await gatherPitfallInput(engine.pitfallSource({ scan }));
       const modules = input.code.map((c) => c.module);
       this.pitfallSeen = { modules, stamp: await this.pitfallStamp(modules) };
       const { pitfalls: found, lenses: predicted } = analyze(input);
       // What an upgrade left behind and is still true on the node: states of the old shape, a
       // renamed module still in use.
-      const pitfalls = [...found, ...(await this.hazards.check(engine.session.bridge, input))];
+      const pitfalls = [...found, ...(await this.hazards.check(engine.session, input))];
       // Beside each prediction, what the last upgrade or rollback did there.
       const lenses = predicted.flatMap((l) => {
         const last = l.kind === 'code_change' && l.module ? this.outcomes.last.get(l.module) : undefined;
@@ -315,7 +322,7 @@ export class LiveServer {
   }
 
   private async pitfallStamp(modules: string[]): Promise<number> {
-    return Number(await this.need().session.bridge.agent('pitfall_stamp', [modules.map(atom)], 10_000));
+    return this.need().session.pitfallStamp(modules);
   }
 
   /**
@@ -370,13 +377,9 @@ export class LiveServer {
   async processes(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>> {
     const { session } = this.need();
     const limit = Math.min(p.kind === 'applications' ? 0 : (p.limit ?? this.settings.value.processes.pageSize), this.settings.value.processes.pageSize);
-    const req: Record<string, unknown> = { kind: atom(p.kind) };
-    if (p.kind === 'children') req.supervisor = Buffer.from(p.supervisor);
-    if (p.kind !== 'applications') {
-      req.offset = p.offset ?? 0;
-      req.limit = limit;
-    }
-    return termToJson(await session.bridge.agent('page', [req as never], 30_000)) as unknown as ProcessesPage<LiveItem | LiveApplication>;
+    if (p.kind === 'applications') return session.page({ kind: 'applications' });
+    const page = { offset: p.offset ?? 0, limit };
+    return session.page(p.kind === 'children' ? { kind: 'children', supervisor: p.supervisor, ...page } : { kind: 'unsupervised', ...page });
   }
 
   processState(p: ProcessStateParams): Promise<ProcessState> {

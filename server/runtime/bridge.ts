@@ -10,9 +10,7 @@ import { formatTerm } from '../beam/format';
 import { cacheDir, ensureErlangBeams, which, installHint, ToolchainError } from './erlangBuild';
 import { NodeError, callError, connectError } from './errors';
 import { FrameReader, frame } from './frames';
-import { termToJson } from '../beam/json';
 import type { ErlangCompileRequest } from '../compile/compile';
-import type { CompileDiagnostic } from '../protocol';
 
 export type NameType = 'sname' | 'name';
 
@@ -190,7 +188,7 @@ export class Bridge extends EventEmitter {
   }
 
   /** Saved Erlang modules compiled in the bridge's VM, on this machine (beam_live_erlc). */
-  async compileErl(req: ErlangCompileRequest): Promise<{ ok: boolean; diagnostics: CompileDiagnostic[] }> {
+  async compileErl(req: ErlangCompileRequest): Promise<Term> {
     const r = unwrapResult(
       await this.request(
         tuple(atom('compile_erl'), {
@@ -205,8 +203,7 @@ export class Bridge extends EventEmitter {
       ),
     );
     if (!r.ok) throw new NodeError('bad-argument', `The warm Erlang compile failed: ${formatTerm(r.value)}`);
-    const out = termToJson(r.value) as unknown as { ok: boolean; diagnostics: Array<CompileDiagnostic & { column: number | null }> };
-    return { ok: out.ok, diagnostics: out.diagnostics.map((d) => ({ ...d, column: d.column ?? undefined })) };
+    return r.value;
   }
 
   /** Erlang terms from a local file (file:consult on the bridge), e.g. an .appup. */

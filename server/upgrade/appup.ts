@@ -1,11 +1,15 @@
 // A project's own .appup wins over the default instructions (docs/otp-rules.md). The terms
-// come from file:consult on the bridge; this file reads, writes and places them.
+// come from file:consult on the bridge; this file finds, reads, writes and places them.
 import { Atom, Charlist, Term, Tuple, isAtom, text } from '../beam/term';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { formatAtom, formatTerm } from '../beam/format';
 import type { Project } from '../compile/project';
-import type { Instruction } from '../protocol';
+import type { GeneratedAppup, Instruction } from '../protocol';
+import type { PlannedModule } from './plan';
+
+/** file:consult on the bridge. */
+export type Consult = (file: string) => Promise<Term[]>;
 
 export interface AppupEntry {
   instruction: Instruction;
@@ -148,3 +152,75 @@ export function appupHomes(p: Project, app?: string): string[] {
   return roots.flatMap((r) => sub.map((d) => join(r, d)));
 }
 
+
+/**
+ * The project's .appup files, one per application (its folder under apps/, then the project's
+ * own src/ and priv/, then the build's ebin folders; the first found for an app wins), as
+ * instructions by module for the app vsn the node runs; empty without any.
+ */
+export async function projectAppups(project: Project, beamDirs: string[], consult: Consult, running: () => Promise<Map<string, string>>): Promise<Map<string, AppupEntry>> {
+  const found = new Map<string, string>();
+  for (const dir of [...appupHomes(project), ...beamDirs]) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      const app = f.endsWith('.appup') ? f.slice(0, -'.appup'.length) : undefined;
+      if (app && !found.has(app)) found.set(app, join(dir, f));
+    }
+  }
+  const out = new Map<string, AppupEntry>();
+  if (found.size === 0) return out;
+  const vsns = await running();
+  for (const [app, file] of found) {
+    for (const [m, e] of appupInstructions(await consult(file), vsns.get(app) ?? null)) out.set(m, e);
+  }
+  return out;
+}
+
+export interface AppFile {
+  app: string;
+  vsn?: string;
+  modules?: string[];
+}
+
+/** The `.app` beside each planned beam (mix, rebar3 and an erlc ebin/ with one), by folder. */
+export async function appFilesOf(planned: PlannedModule[], consult: Consult): Promise<Map<string, AppFile>> {
+  const out = new Map<string, AppFile>();
+  for (const dir of new Set(planned.flatMap((m) => (m.beam ? [dirname(m.beam.file)] : [])))) {
+    const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.app')) : undefined;
+    if (!file) continue;
+    try {
+      out.set(dir, { app: file.replace(/\.app$/, ''), ...readAppFile(await consult(join(dir, file))) });
+    } catch {
+      // An unreadable .app is the build's to report; what we use it for are hints.
+    }
+  }
+  return out;
+}
+
+/**
+ * The .appup each application with planned modules needs, from the vsn the node runs to the
+ * built one, with the plan's instructions. Nothing is written.
+ */
+export function generatedAppups(o: { project: Project; node: string; planned: PlannedModule[]; apps: Map<string, AppFile>; running: Map<string, string> }): GeneratedAppup[] {
+  const byApp = new Map<string, { file: AppFile; modules: PlannedModule[] }>();
+  for (const m of o.planned) {
+    // A deleted module has no beam left: it belongs to the project's only application, if one.
+    const file = m.beam ? o.apps.get(dirname(m.beam.file)) : o.apps.size === 1 ? [...o.apps.values()][0] : undefined;
+    if (!file) continue;
+    const entry = byApp.get(file.app) ?? { file, modules: [] };
+    entry.modules.push(m);
+    byApp.set(file.app, entry);
+  }
+  return [...byApp.values()].map(({ file, modules }) => {
+    const toVsn = file.vsn ?? '0';
+    const fromVsn = o.running.get(file.app) ?? toVsn;
+    return {
+      app: file.app,
+      path: join(appupHomes(o.project, file.app)[0]!, `${file.app}.appup`),
+      fromVsn,
+      toVsn,
+      modules: modules.map((m) => m.module),
+      text: formatAppup({ app: file.app, node: o.node, fromVsn, toVsn, modules }),
+    };
+  });
+}

@@ -1,5 +1,5 @@
 // The beams of a build: every module in a set of ebin folders, read once.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BeamError, BeamInfo, readBeam } from '../beam/beamFile';
 
@@ -16,10 +16,13 @@ export interface BeamSet {
   errors: Array<{ file: string; error: string }>;
   /** The same modules found in later folders (an unconsolidated protocol behind its consolidated twin). */
   shadowed: BeamOnDisk[];
+  /** When the folders were read (ms since the epoch). */
+  readAt?: number;
 }
 
 /** Earlier folders win: consolidated protocols shadow the unconsolidated ones, as on the code path. */
 export function readBeamDirs(dirs: string[]): BeamSet {
+  const readAt = Date.now();
   const modules = new Map<string, BeamOnDisk>();
   const errors: BeamSet['errors'] = [];
   const shadowed: BeamOnDisk[] = [];
@@ -47,5 +50,18 @@ export function readBeamDirs(dirs: string[]): BeamSet {
       }
     }
   }
-  return { modules, errors, shadowed };
+  return { modules, errors, shadowed, readAt };
+}
+
+/** Whether a beam was written, added or removed in these folders since the set was read: a stat each, no read. */
+export function writtenSince(set: BeamSet, dirs: string[]): boolean {
+  const at = set.readAt ?? 0;
+  const newer = (f: string) => {
+    try {
+      return statSync(f).mtimeMs >= at;
+    } catch {
+      return true;
+    }
+  };
+  return dirs.some((d) => existsSync(d) && (newer(d) || readdirSync(d).some((f) => f.endsWith('.beam') && newer(join(d, f)))));
 }

@@ -1,37 +1,27 @@
-// compile → diff → plan → upgrade, for one project and one attached node. The CLI and the
-// language server both drive this class; the work on the node is beam_live_upgrade's.
-import { Charlist, atom } from '../beam/term';
-import { termToJson } from '../beam/json';
+// compile → diff → plan → checks → upgrade, for one project and one attached node. The CLI and
+// the language server both drive this class; the node is asked through the gateway, and the
+// work on it is beam_live_upgrade's.
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { AppupEntry, appupHomes, appupInstructions, formatAppup, readAppFile, readAppVsn } from './appup';
-import { CompileError, compileProject, CompileResult } from '../compile/compile';
+import { appFilesOf, generatedAppups, projectAppups, readAppVsn } from './appup';
+import { compileProject, CompileResult } from '../compile/compile';
+import { CompileError, compileFailure } from '../compile/buildFaults';
 import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
 import { formatVsn } from '../beam/beamFile';
-import type {
-  FailurePolicy,
-  GeneratedAppup,
-  ModuleChange,
-  ModuleRow,
-  PlanWarning,
-  ProcessRef,
-  RollbackReport,
-  UpgradeMode,
-  UpgradePlan,
-  UpgradePitfall,
-  UpgradeReport,
-} from '../protocol';
+import type { GeneratedAppup, ModuleRow, PlanWarning, RollbackReport, UpgradeOptions, UpgradePlan, UpgradePitfall, UpgradeReport } from '../protocol';
 import { analyze } from '../analysis/pitfalls';
-import { gatherPitfallInput, NodeFacts } from '../analysis/collect';
-import { NodeSession } from '../runtime/session';
-import { BeamSet, readBeamDirs } from './beams';
+import { gatherPitfallInput, PitfallSource } from '../analysis/collect';
+import { NodeGateway } from '../runtime/gateway';
+import type { LoadedInfo, PlanReply } from '../runtime/replies';
+import { BeamSet, readBeamDirs, writtenSince } from './beams';
 import { BinaryStore } from './binaries';
-import { BuildDiff, diffBuild, LoadedInfo } from './diff';
-import { instructionFor, PlannedModule, planWarnings, WarningInputs } from './plan';
+import { BuildDiff, diffBuild } from './diff';
+import { instructionFor, PlannedModule, planWarnings } from './plan';
 import { expandScript, LibOf, scriptBlocks } from './script';
-import { emptyReport, summarize } from './report';
-import { agentTimeout, deadlineMs, rollbackLast, upgradeCall } from './rollback';
+import { emptyReport, mergeUpgradeReply, summarize } from './report';
+import { upgradeRequest } from './request';
+import { rollbackLast } from './rollback';
 
 export interface EngineOptions {
   /** Compile mix projects in a warm build VM (long-lived engines: the editor, watch). */
@@ -39,56 +29,31 @@ export interface EngineOptions {
   log?: (line: string) => void;
 }
 
-export interface UpgradeOptions {
-  mode?: UpgradeMode;
-  onFailure?: FailurePolicy;
-  parallel?: boolean;
-  suspendTimeoutMs?: number;
-  codeChangeTimeoutMs?: number;
-  /** Fault injection for the tests: pause between suspend and load. */
-  pauseAfterSuspendMs?: number;
-  /** Fault injection: pause after the first block's load. */
-  pauseAfterLoadMs?: number;
-  /** Fault injection: pause after the first block's first code_change. */
-  pauseMidCodeChangeMs?: number;
-  /** Rollback: put back the snapshot taken at the upgrade where no down clause matches. */
-  restoreSnapshot?: boolean;
-  /** Rollback: false to have one that would kill processes change nothing and name them. */
-  confirmKills?: boolean;
-  /** Hold the upgrade (push nothing) when the checks predict harm. */
-  holdRisky?: boolean;
-}
-
-// Failures of the build folder rather than of the code: say what to do about them.
-const BUILD_FAULTS: Array<[RegExp, string]> = [
-  [/no space left on device|enospc/i, 'The disk is full: free some space and save again.'],
-  [/read-only file system|permission denied|eacces|erofs|not a directory|enotdir|could not make directory|could not write to file/i, 'The build folder cannot be written: check _build (or ebin/) and its permissions, then save again.'],
-];
-
-function compileFailure(c: CompileResult): string {
-  const errors = c.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file ? `${d.file}:${d.line ?? ''}: ` : ''}${d.message}`);
-  const text = errors.join('; ') || 'see the compiler output';
-  const hint = BUILD_FAULTS.find(([re]) => re.test(text))?.[1];
-  return `compile failed: ${text}${hint ? `. ${hint}` : ''}`;
-}
-
 /** Modules view order: what changed, then what runs, then what the node never loaded. */
 const RANK: Record<ModuleRow['state'], number> = { changed: 0, unchanged: 1, not_loaded: 2 };
 
-interface AppFile {
-  app: string;
-  vsn?: string;
-  modules?: string[];
+export interface UpgradeHooks {
+  /** This upgrade's turn in the queue came: it compiles now. */
+  onTurn?: () => void;
+  /** The plan's scan of the node's processes, kept on the node, still describes it after the upgrade. */
+  scanned?: (scan: number) => void;
 }
 
-interface Prepared {
+/** What a compile and a diff against the node give; the plan, the checks and the request read it. */
+export interface Prepared {
   compile: CompileResult;
+  /** The beams the compile produced, read once. */
+  build?: BeamSet;
   diff?: BuildDiff;
   planned: PlannedModule[];
   /** The application (and vsn) each planned module's beam belongs to, from its .app. */
   libOf: LibOf;
   noOldBinary: string[];
   unreadable: Array<{ file: string; error: string }>;
+  /** What the node runs of the planned modules (a deleted one's too: its binary is kept for an undo). */
+  loaded: Map<string, LoadedInfo>;
+  /** The modules the node loaded from the build's folders. */
+  loadedUnder: string[];
 }
 
 export class UpgradeEngine {
@@ -98,16 +63,18 @@ export class UpgradeEngine {
   readonly store = new BinaryStore();
   /** The last compile, for the pitfall checks (its parsed-source positions). */
   lastCompile: CompileResult | undefined;
-  /** The beams that compile produced, read once and reused by the pitfall checks. */
+  /** The beams that compile produced, read once and reused by the checks and the Modules view. */
   lastBuild: BeamSet | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   private readonly warm: WarmMixVm | undefined;
-  /** Saved files since the last compile: erlc projects compile only these. */
+  /** Saved files not compiled yet: erlc projects compile only these. */
   private savedFiles: string[] = [];
+  /** Bumped by every save noted: a compile that saw it move saves that came during it. */
+  private saves = 0;
 
   constructor(
-    readonly session: NodeSession,
+    readonly session: NodeGateway,
     projectDir: string,
     opts: EngineOptions = {},
   ) {
@@ -124,6 +91,7 @@ export class UpgradeEngine {
   /** Which files the next compile is for (the editor knows; a terminal compiles all). */
   noteSaved(files: string[]): void {
     this.savedFiles.push(...files);
+    this.saves++;
   }
 
   dispose(): void {
@@ -142,48 +110,51 @@ export class UpgradeEngine {
   }
 
   /** Keeps the binaries the node runs before a compile overwrites them (docs/otp-rules.md). */
-  async keepOldBinaries(): Promise<Set<string>> {
-    const beams = readBeamDirs(this.beamDirs);
-    const loaded = await this.loadedInfos([...beams.modules.keys()]);
+  async keepOldBinaries(beams: BeamSet = readBeamDirs(this.beamDirs)): Promise<Set<string>> {
+    const loaded = await this.session.moduleInfos([...beams.modules.keys()]);
     for (const b of beams.modules.values()) {
       if (loaded.get(b.module)?.md5 === b.info.md5) this.store.put(b.info.md5, b.binary);
     }
     return new Set(beams.modules.keys());
   }
 
-  async loadedInfos(modules: string[]): Promise<Map<string, LoadedInfo>> {
-    if (modules.length === 0) return new Map();
-    const infos = termToJson(await this.session.bridge.agent('module_infos', [modules.map(atom)], 30_000)) as unknown as LoadedInfo[];
-    return new Map(infos.map((i) => [i.module, i]));
-  }
-
+  /**
+   * Compile until no save came during the compile (a "Save All" of five files is one upgrade,
+   * and a single save waits for nothing), then diff against what the node runs.
+   */
   private async prepare(): Promise<Prepared> {
-    const before = await this.keepOldBinaries();
-    const files = this.savedFiles.splice(0).map((f) => join(this.project.dir, f));
-    const compile = await compileProject(this.project, {
-      warm: this.warm,
-      files: files.some((f) => f.endsWith('.hrl')) ? undefined : files,
-      erlang: (req) => this.session.bridge.compileErl(req),
-    });
+    const beforeBeams = readBeamDirs(this.beamDirs);
+    // The bytes are in memory already: the node is asked while the compile runs.
+    const kept = this.keepOldBinaries(beforeBeams);
+    kept.catch(() => undefined);
+    let compile: CompileResult;
+    for (;;) {
+      const seen = this.saves;
+      const files = this.savedFiles.splice(0).map((f) => join(this.project.dir, f));
+      compile = await compileProject(this.project, {
+        warm: this.warm,
+        files: files.some((f) => f.endsWith('.hrl')) ? undefined : files,
+        erlang: (req) => this.session.compileErl(req),
+      });
+      if (this.saves === seen || !compile.ok) break;
+    }
+    const before = await kept;
     this.lastCompile = compile;
-    if (!compile.ok) return { compile, planned: [], libOf: () => undefined, noOldBinary: [], unreadable: [] };
+    const none = { compile, planned: [], libOf: () => undefined, noOldBinary: [], unreadable: [], loaded: new Map(), loadedUnder: [] };
+    if (!compile.ok) return none;
     if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;
     const after = readBeamDirs(this.beamDirs);
     this.lastBuild = after;
-    const loaded = await this.loadedInfos([...after.modules.keys()]);
-    const under = (termToJson(await this.session.bridge.agent('loaded_under', [this.beamDirs.map((d) => Buffer.from(d))])) as string[]) ?? [];
     const appOfDir = new Map(this.beamDirs.flatMap((d) => {
       const app = existsSync(d) ? readdirSync(d).find((f) => f.endsWith('.app')) : undefined;
       return app ? [[d, app.slice(0, -'.app'.length)] as const] : [];
     }));
-    const appModules = new Map(
-      appOfDir.size
-        ? (termToJson(await this.session.bridge.agent('app_modules', [[...new Set(appOfDir.values())].map(atom)])) as Array<{ app: string; modules: string[] | null }>).map((a) => [a.app, a.modules])
-        : [],
-    );
+    const facts = await this.session.buildFacts([...after.modules.keys()], this.beamDirs, [...new Set(appOfDir.values())]);
+    const loaded = new Map(facts.infos.map((i) => [i.module, i]));
+    const appModules = new Map(facts.apps.map((a) => [a.app, a.modules]));
     const known = new Map([...appOfDir].flatMap(([d, app]) => (appModules.get(app) ? [[d, new Set(appModules.get(app))] as const] : [])));
-    const diff = diffBuild(before, after, loaded, under, known);
-    const appup = await this.appup();
+    const diff = diffBuild(before, after, loaded, facts.under, known);
+    const appup = await projectAppups(this.project, this.beamDirs, (f) => this.session.consult(f), () => this.runningApps());
     const withAppup = (p: PlannedModule): PlannedModule => {
       const a = appup.get(p.module);
       return a ? { ...p, instruction: a.instruction, extra: a.extra, depMods: a.depMods, fromAppup: true } : p;
@@ -204,56 +175,25 @@ export class UpgradeEngine {
       const d = b && dirname(b.file);
       return d && appOfDir.has(d) && vsnOf.has(d) ? { app: appOfDir.get(d)!, vsn: vsnOf.get(d)! } : undefined;
     };
-    return { compile, diff, planned, libOf, noOldBinary, unreadable: after.errors };
+    const planLoaded = new Map(diff.changed.map(({ beam, loaded: l }) => [beam.module, l]));
+    // A deleted module's running binary is kept too, so that an undo can load it back.
+    if (diff.deleted.length) for (const [m, l] of await this.session.moduleInfos(diff.deleted)) planLoaded.set(m, l);
+    return { compile, build: after, diff, planned, libOf, noOldBinary, unreadable: after.errors, loaded: planLoaded, loadedUnder: facts.under };
   }
 
-  /**
-   * The project's .appup files, one per application (its folder under apps/, then the project's
-   * own src/ and priv/, then the build's ebin folders; the first found for an app wins), read on
-   * the bridge; empty without any.
-   */
-  private async appup(): Promise<Map<string, AppupEntry>> {
-    const found = new Map<string, string>();
-    for (const dir of [...appupHomes(this.project), ...this.beamDirs]) {
-      if (!existsSync(dir)) continue;
-      for (const f of readdirSync(dir)) {
-        const app = f.endsWith('.appup') ? f.slice(0, -'.appup'.length) : undefined;
-        if (app && !found.has(app)) found.set(app, join(dir, f));
-      }
-    }
-    const out = new Map<string, AppupEntry>();
-    if (found.size === 0) return out;
-    const running = new Map((await this.session.status()).applications.map((a) => [a.name, a.vsn]));
-    for (const [app, file] of found) {
-      for (const [m, e] of appupInstructions(await this.session.bridge.consult(file), running.get(app) ?? null)) out.set(m, e);
-    }
-    return out;
+  private async runningApps(): Promise<Map<string, string>> {
+    return new Map((await this.session.status()).applications.map((a) => [a.name, a.vsn]));
   }
 
   /** What a release of this plan would do that the developer may not expect. */
-  private async warnings(p: Prepared, users: WarningInputs['users']): Promise<PlanWarning[]> {
+  private async warnings(p: Prepared, plan: PlanReply): Promise<PlanWarning[]> {
     return planWarnings({
       modules: p.planned,
-      users,
+      users: plan.users,
       noOldBinary: p.noOldBinary,
       loadedBehaviours: new Map(p.diff?.changed.map(({ beam, loaded }) => [beam.module, loaded.behaviours ?? []])),
-      appFiles: await this.appFiles(p.planned),
+      appFiles: await appFilesOf(p.planned, (f) => this.session.consult(f)),
     });
-  }
-
-  /** The `.app` beside each new beam (mix, rebar3 and an erlc ebin/ with one), read on the bridge. */
-  private async appFiles(planned: PlannedModule[]): Promise<Map<string, AppFile>> {
-    const out = new Map<string, AppFile>();
-    for (const dir of new Set(planned.flatMap((m) => (m.beam ? [dirname(m.beam.file)] : [])))) {
-      const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.app')) : undefined;
-      if (!file) continue;
-      try {
-        out.set(dir, { app: file.replace(/\.app$/, ''), ...readAppFile(await this.session.bridge.consult(join(dir, file))) });
-      } catch {
-        // An unreadable .app is the build's to report; what we use it for are hints.
-      }
-    }
-    return out;
   }
 
   /**
@@ -264,67 +204,15 @@ export class UpgradeEngine {
     return this.serial(async () => {
       const p = await this.prepare();
       if (!p.compile.ok) throw new CompileError(`${compileFailure(p.compile)}. Fix it and generate again.`);
-      const apps = await this.appFiles(p.planned);
-      const running = new Map((await this.session.status()).applications.map((a) => [a.name, a.vsn]));
-      const byApp = new Map<string, { file: AppFile; modules: PlannedModule[] }>();
-      for (const m of p.planned) {
-        // A deleted module has no beam left: it belongs to the project's only application, if one.
-        const file = m.beam ? apps.get(dirname(m.beam.file)) : apps.size === 1 ? [...apps.values()][0] : undefined;
-        if (!file) continue;
-        const entry = byApp.get(file.app) ?? { file, modules: [] };
-        entry.modules.push(m);
-        byApp.set(file.app, entry);
-      }
-      return [...byApp.values()].map(({ file, modules }) => {
-        const toVsn = file.vsn ?? '0';
-        const fromVsn = running.get(file.app) ?? toVsn;
-        return {
-          app: file.app,
-          path: join(appupHomes(this.project, file.app)[0]!, `${file.app}.appup`),
-          fromVsn,
-          toVsn,
-          modules: modules.map((m) => m.module),
-          text: formatAppup({ app: file.app, node: this.node, fromVsn, toVsn, modules }),
-        };
-      });
+      const apps = await appFilesOf(p.planned, (f) => this.session.consult(f));
+      return generatedAppups({ project: this.project, node: this.node, planned: p.planned, apps, running: await this.runningApps() });
     });
   }
 
-  /** The request the agent's upgrade, plan and rollback take. */
-  private async agentRequest(p: Prepared, opts: UpgradeOptions) {
-    const loaded = new Map(p.diff?.changed.map(({ beam, loaded: l }) => [beam.module, l]) ?? []);
-    // A deleted module's running binary is kept too, so that an undo can load it back.
-    if (p.diff?.deleted.length) for (const [m, l] of await this.loadedInfos(p.diff.deleted)) loaded.set(m, l);
-    const blocks = scriptBlocks(p.planned);
-    return {
-      modules: p.planned.map((m) => {
-        const l = loaded.get(m.module);
-        const old = l?.md5 ? this.store.get(l.md5) : undefined;
-        return {
-          module: atom(m.module),
-          instruction: atom(m.instruction),
-          ...(m.beam ? { binary: m.beam.binary, file: new Charlist(m.beam.file) } : {}),
-          ...(old ? { old_binary: old, old_file: new Charlist(l?.file ?? m.beam?.file ?? m.module) } : {}),
-          extra: m.extra ?? [],
-        };
-      }),
-      blocks: blocks.map((b) => b.map((m) => atom(m.module))),
-      mode: atom(opts.mode ?? 'release'),
-      on_failure: atom(opts.onFailure ?? 'rollback'),
-      parallel: opts.parallel ?? false,
-      suspend_timeout: opts.suspendTimeoutMs ?? 5000,
-      code_change_timeout: opts.codeChangeTimeoutMs ?? 5000,
-      deadline: deadlineMs(opts, blocks.length),
-      hooks: {
-        pause_after_suspend: opts.pauseAfterSuspendMs ?? 0,
-        pause_after_load: opts.pauseAfterLoadMs ?? 0,
-        pause_mid_code_change: opts.pauseMidCodeChangeMs ?? 0,
-      },
-    };
-  }
-
-  private upgradeCall(fn: 'plan' | 'upgrade', req: Record<string, unknown>, timeoutMs: number) {
-    return upgradeCall(this.session, fn, req, timeoutMs);
+  /** The plan call, with the project's modules so that its one scan of the node serves the checks after the upgrade too. */
+  private planOnNode(p: Prepared, opts: UpgradeOptions) {
+    const req = upgradeRequest(p.planned, p.loaded, this.store, opts);
+    return { req, plan: this.session.plan(req, [...(p.build?.modules.keys() ?? [])]) };
   }
 
   /** Compile, diff and plan; nothing on the node changes. */
@@ -351,41 +239,34 @@ export class UpgradeEngine {
       const elsewhere = notThisProject(p, this.project.dir, this.node);
       if (elsewhere) return { ...base, warnings: [{ module: '', code: 'project-not-loaded', message: elsewhere }] };
       if (!p.compile.ok || p.planned.length === 0) return base;
-      const r = termToJson(await this.upgradeCall('plan', await this.agentRequest(p, opts), 60_000)) as unknown as {
-        reach: UpgradePlan['reach'];
-        missed: UpgradePlan['missed'];
-        kills: UpgradePlan['kills'];
-        users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
-        versions: ModuleChange[];
-        facts: NodeFacts;
-      };
+      const r = await this.planOnNode(p, opts).plan;
       return {
         ...base,
         modules: r.versions,
         reach: r.reach,
         missed: r.missed,
         kills: r.kills,
-        warnings: await this.warnings(p, r.users),
-        pitfalls: await this.checks(p, r.facts),
+        warnings: await this.warnings(p, r),
+        pitfalls: await this.checks(p, r),
       };
     });
   }
 
   /** The whole save-to-upgraded path. Throws only when it could not run at all. */
-  /** `onTurn` runs when this upgrade's turn in the queue comes, before it compiles. */
-  upgrade(opts: UpgradeOptions = {}, onTurn: () => void = () => undefined): Promise<UpgradeReport> {
+  upgrade(opts: UpgradeOptions = {}, hooks: UpgradeHooks = {}): Promise<UpgradeReport> {
     return this.serial(async () => {
-      onTurn();
+      hooks.onTurn?.();
       const started = Date.now();
       const p = await this.prepare();
       const report = emptyReport(this.node, opts, p.compile);
+      const done = () => summarize(report, Date.now() - started);
       if (!p.compile.ok) {
         report.error = compileFailure(p.compile);
-        return summarize(report, Date.now() - started);
+        return done();
       }
       if (p.unreadable.length) {
         report.error = `cannot read ${p.unreadable.map((u) => `${u.file} (${u.error})`).join(', ')}: nothing was pushed. Rebuild the project (mix compile --force) and save again.`;
-        return summarize(report, Date.now() - started);
+        return done();
       }
       Object.assign(report, {
         unchanged: p.diff!.unchanged,
@@ -397,43 +278,56 @@ export class UpgradeEngine {
       const elsewhere = notThisProject(p, this.project.dir, this.node);
       if (elsewhere) {
         report.error = elsewhere;
-        return summarize(report, Date.now() - started);
+        return done();
       }
       if (p.planned.length === 0) {
         report.ok = true;
-        return summarize(report, Date.now() - started);
+        return done();
       }
       const planStart = Date.now();
-      const req = await this.agentRequest(p, opts);
-      const planned = termToJson(await this.upgradeCall('plan', req, 60_000)) as unknown as {
-        users: Array<{ pid: string; name: string | null; module: string; callback: string | null }>;
-        versions: ModuleChange[];
-        facts: NodeFacts;
-      };
-      report.modules = planned.versions;
-      report.warnings = await this.warnings(p, planned.users);
+      const { req, plan: asked } = this.planOnNode(p, opts);
+      const plan = await asked;
+      report.modules = plan.versions;
+      report.warnings = await this.warnings(p, plan);
       // The pitfall checks on this plan, against the node as it runs: before anything is loaded.
-      report.pitfalls = await this.checks(p, planned.facts);
+      report.pitfalls = await this.checks(p, plan);
       report.timings.planMs = Date.now() - planStart;
       const risky = report.pitfalls.filter((x) => x.risk);
       if (opts.holdRisky && risky.length) {
         report.held = risky;
-        return summarize(report, Date.now() - started);
+        hooks.scanned?.(plan.scan);
+        return done();
       }
-      const r = termToJson(await this.upgradeCall('upgrade', req, agentTimeout(opts, req.blocks.length))) as Record<string, unknown>;
-      const merged = mergeAgentReport(report, r);
-      const funs = (r.storedFuns as Array<{ pid: string; name: string | null; module: string }>) ?? [];
-      if (funs.length) merged.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: funs }));
-      return summarize(merged, Date.now() - started);
+      const r = await this.session.upgrade({ ...req, scan: plan.scan });
+      mergeUpgradeReply(report, r);
+      if (r.storedFuns?.length) report.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: r.storedFuns }));
+      // The scan still holds the processes, unless the load killed some (their restarts are new).
+      if (!report.killed.length) hooks.scanned?.(plan.scan);
+      return done();
     });
   }
 
-  /** The pitfalls of the planned modules, found against the node as it runs now. */
-  private async checks(p: Prepared, facts: NodeFacts): Promise<UpgradePitfall[]> {
+  /** What the pitfall checks read of this project, with what the caller already knows of the node. */
+  pitfallSource(known: Partial<PitfallSource> = {}): PitfallSource {
+    return {
+      gateway: this.session,
+      projectDir: this.project.dir,
+      beamDirs: this.beamDirs,
+      store: this.store,
+      compile: this.lastCompile,
+      build: this.lastBuild,
+      ...known,
+    };
+  }
+
+  /** The pitfalls of the planned modules, found against the node as the plan saw it. */
+  private async checks(p: Prepared, plan: PlanReply): Promise<UpgradePitfall[]> {
     const planned = new Set(p.planned.map((m) => m.module));
-    const { pitfalls } = analyze(await gatherPitfallInput(this, planned, facts));
-    return pitfalls
-      .filter((x) => x.module && planned.has(x.module))
+    const input = await gatherPitfallInput(
+      this.pitfallSource({ compile: p.compile, build: p.build, only: planned, facts: plan.facts, oldCode: plan.oldCode, loadedUnder: p.loadedUnder }),
+    );
+    return analyze(input)
+      .pitfalls.filter((x) => x.module && planned.has(x.module))
       .map((x) => ({
         code: x.code,
         module: x.module ?? null,
@@ -447,12 +341,10 @@ export class UpgradeEngine {
 
   /** The project's modules as built vs as loaded, and who still runs old code (the Modules view). */
   async modules(): Promise<ModuleRow[]> {
-    const beams = readBeamDirs(this.beamDirs);
-    const loaded = await this.loadedInfos([...beams.modules.keys()]);
-    const withOld = [...loaded.values()].filter((l) => l.oldCode).map((l) => atom(l.module));
-    const users = withOld.length
-      ? (termToJson(await this.session.bridge.agent('old_code_users', [withOld])) as unknown as Array<ProcessRef>)
-      : [];
+    // The beams the last save read, unless the folders changed since (a build outside the editor).
+    const beams = this.lastBuild && !writtenSince(this.lastBuild, this.beamDirs) ? this.lastBuild : readBeamDirs(this.beamDirs);
+    const loaded = await this.session.moduleInfos([...beams.modules.keys()]);
+    const users = await this.session.oldCodeUsers([...loaded.values()].filter((l) => l.oldCode).map((l) => l.module));
     return [...beams.modules.values()]
       .map((b): ModuleRow => {
         const l = loaded.get(b.module);
@@ -482,39 +374,4 @@ function notThisProject(p: Prepared, dir: string, node: string): string | undefi
   const n = d.notLoaded.length + d.added.length;
   if (n === 0) return undefined;
   return `None of the ${n} modules built from ${dir} is loaded in ${node}: is this the project the node runs? Nothing was pushed.`;
-}
-
-function mergeAgentReport(report: UpgradeReport, r: Record<string, unknown>): UpgradeReport {
-  const t = (r.timings ?? {}) as Record<string, number>;
-  report.ok = r.ok === true;
-  report.pushed = r.pushed === true;
-  report.rolledBack = r.rolledBack === true;
-  report.error = (r.error as string | null) ?? null;
-  report.errorDetail = (r.errorDetail as string | null) ?? null;
-  report.errorProcess = (r.errorProcess as ProcessRef | null) ?? null;
-  report.errorFrames = (r.errorFrames as UpgradeReport['errorFrames']) ?? [];
-  // A runner that died reports no modules of its own: the ones asked for are what it found.
-  report.modules = (r.modules as ModuleChange[]) ?? report.modules;
-  report.blocks = (r.blocks as string[][]) ?? [];
-  report.undo = (r.undo as UpgradeReport['undo']) ?? null;
-  report.processes = (r.processes as UpgradeReport['processes']) ?? [];
-  report.missed = (r.missed as UpgradeReport['missed']) ?? [];
-  report.killed = (r.killed as UpgradeReport['killed']) ?? [];
-  report.oldCode = (r.oldCode as UpgradeReport['oldCode']) ?? [];
-  report.unpurged = (r.unpurged as string[]) ?? [];
-  Object.assign(report.timings, {
-    suspendMs: t.suspendMs ?? 0,
-    loadMs: t.loadMs ?? 0,
-    codeChangeMs: t.codeChangeMs ?? 0,
-    resumeMs: t.resumeMs ?? 0,
-    purgeMs: t.purgeMs ?? 0,
-    softPurgeMs: t.softPurgeMs ?? 0,
-    maxSuspendedMs: t.maxSuspendedMs ?? 0,
-  });
-  if (!report.ok && report.processes.some((p) => p.codeChange === 'error')) {
-    report.release =
-      'A real install_release would have stopped at this code_change failure ({code_change_failed, Pid, Mod, Vsn, Reason}), ' +
-      'left the processes suspended, and restarted the node onto the old release.';
-  }
-  return report;
 }

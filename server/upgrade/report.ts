@@ -1,8 +1,8 @@
 // The upgrade report's frame, and the one line that sums it up.
 import type { CompileResult } from '../compile/compile';
-import type { KilledProcess, RollbackReport, UpgradeReport } from '../protocol';
+import type { KilledProcess, RollbackReport, UpgradeOptions, UpgradeReport } from '../protocol';
+import type { RollbackReply, UpgradeReply } from '../runtime/replies';
 import { killText, moduleName, vsnText } from '../text/names';
-import type { UpgradeOptions } from './engine';
 
 export function emptyReport(node: string, opts: UpgradeOptions, compile: CompileResult): UpgradeReport {
   const mode = opts.mode ?? 'release';
@@ -87,4 +87,63 @@ export function rollbackSummary(r: RollbackReport): string {
   if (r.needsConfirmation) return `Rollback not done: it would kill ${(r.kills ?? []).map(killText).join('; ')}`;
   if (!r.ok) return `Rollback failed: ${r.error ?? 'unknown error'}`;
   return `Rolled back ${count(r.modules.length, 'module', 'modules')}, ${count(r.processes.length, 'process', 'processes')} in ${r.totalMs} ms${kills(r.killed)}`;
+}
+
+/** The runner's reply into the report; a runner that died reports no modules of its own, so the ones asked for stay. */
+export function mergeUpgradeReply(report: UpgradeReport, r: UpgradeReply): UpgradeReport {
+  const t = r.timings ?? {};
+  Object.assign(report, {
+    ok: r.ok === true,
+    pushed: r.pushed === true,
+    rolledBack: r.rolledBack === true,
+    error: r.error ?? null,
+    errorDetail: r.errorDetail ?? null,
+    errorProcess: r.errorProcess ?? null,
+    errorFrames: r.errorFrames ?? [],
+    modules: r.modules ?? report.modules,
+    blocks: r.blocks ?? [],
+    undo: r.undo ?? null,
+    processes: r.processes ?? [],
+    missed: r.missed ?? [],
+    killed: r.killed ?? [],
+    oldCode: r.oldCode ?? [],
+    unpurged: r.unpurged ?? [],
+  });
+  Object.assign(report.timings, {
+    suspendMs: t.suspendMs ?? 0,
+    loadMs: t.loadMs ?? 0,
+    codeChangeMs: t.codeChangeMs ?? 0,
+    resumeMs: t.resumeMs ?? 0,
+    purgeMs: t.purgeMs ?? 0,
+    softPurgeMs: t.softPurgeMs ?? 0,
+    maxSuspendedMs: t.maxSuspendedMs ?? 0,
+  });
+  if (!report.ok && report.processes.some((p) => p.codeChange === 'error')) {
+    report.release =
+      'A real install_release would have stopped at this code_change failure ({code_change_failed, Pid, Mod, Vsn, Reason}), ' +
+      'left the processes suspended, and restarted the node onto the old release.';
+  }
+  return report;
+}
+
+export function rollbackReport(node: string, r: RollbackReply): RollbackReport {
+  const report: RollbackReport = {
+    ok: r.ok === true,
+    node,
+    error: r.error ?? null,
+    modules: r.modules ?? [],
+    processes: r.processes ?? [],
+    refused: r.refused ?? [],
+    snapshotAgeMs: r.snapshotAgeMs ?? null,
+    needsConfirmation: r.needsConfirmation === true,
+    kills: r.kills ?? [],
+    killed: r.killed ?? [],
+    notSuspended: r.notSuspended ?? [],
+    oldCode: r.oldCode ?? [],
+    totalMs: r.timings?.totalMs ?? 0,
+    summary: '',
+  };
+  if (report.error === 'no_upgrade_to_roll_back') report.error = `${node} has no upgrade to roll back (none since it started, or it was already rolled back).`;
+  report.summary = rollbackSummary(report);
+  return report;
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, cpSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UpgradeReport } from '../../server/protocol';
-import { NodeSession } from '../../server/runtime/session';
+import { NodeGateway } from '../../server/runtime/gateway';
 import { UpgradeEngine } from '../../server/upgrade/engine';
 import { cli, loadedMd5, onNode, run, startNode, startUpgrade, stateOf, suspendedInSampleApp, TestNode, writeSource, withTestNode } from '../helpers';
 import { COUNTER, COUNTER_V2 } from '../node/sources';
@@ -140,7 +140,7 @@ test('the node is killed mid-upgrade: the CLI says so, and the next attach to th
 
 test('two upgrades race (a save while one runs): they are serialised and the last saved code wins', () =>
   withNode(async (node) => {
-    const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+    const s = await NodeGateway.attach({ node: node.name, cookieFile: node.cookieFile });
     const engine = new UpgradeEngine(s, node.dir, { warm: true });
     try {
       await engine.keepOldBinaries();

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GeneratedAppup, RollbackReport, UpgradePlan, UpgradeReport } from '../../server/protocol';
-import { NodeSession } from '../../server/runtime/session';
+import { NodeGateway } from '../../server/runtime/gateway';
 import { rollbackLast } from '../../server/upgrade/rollback';
 import { cli, loadedMd5, onNode, startUpgrade, TestNode, until, withSampleVariant, writeSource } from '../helpers';
 import { ACCEPTOR, acceptorSource, TALLY, TALLY_WORKER, TALLY_WORKERS, tallySource, tallyWorkerSource, withTally } from '../node/sources';
@@ -217,7 +217,7 @@ test('a rollback that would kill processes still in old code changes nothing unt
     assert.equal((await json<UpgradeReport>(node, 'upgrade')).code, 0);
     const md5 = await loadedMd5(node, 'Elixir.SampleApp.Acceptor');
     const acceptor = await onNode(node, `pid_to_list(whereis(sample_acceptor))`);
-    const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+    const s = await NodeGateway.attach({ node: node.name, cookieFile: node.cookieFile });
     try {
       // The acceptor loops in the old code, which loading the old binary back purges.
       const asked = await rollbackLast(s, { confirmKills: false });

@@ -96,12 +96,11 @@ test('state prints one process state on the node, in Elixir or Erlang syntax, cu
 });
 
 test('output printed by code run on the node for us does not corrupt the bridge', async () => {
-  const { NodeSession } = await import('../../server/runtime/session');
-  const { atom } = await import('../../server/beam/term');
-  const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+  const { NodeGateway } = await import('../../server/runtime/gateway');
+  const s = await NodeGateway.attach({ node: node.name, cookieFile: node.cookieFile });
   try {
     // A remote call's io goes to the caller's group leader: the bridge's, whose stdout is our frames.
-    await s.bridge.call(atom('io'), atom('format'), [Buffer.from('Compiling 1 file (.ex)~n')], 5000);
+    await s.rpc('io', 'format', [Buffer.from('Compiling 1 file (.ex)~n')], 5000);
     const st = await s.status();
     assert.equal(st.node, node.name);
   } finally {

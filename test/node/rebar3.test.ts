@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { compileProject } from '../../server/compile/compile';
 import { parseErlcOutput } from '../../server/compile/diagnostics';
 import { detectProject } from '../../server/compile/project';
-import { NodeSession } from '../../server/runtime/session';
+import { NodeGateway } from '../../server/runtime/gateway';
 import { UpgradeEngine } from '../../server/upgrade/engine';
 import { loadedMd5, loopbackEnv, onNode, run, startRebarNode } from '../helpers';
 import { which } from '../../server/runtime/erlangBuild';
@@ -42,7 +42,7 @@ test("rebar3's own output, coloured or not, gives diagnostics filed under the re
 
 test('a saved module of a rebar3 project is compiled warm in the bridge and upgraded; its #state{} record survives', { skip }, async () => {
   const node = await startRebarNode('rebar_pool', 'rebar_pool');
-  const s = await NodeSession.attach({ node: node.name, cookieFile: node.cookieFile });
+  const s = await NodeGateway.attach({ node: node.name, cookieFile: node.cookieFile });
   const engine = new UpgradeEngine(s, node.dir);
   try {
     await onNode(node, `{ok, _} = rebar_pool:checkout(), {ok, _} = rebar_pool:checkout(), {ok, _} = rebar_pool:checkout(), ok`);
