@@ -3,13 +3,14 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { GeneratedAppup, RollbackParams, RollbackReport, UpgradePlan, UpgradeReport } from '../server/protocol';
+import type { RollbackParams } from '../server/protocol';
 import { GenerateAppupRequest, PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
-import { printPlan, printRollback } from '../server/cli/printReport';
+import { printPlan, printRollback } from '../server/text/printReport';
 import { killText, processName } from '../server/text/names';
 import { config } from './config';
 import { Ctx } from './ctx';
 import { localNodes } from './debug/launch';
+import { ServerStoppedError } from './client';
 import { StateDocuments, STATE_SCHEME } from './stateDocument';
 import type { LiveNode } from './views/liveTree';
 
@@ -36,12 +37,13 @@ async function openText(ctx: Ctx, title: string, content: string, language = 'pl
   return doc;
 }
 
-/** Runs a request-backed command; a failure becomes an error message, not an exception. */
+/** Runs a request-backed command; a failure becomes an error message (with Restart when the server is down), not an exception. */
 async function shown<T>(fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (e) {
-    void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`);
+    const restart = e instanceof ServerStoppedError ? ['Restart Server'] : [];
+    void vscode.window.showErrorMessage(`BEAM Live: ${(e as Error).message}`, ...restart).then((pick) => pick && vscode.commands.executeCommand('beamLive.restartServer'));
     return undefined;
   }
 }
@@ -121,7 +123,7 @@ export const COMMANDS: Record<string, Command> = {
     // The report reaches the Upgrades view through beamLive/upgradeFinished, like a save's.
     run: (ctx) => () =>
       shown(async () => {
-        const r = await ctx.request<UpgradeReport>(UpgradeNowRequest.type.method);
+        const r = await ctx.request(UpgradeNowRequest.type);
         // A failed upgrade is said by the report's handler, on save as here; a skip only here.
         if (!r.ok && !r.pushed) void vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`, 'Show Upgrades').then((p) => p && vscode.commands.executeCommand('beamLive.upgrades.focus'));
         return r;
@@ -131,7 +133,7 @@ export const COMMANDS: Record<string, Command> = {
     needsNode: true,
     run: (ctx) => () =>
       shown(async () => {
-        const plan = await ctx.request<UpgradePlan>(PlanRequest.type.method);
+        const plan = await ctx.request(PlanRequest.type);
         return openText(ctx, `Upgrade plan for ${plan.node}`, `Upgrade plan for ${plan.node} (mode ${plan.mode}); nothing has been changed on the node.\n\n${lines((o) => printPlan(plan, o))}`);
       }),
   },
@@ -140,7 +142,7 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx) => () =>
       shown(async () => {
         const params: RollbackParams = { confirmKills: false };
-        let r = await ctx.request<RollbackReport>(RollbackRequest.type.method, params);
+        let r = await ctx.request(RollbackRequest.type, params);
         if (r.needsConfirmation) {
           // Loading the old code back kills whoever still runs code older than it: ask, naming them.
           const go = 'Roll Back Anyway';
@@ -151,7 +153,7 @@ export const COMMANDS: Record<string, Command> = {
           );
           if (pick !== go) return r;
           params.confirmKills = true;
-          r = await ctx.request<RollbackReport>(RollbackRequest.type.method, params);
+          r = await ctx.request(RollbackRequest.type, params);
         }
         if (r.refused.length) {
           // A down clause is missing for a state the upgrade changed: the snapshot only on request.
@@ -163,7 +165,7 @@ export const COMMANDS: Record<string, Command> = {
             { modal: true, detail: `Restoring the snapshot taken at the upgrade (${age} s ago) drops what these processes did since.` },
             restore,
           );
-          if (pick === restore) r = await ctx.request<RollbackReport>(RollbackRequest.type.method, { ...params, restoreSnapshot: true });
+          if (pick === restore) r = await ctx.request(RollbackRequest.type, { ...params, restoreSnapshot: true });
         }
         ctx.output.appendLine(lines((o) => printRollback(r, o, o)));
         ctx.onRollback(r);
@@ -186,7 +188,7 @@ export const COMMANDS: Record<string, Command> = {
     // replaced when the developer says so.
     run: (ctx) => () =>
       shown(async () => {
-        const appups = await ctx.request<GeneratedAppup[]>(GenerateAppupRequest.type.method);
+        const appups = await ctx.request(GenerateAppupRequest.type);
         if (appups.length === 0) {
           void vscode.window.showInformationMessage('BEAM Live: no module changed against the node, so there is no .appup to generate.');
           return appups;
@@ -244,6 +246,13 @@ export const COMMANDS: Record<string, Command> = {
       void vscode.window.setStatusBarMessage(`BEAM Live: upgrade on save ${next}`, 3000);
       return next;
     },
+  },
+  'beamLive.restartServer': {
+    run: (ctx) => () =>
+      shown(async () => {
+        await ctx.restart();
+        void vscode.window.setStatusBarMessage('BEAM Live: language server restarted', 3000);
+      }),
   },
   'beamLive.statusMenu': {
     // The status item's click: the actions that apply now, as VS Code's own items do.

@@ -3,7 +3,7 @@
 // as long as the client (its notification handlers).
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient } from 'vscode-languageclient/node';
+import { LanguageClient, RequestType, RequestType0, State } from 'vscode-languageclient/node';
 import {
   AttachRequest,
   DetachRequest,
@@ -22,7 +22,7 @@ import {
   UpgradeReport,
   UpgradeStartedNotification,
 } from '../server/protocol';
-import { createClient } from './client';
+import { createClient, ServerStoppedError } from './client';
 import { config } from './config';
 import { CookieStore } from './cookies';
 import { BeamLiveAdapter, BeamLiveConfigurationProvider, DebugHost } from './debug/adapter';
@@ -58,8 +58,8 @@ export class Ctx implements DebugHost {
       pageSize: () => config.pageSize(),
       annotations: () => this.annotations,
     });
-    this.modules = new ModulesTree(() => this.request(ModulesRequest.type.method), () => this.status.attached);
-    this.states = new StateDocuments((process, syntax) => this.request(ProcessStateRequest.type.method, { process, syntax }));
+    this.modules = new ModulesTree(() => this.request(ModulesRequest.type), () => this.status.attached);
+    this.states = new StateDocuments((process, syntax) => this.request(ProcessStateRequest.type, { process, syntax }));
     this.liveView = vscode.window.createTreeView('beamLive.live', { treeDataProvider: this.live, showCollapseAll: true });
     const upgradesView = vscode.window.createTreeView('beamLive.upgrades', { treeDataProvider: this.upgrades });
     this.upgrades.attachView(upgradesView);
@@ -88,8 +88,20 @@ export class Ctx implements DebugHost {
   }
 
   async start(): Promise<void> {
-    const client = createClient(this.extension, this.output);
+    const client = createClient(this.extension, this.output, (why) => this.statusItem.serverStopped(why));
     this.clientScope.push(
+      // Stopped for good (it crashed too often, or failed to start): say so where the user looks.
+      client.onDidChangeState((e) => {
+        if (e.newState === State.Stopped) {
+          this.status = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
+          void vscode.commands.executeCommand('setContext', 'beamLive.attached', false);
+          this.statusItem.serverStopped();
+          this.live.refresh();
+          this.modules.refresh();
+        } else if (e.newState === State.Running) {
+          this.statusItem.update(this.status);
+        }
+      }),
       client.onNotification(StatusNotification.type, (s) => this.onStatus(s)),
       client.onNotification(UpgradeStartedNotification.type, (p) => {
         this.output.appendLine(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`);
@@ -108,14 +120,23 @@ export class Ctx implements DebugHost {
     this.client = undefined;
   }
 
-  /** Sends a request to the server; "not running" is said plainly, not as a stack trace. */
-  async request<R>(method: string, params?: unknown): Promise<R> {
-    if (!this.client?.isRunning()) throw new Error('The BEAM Live language server is not running. Check Output › BEAM Live.');
-    return params === undefined ? this.client.sendRequest<R>(method) : this.client.sendRequest<R>(method, params);
+  /** Sends a request to the server; "not running" is said plainly (with the way to restart it), not as a stack trace. */
+  request<R>(type: RequestType0<R, void>): Promise<R>;
+  request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R>;
+  async request<P, R>(type: RequestType0<R, void> | RequestType<P, R, void>, params?: P): Promise<R> {
+    if (!this.client?.isRunning()) throw new ServerStoppedError();
+    return type instanceof RequestType0 ? this.client.sendRequest(type) : this.client.sendRequest(type, params as P);
+  }
+
+  /** Stops the language server if it runs, and starts it again (the Restart action). */
+  async restart(): Promise<void> {
+    await this.stopClient();
+    this.onStatus({ attached: false, node: null, otpRelease: null, state: 'detached', message: null });
+    await this.start();
   }
 
   private page(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>> {
-    return this.request(ProcessesRequest.type.method, p);
+    return this.request(ProcessesRequest.type, p);
   }
 
   private onStatus(s: StatusParams): void {
@@ -184,7 +205,7 @@ export class Ctx implements DebugHost {
   async attach(node: string, nameType?: 'sname' | 'name', cookieFile?: string): Promise<void> {
     cookieFile ||= (await this.cookies.fileFor(node)) || config.cookieFile() || undefined;
     try {
-      await this.request(AttachRequest.type.method, { node, nameType, cookieFile });
+      await this.request(AttachRequest.type, { node, nameType, cookieFile });
     } catch (e) {
       if ((e as { data?: { code?: string } }).data?.code !== NEEDS_CONFIRMATION) {
         this.cookies.removeFile(node);
@@ -196,11 +217,11 @@ export class Ctx implements DebugHost {
         this.cookies.removeFile(node);
         throw new Error(`Not attached to ${node}.`);
       }
-      await this.request(AttachRequest.type.method, { node, nameType, cookieFile, confirmed: true });
+      await this.request(AttachRequest.type, { node, nameType, cookieFile, confirmed: true });
     }
   }
   async detach(): Promise<void> {
-    await this.request(DetachRequest.type.method);
+    await this.request(DetachRequest.type);
     this.cookies.removeFiles();
   }
   onUpgrade(listener: (r: UpgradeReport) => void): vscode.Disposable {

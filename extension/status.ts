@@ -15,8 +15,22 @@ export class StatusItem implements vscode.Disposable {
     this.item.show();
   }
 
+  /** The language server is down: nothing else the item says is true any more. */
+  serverStopped(why?: string): void {
+    this.item.text = '$(error) BEAM: server stopped';
+    this.item.accessibilityInformation = { label: 'BEAM Live: the language server stopped' };
+    this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+    this.item.command = { title: 'Restart', command: 'beamLive.restartServer' };
+    const md = new vscode.MarkdownString(undefined, true);
+    md.isTrusted = { enabledCommands: ['beamLive.restartServer', 'beamLive.showLog'] };
+    md.appendMarkdown(`**BEAM Live**: the language server stopped${why ? ` (${escapeMd(why)})` : ''}.\n\n`);
+    md.appendMarkdown('[$(debug-restart) Restart](command:beamLive.restartServer) · [$(output) Open Log](command:beamLive.showLog)');
+    this.item.tooltip = md;
+  }
+
   update(s: StatusParams = this.last): void {
     this.last = s;
+    this.item.command = 'beamLive.statusMenu';
     const mode = this.upgradeOnSave();
     const icon = s.state === 'upgrading' || s.state === 'compiling' ? '$(sync~spin)' : s.attached ? '$(debug-alt)' : '$(debug-disconnect)';
     const head = s.attached ? `BEAM: ${s.node}` : 'BEAM: not attached';

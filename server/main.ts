@@ -5,6 +5,7 @@ import { createConnection, DidChangeConfigurationNotification, ProposedFeatures,
 import {
   AttachRequest,
   DetachRequest,
+  IdleRequest,
   ModulesRequest,
   GenerateAppupRequest,
   PlanRequest,
@@ -34,7 +35,7 @@ connection.onInitialize((params) => {
   };
   return {
     capabilities: {
-      textDocumentSync: { openClose: false, change: TextDocumentSyncKind.None, save: { includeText: false } },
+      textDocumentSync: { openClose: false, change: TextDocumentSyncKind.None, willSave: true, save: { includeText: false } },
       codeLensProvider: { resolveProvider: false },
     },
     serverInfo: { name: 'beam-live', version: '0.1.0' },
@@ -46,11 +47,15 @@ connection.onInitialized(async () => {
   void connection.client.register(DidChangeConfigurationNotification.type, { section: 'beamLive' }).catch(() => undefined);
 });
 
+// The settings are read when they change, never on a save's path.
 connection.onDidChangeConfiguration(() => void settings?.refresh());
+
+connection.onWillSaveTextDocument(({ textDocument, reason }) => {
+  if (server && textDocument.uri.startsWith('file:')) server.saves.willSave(fileURLToPath(textDocument.uri), reason);
+});
 
 connection.onDidSaveTextDocument(async ({ textDocument }) => {
   if (!server || !textDocument.uri.startsWith('file:')) return;
-  await settings!.refresh();
   const file = fileURLToPath(textDocument.uri);
   const verdict = server.saves.onSave(file);
   if (verdict === 'not-attached') server.noteSkippedSave('not-attached');
@@ -69,6 +74,7 @@ const s = () => server!;
 connection.onRequest(AttachRequest.type, (p) => s().attach(p));
 connection.onRequest(DetachRequest.type, () => s().detach());
 connection.onRequest(UpgradeNowRequest.type, () => s().upgrade('command'));
+connection.onRequest(IdleRequest.type, () => s().saves.idle().then(() => null));
 connection.onRequest(PlanRequest.type, () => s().plan());
 connection.onRequest(ProcessesRequest.type, (p) => s().processes(p));
 connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));

@@ -306,6 +306,12 @@ export namespace UpgradeNowRequest {
   export const type = new RequestType0<UpgradeReport, void>(method);
 }
 
+/** Answers once no upgrade started by a save runs or waits (scripts, other editors' tests). */
+export namespace IdleRequest {
+  export const method = 'beamLive/idle';
+  export const type = new RequestType0<null, void>(method);
+}
+
 /** client → server: compile, diff and plan, changing nothing on the node. */
 export namespace PlanRequest {
   export const method = 'beamLive/plan';

@@ -3,7 +3,7 @@ import { UpgradeEngine } from '../upgrade/engine';
 import { rollbackLast } from '../upgrade/rollback';
 import { parse } from './args';
 import { withSession } from './attach';
-import { printPlan, printRollback, printUpgrade } from './printReport';
+import { printPlan, printRollback, printUpgrade } from '../text/printReport';
 import { UPGRADE_OPTIONS, projectDir, upgradeOptions } from './upgradeArgs';
 
 export async function planCommand(argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@ import { Debouncer } from '../save/debounce';
 import { SourceWatcher } from '../save/sourceWatcher';
 import { parse, positiveInt } from './args';
 import { attachFromArgs } from './attach';
-import { printUpgrade } from './printReport';
+import { printUpgrade } from '../text/printReport';
 import { UPGRADE_OPTIONS, projectDir, upgradeOptions } from './upgradeArgs';
 
 export async function watchCommand(argv: string[]): Promise<number> {

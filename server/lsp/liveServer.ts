@@ -74,10 +74,14 @@ export class LiveServer {
   ) {
     this.diagnostics = new DiagnosticsPublisher(conn, root);
     this.outcomes = new Outcomes(root, (module) => this.locate(module));
-    this.saves = new SaveHandler(
-      { root, upgradeOnSave: () => this.settings.value.upgradeOnSave, attached: () => !!this.session },
-      (files) => this.upgrade('save', files).then(() => undefined),
-    );
+    this.saves = new SaveHandler({
+      root,
+      upgradeOnSave: () => this.settings.value.upgradeOnSave,
+      attached: () => !!this.engine,
+      note: (files) => this.engine?.noteSaved(files),
+      uncompiled: () => !!this.engine?.uncompiledSaves.length,
+      run: () => this.upgrade('save').then(() => undefined),
+    });
   }
 
   get attached(): boolean {
@@ -194,9 +198,9 @@ export class LiveServer {
     return engine;
   }
 
-  async upgrade(trigger: 'save' | 'command', files: string[] = []): Promise<UpgradeReport> {
+  /** A save's upgrade compiles the files the save handler noted; Upgrade Now, whatever changed. */
+  async upgrade(trigger: 'save' | 'command'): Promise<UpgradeReport> {
     const engine = this.needEngine();
-    engine.noteSaved(files);
     let id = 0;
     let report: UpgradeReport;
     let scan: number | undefined;
@@ -207,6 +211,7 @@ export class LiveServer {
         { ...this.upgradeOptions(), holdRisky: trigger === 'save' && this.settings.value.holdRiskyUpgrades },
         {
           onTurn: () => {
+            const files = engine.uncompiledSaves;
             id = ++this.upgradeIds;
             void this.conn.sendNotification(UpgradeStartedNotification.type, { id, trigger, files });
             this.setStatus({ state: 'upgrading', message: files.length ? `compiling ${files.join(', ')}` : 'compiling' });

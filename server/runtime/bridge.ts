@@ -72,6 +72,8 @@ export class Bridge extends EventEmitter {
   private exited = false;
   /** Bytes received from the bridge so far: what crossed the wire, for the benchmarks. */
   bytesIn = 0;
+  /** Calls made on the node so far (the bridge's own work, a compile or a consult, not counted). */
+  nodeCalls = 0;
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -180,6 +182,7 @@ export class Bridge extends EventEmitter {
    * request map (the first argument), so that the agent's watchdog can see the bridge vanish.
    */
   async call(mod: Atom, fn: Atom, args: Encodable[], timeoutMs: number, what = `${mod.name}:${fn.name}`, watched = false): Promise<Term> {
+    this.nodeCalls++;
     // The bridge's own erpc timeout fires first; ours only catches a wedged bridge.
     const reply = await this.request(tuple(atom(watched ? 'call_watched' : 'call'), mod, fn, args as Term[], timeoutMs), timeoutMs + 2000, what);
     const r = unwrapResult(reply);

@@ -72,6 +72,11 @@ export class NodeGateway {
     return this.bridge.bytesIn;
   }
 
+  /** Round trips to the node so far, for the benchmarks. */
+  get roundTrips(): number {
+    return this.bridge.nodeCalls;
+  }
+
   /** Calls back once when the node goes down or the bridge exits; returns the way to stop listening. */
   onGone(fn: (why: 'nodedown' | 'exit') => void): () => void {
     const down = () => done('nodedown');

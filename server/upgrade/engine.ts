@@ -94,6 +94,11 @@ export class UpgradeEngine {
     this.saves++;
   }
 
+  /** The saved files no compile has taken yet. */
+  get uncompiledSaves(): string[] {
+    return [...this.savedFiles];
+  }
+
   dispose(): void {
     this.warm?.stop();
   }

@@ -85,10 +85,17 @@ suite('BEAM Live in VS Code', () => {
       'beamLive.forgetCookie': ['nobody_here@localhost'],
       'beamLive.toggleUpgradeOnSave': ['never'],
     };
-    for (const c of pkg.contributes.commands as Array<{ command: string }>) {
-      if (c.command === 'beamLive.launch') continue; // launched for real below
-      await vscode.commands.executeCommand(c.command, ...(args[c.command] ?? []));
-      if (c.command === 'beamLive.toggleUpgradeOnSave') await vscode.commands.executeCommand(c.command, 'always');
+    // Every contributed command has its handler.
+    const registered = await vscode.commands.getCommands(true);
+    const contributed = (pkg.contributes.commands as Array<{ command: string }>).map((c) => c.command);
+    assert.deepEqual(contributed.filter((c) => !registered.includes(c)), [], 'contributed without a handler');
+    for (const c of contributed) {
+      if (c === 'beamLive.launch') continue; // launched for real below
+      await vscode.commands.executeCommand(c, ...(args[c] ?? []));
+      if (c === 'beamLive.toggleUpgradeOnSave') await vscode.commands.executeCommand(c, 'always');
+      // A command that fails deep inside takes the server down or leaves a half-attached state.
+      assert.ok(a.ctx.client?.isRunning(), `the language server runs after ${c}`);
+      assert.equal(a.ctx.status.attached, false, `still not attached after ${c}`);
     }
     assert.equal(a.ctx.status.attached, false);
   });
@@ -187,7 +194,7 @@ suite('BEAM Live in VS Code', () => {
     const pkg = JSON.parse(readFileSync(join(vscode.extensions.getExtension('beam-live.beam-live')!.extensionPath, 'package.json'), 'utf8'));
     // Every command again, now attached (the ones that change the node are covered above).
     for (const c of pkg.contributes.commands as Array<{ command: string }>) {
-      if (['beamLive.launch', 'beamLive.attach', 'beamLive.detach', 'beamLive.upgradeNow', 'beamLive.rollback', 'beamLive.loadMore'].includes(c.command)) continue;
+      if (['beamLive.launch', 'beamLive.attach', 'beamLive.detach', 'beamLive.upgradeNow', 'beamLive.rollback', 'beamLive.loadMore', 'beamLive.restartServer'].includes(c.command)) continue;
       const attachedArgs: Record<string, unknown[]> = {
         'beamLive.inspectState': ['Elixir.SampleApp.Machine'],
         'beamLive.setCookie': ['nobody_here@localhost', 'not-a-real-cookie'],

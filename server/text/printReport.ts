@@ -1,7 +1,7 @@
 // Upgrade, plan and rollback reports for a terminal and the editor's text documents: module
 // names and vsns as the module's language writes them (server/text/names.ts).
 import type { RollbackReport, UpgradePitfall, UpgradePlan, UpgradeReport } from '../protocol';
-import { moduleName, processLabel, restartText, vsnText } from '../text/names';
+import { moduleName, processLabel, restartText, vsnText } from './names';
 import { formatDiagnostic } from '../compile/diagnostics';
 
 type Out = (line: string) => void;
