@@ -10,6 +10,7 @@
 
 %% ---- status ---------------------------------------------------------------------------------
 
+-spec status() -> map().
 status() ->
     #{node => node(),
       otp_release => list_to_binary(erlang:system_info(otp_release)),
@@ -23,6 +24,7 @@ status() ->
 %% Each running application's tree, walked as release_handler_1:get_supervised_procs/0 does
 %% (application master -> top supervisor -> which_children, recursively), and the processes of
 %% the project's applications that no tree reaches.
+-spec processes(map()) -> map().
 processes(Opts) ->
     Limit = maps:get(limit, Opts, infinity),
     Running = [A || {A, _, _} <- application:which_applications()],
@@ -50,21 +52,16 @@ processes(Opts) ->
 app_tree(App, Budget) ->
     Vsn = case application:get_key(App, vsn) of {ok, V} -> bin(V); _ -> undefined end,
     Base = #{application => App, vsn => Vsn},
-    case application_controller:get_master(App) of
-        Master when is_pid(Master) ->
-            case catch application_master:get_child(Master) of
-                {Root, _AppMod} when is_pid(Root) ->
-                    Mod = case catch supervisor:get_callback_module(Root) of
-                              M when is_atom(M) -> M;
-                              _ -> undefined
-                          end,
-                    {Node, B1} = node_of(Root, undefined, supervisor, [Mod], Mod, Budget),
-                    {Base#{supervisor => Node}, B1};
-                _ ->
-                    {Base#{supervisor => undefined}, Budget}
-            end;
-        _ ->
-            {Base#{supervisor => undefined}, Budget}
+    case app_root(App) of
+        undefined ->
+            {Base#{supervisor => undefined}, Budget};
+        Root ->
+            Mod = case catch supervisor:get_callback_module(Root) of
+                      M when is_atom(M) -> M;
+                      _ -> undefined
+                  end,
+            {Node, B1} = node_of(Root, undefined, supervisor, [Mod], Mod, Budget),
+            {Base#{supervisor => Node}, B1}
     end.
 
 node_of(_Pid, _Id, _Type, _Mods, _Mod, 0) ->
@@ -85,7 +82,7 @@ spend(infinity) -> infinity;
 spend(N) -> N - 1.
 
 children(Specs, Budget) ->
-    lists:foldl(
+    {Rev, B} = lists:foldl(
         fun(_, {Acc, 0}) ->
                 {Acc, 0};
            ({Id, Child, Type, Mods}, {Acc, B}) when is_pid(Child) ->
@@ -94,13 +91,14 @@ children(Specs, Budget) ->
                           _ -> undefined
                       end,
                 {Node, B1} = node_of(Child, show(Id), Type, Mods, Mod, B),
-                {Acc ++ [Node], B1};
+                {[Node | Acc], B1};
            ({Id, Status, Type, Mods}, {Acc, B}) ->
                 %% restarting | undefined: release_handler skips these, we show them.
-                {Acc ++ [#{pid => undefined, name => undefined, id => show(Id), type => Type,
-                           modules => mods(Mods), module => undefined, vsn => undefined,
-                           status => Status, children => []}], spend(B)}
-        end, {[], Budget}, Specs).
+                {[#{pid => undefined, name => undefined, id => show(Id), type => Type,
+                    modules => mods(Mods), module => undefined, vsn => undefined,
+                    status => Status, children => []} | Acc], spend(B)}
+        end, {[], Budget}, Specs),
+    {lists:reverse(Rev), B}.
 
 mods(dynamic) -> dynamic;
 mods(L) when is_list(L) -> L;
@@ -115,6 +113,7 @@ which_children(Pid) ->
 
 %% A supervisor's callback module; Elixir's Supervisor.start_link/2 and
 %% DynamicSupervisor.start_link/1 run a default callback, shown as what the user started.
+-spec supervisor_module(pid()) -> module() | undefined.
 supervisor_module(Pid) ->
     case supervisor_info(Pid) of
         {dynamic, 'Elixir.Supervisor.Default'} -> 'Elixir.DynamicSupervisor';
@@ -126,6 +125,7 @@ supervisor_module(Pid) ->
 %% {supervisor | dynamic | none, CallbackModule}, from one sys:get_status (what
 %% supervisor:get_callback_module/1 reads too). A DynamicSupervisor poses as an OTP supervisor
 %% ('$initial_call' {supervisor, Mod, 1}); its state, a %DynamicSupervisor{}, tells it apart.
+-spec supervisor_info(pid()) -> {supervisor | dynamic | none, module() | undefined}.
 supervisor_info(Pid) ->
     case catch sys:get_status(Pid, 2000) of
         {status, _, _, [_PDict, _SysState, _Parent, _Dbg, Misc]} when is_list(Misc) ->
@@ -142,38 +142,47 @@ supervisor_info(Pid) ->
         _ -> {none, undefined}
     end.
 
-%% The pids the release handler would consider, with the modules their child specs name.
+%% The pids the release handler would consider, with the modules their child specs name
+%% (release_handler_1:get_supervised_procs/0).
+-spec supervised_procs() -> [{pid(), [module()] | dynamic}].
 supervised_procs() ->
-    lists:foldl(
-        fun({App, _, _}, Acc) ->
-            case application_controller:get_master(App) of
-                Master when is_pid(Master) ->
-                    case catch application_master:get_child(Master) of
-                        {Root, _} when is_pid(Root) ->
-                            [{Root, [supervisor_module(Root)]} | walk(Root)] ++ Acc;
-                        _ -> Acc
-                    end;
-                _ -> Acc
-            end
-        end, [], application:which_applications()).
-
-walk(Sup) ->
-    lists:flatmap(
-        fun({_Id, Pid, supervisor, Mods}) when is_pid(Pid) -> [{Pid, mods(Mods)} | walk(Pid)];
-           ({_Id, Pid, _Type, Mods}) when is_pid(Pid) -> [{Pid, mods(Mods)}];
-           (_) -> []
-        end, which_children(Sup)).
+    fold_trees(fun({_Id, Pid, _Type, Mods}, Acc) -> [{Pid, mods(Mods)} | Acc] end,
+               fun(Root, Acc) -> [{Root, [supervisor_module(Root)]} | Acc] end).
 
 %% Every supervisor in the running applications' trees, roots included.
+-spec supervisor_pids() -> [pid()].
 supervisor_pids() ->
-    Roots = [R || {App, _, _} <- application:which_applications(), R <- [app_root(App)], is_pid(R)],
-    lists:flatmap(fun(R) -> [R | sub_supervisors(R)] end, Roots).
+    fold_trees(fun({_Id, Pid, supervisor, _}, Acc) -> [Pid | Acc];
+                  (_, Acc) -> Acc
+               end,
+               fun(Root, Acc) -> [Root | Acc] end).
 
-sub_supervisors(Sup) ->
-    lists:flatmap(
-        fun({_Id, Pid, supervisor, _}) when is_pid(Pid) -> [Pid | sub_supervisors(Pid)];
-           (_) -> []
-        end, which_children(Sup)).
+%% The one walk of the supervision trees: Root(RootPid, Acc) for each running application's top
+%% supervisor, then Child(ChildSpec, Acc) for every running child below it, depth first.
+fold_trees(Child, Root) ->
+    lists:foldl(fun({App, _, _}, Acc) ->
+                        case app_root(App) of
+                            undefined -> Acc;
+                            R -> fold_tree(Child, Root(R, Acc), R)
+                        end
+                end, [], application:which_applications()).
+
+fold_tree(Fun, Acc0, Sup) ->
+    lists:foldl(fun({_Id, Pid, supervisor, _} = C, Acc) when is_pid(Pid) -> fold_tree(Fun, Fun(C, Acc), Pid);
+                   ({_Id, Pid, _, _} = C, Acc) when is_pid(Pid) -> Fun(C, Acc);
+                   (_, Acc) -> Acc
+                end, Acc0, which_children(Sup)).
+
+%% An application's top supervisor (application_master:get_child/1), or undefined.
+app_root(App) ->
+    case application_controller:get_master(App) of
+        Master when is_pid(Master) ->
+            case catch application_master:get_child(Master) of
+                {Root, _} when is_pid(Root) -> Root;
+                _ -> undefined
+            end;
+        _ -> undefined
+    end.
 
 supervised_pids() ->
     maps:from_list([{P, true} || {P, _} <- supervised_procs()]).
@@ -233,6 +242,7 @@ parent_pid(P) ->
 
 %% {Module, Kind}: proc_lib (a special process whose callback is Module), fun_server (a
 %% special process running a fun of Module, as an Agent or a Task records itself), or spawn.
+-spec initial_module(pid()) -> {module(), spawn | proc_lib | fun_server} | undefined.
 initial_module(P) ->
     case erlang:process_info(P, initial_call) of
         {initial_call, {proc_lib, init_p, _}} ->
@@ -256,6 +266,7 @@ initial_module(P) ->
         _ -> undefined
     end.
 
+-spec parent(pid()) -> binary() | undefined.
 parent(P) ->
     case parent_of(P) of
         A when is_atom(A), A =/= undefined -> atom_to_binary(A, utf8);
@@ -265,6 +276,7 @@ parent(P) ->
 
 %% The process that started P, as proc_lib records it ('$ancestors'): a pid or a registered
 %% name; undefined for a plain spawn.
+-spec parent_of(pid()) -> pid() | undefined.
 parent_of(P) ->
     case erlang:process_info(P, dictionary) of
         {dictionary, D} ->
@@ -303,6 +315,7 @@ proc(Pid, Mod) ->
 %% What one expanded tree row needs, collected, sorted and cut to one page here on the node:
 %% #{kind => applications} | #{kind => children, supervisor => Pid, offset, limit}
 %% | #{kind => unsupervised, offset, limit, apps}.
+-spec page(map()) -> map().
 page(#{kind := applications}) ->
     Items = [begin
                  Root = app_root(App),
@@ -328,16 +341,6 @@ child_count(Sup) ->
     case catch supervisor:count_children(Sup) of
         L when is_list(L) -> proplists:get_value(active, L, 0);
         _ -> 0
-    end.
-
-app_root(App) ->
-    case application_controller:get_master(App) of
-        Master when is_pid(Master) ->
-            case catch application_master:get_child(Master) of
-                {Root, _} when is_pid(Root) -> Root;
-                _ -> undefined
-            end;
-        _ -> undefined
     end.
 
 child_item({Id, Child, Type, Mods}) when is_pid(Child) ->
@@ -373,6 +376,7 @@ sort_key(A, B) -> A =< B.
 
 %% sys:get_state with a short timeout, printed here on the node (Elixir's inspect when asked and
 %% loaded, ~tp otherwise) and cut to MaxBytes before it travels.
+-spec state(map()) -> map().
 state(#{process := Who} = Opts) ->
     Timeout = maps:get(timeout, Opts, 2000),
     MaxBytes = maps:get(max_bytes, Opts, 65536),
@@ -417,6 +421,7 @@ resolve(A) when is_atom(A) -> whereis(A).
 whereis_name(B) ->
     try whereis(binary_to_existing_atom(B, utf8)) catch _:_ -> undefined end.
 
+-spec reg(pid()) -> atom() | undefined.
 reg(P) ->
     case erlang:process_info(P, registered_name) of
         {registered_name, N} -> N;
@@ -426,6 +431,7 @@ reg(P) ->
 %% The name a process got through Elixir's Registry ({via, Registry, {Reg, Key}}), read by pid:
 %% #{registry, key} with the key as Elixir inspects it, or undefined. The node's registries
 %% are looked up once per calling process.
+-spec via(pid()) -> map() | undefined.
 via(P) ->
     Regs = case get(beam_live_registries) of
                undefined ->
@@ -453,6 +459,7 @@ is_registry(N) ->
         _ -> false
     end.
 
+-spec via_of(atom() | undefined, pid()) -> map() | undefined.
 via_of(undefined, P) -> via(P);
 via_of(_Name, _P) -> undefined.
 
@@ -473,6 +480,7 @@ pretty(S, _, MaxBytes) ->
 %% ---- modules --------------------------------------------------------------------------------
 
 %% What the node has loaded for each module: MD5 and vsn, or not_loaded. Never loads anything.
+-spec module_infos([module()]) -> [map()].
 module_infos(Mods) ->
     [module_info_of(M) || M <- Mods].
 
@@ -502,6 +510,7 @@ build_facts(#{modules := Mods, dirs := Dirs, apps := Apps}) ->
 
 %% The modules loaded from files under Dirs (a project's ebin folders): a module that vanished
 %% from the build but is still loaded is a deleted (or renamed) one.
+-spec loaded_under([binary()]) -> [module()].
 loaded_under(Dirs) ->
     Prefixes = [unicode:characters_to_list(D) ++ "/" || D <- Dirs],
     [M || {M, File} <- code:all_loaded(), is_list(File),
@@ -510,6 +519,7 @@ loaded_under(Dirs) ->
 %% What the pitfall checks need to know of the node, for the project's modules, in one scan:
 %% each loaded module's vsn and source, the processes running it (supervised or not, special or
 %% not, started by whom), and what the running supervisors' child lists name.
+-spec pitfall_facts(map()) -> #{modules := [map()], supervisors := [map()]}.
 pitfall_facts(#{modules := Mods} = Req) ->
     ModSet = maps:from_list([{M, true} || M <- Mods]),
     Supervised = case maps:get(supervised, Req, undefined) of
@@ -539,6 +549,7 @@ pitfall_facts(#{modules := Mods} = Req) ->
 
 %% One pass over the node's processes: [{Pid, Module, How}] for those whose initial module (see
 %% initial_module/1) is in ModSet, in the order of processes().
+-spec module_processes(#{module() => true}) -> [{pid(), module(), spawn | proc_lib | fun_server}].
 module_processes(ModSet) ->
     lists:filtermap(
         fun(P) ->
@@ -555,6 +566,7 @@ module_processes(ModSet) ->
 %% Req: #{shapes => [#{module, struct => [Field] | undefined, records => #{Name => Size}}],
 %%        limit, budget_ms} -> [#{module, total, sampled, out_of_date => [#{pid, name, via,
 %%        missing, extra, record, size, want}]}]
+-spec state_shapes(map()) -> [map()].
 state_shapes(#{shapes := Shapes} = Req) ->
     Limit = maps:get(limit, Req, 1000),
     Deadline = erlang:monotonic_time(millisecond) + maps:get(budget_ms, Req, 1000),
@@ -612,6 +624,7 @@ shape_mismatch(_, _) -> ok.
 %% application has new ones). No process scan, only one call per project application master:
 %% polling it costs the same on a node of 100 or 100,000 processes. Processes started or
 %% stopped by hand are not in it; the next save or upgrade sees them.
+-spec pitfall_stamp([module()]) -> non_neg_integer().
 pitfall_stamp(Mods) ->
     Code = [{M, case code:is_loaded(M) of
                     false -> false;
@@ -671,6 +684,7 @@ child_module(_) -> undefined.
 
 %% The processes still running old code of each module that has some: one scan of the node,
 %% only for the modules that need it.
+-spec old_code_users([module()]) -> [map()].
 old_code_users(Mods) ->
     case [M || M <- Mods, erlang:check_old_code(M)] of
         [] -> [];
@@ -680,12 +694,14 @@ old_code_users(Mods) ->
              || P <- processes(), M <- Old, erlang:check_process_code(P, M) =:= true]
     end.
 
+-spec current(pid()) -> binary() | undefined.
 current(P) ->
     case erlang:process_info(P, current_function) of
         {current_function, {M, F, A}} -> iolist_to_binary(io_lib:format("~s:~s/~b", [M, F, A]));
         _ -> undefined
     end.
 
+-spec hex(binary() | undefined) -> binary() | undefined.
 hex(undefined) -> undefined;
 hex(Bin) -> list_to_binary([io_lib:format("~2.16.0b", [X]) || <<X>> <= Bin]).
 
@@ -693,6 +709,7 @@ hex(Bin) -> list_to_binary([io_lib:format("~2.16.0b", [X]) || <<X>> <= Bin]).
 loaded_vsn(M) -> fmt(loaded_vsn_term(M)).
 
 %% The unwrapped vsn term of the loaded module (undefined when not loaded).
+-spec loaded_vsn_term(module() | undefined) -> term().
 loaded_vsn_term(undefined) -> undefined;
 loaded_vsn_term(M) ->
     case code:is_loaded(M) of
@@ -708,6 +725,7 @@ loaded_vsn_term(M) ->
             end
     end.
 
+-spec unwrap_vsn(term()) -> term().
 unwrap_vsn(V) ->
     case is_string(V) of
         true -> V;
@@ -727,6 +745,7 @@ is_string(_) -> false.
 
 %% The modules list each application had when the node loaded it (its .app then), or
 %% undefined for an application the node never loaded: what a release upgrade diffs against.
+-spec app_modules([atom()]) -> [#{app := atom(), modules := [module()] | undefined}].
 app_modules(Apps) ->
     [#{app => A, modules => case application:get_key(A, modules) of {ok, Ms} -> Ms; undefined -> undefined end}
      || A <- Apps].
@@ -736,6 +755,7 @@ app_modules(Apps) ->
 %% A failure reason as a person reads it: {Short, Full}. An exception raised by a code_change
 %% comes back from sys as {'EXIT', {Reason, Stacktrace}}; on a node with Elixir, Elixir prints
 %% it (** (RuntimeError) migration failed, then the stacktrace); elsewhere Erlang's terms.
+-spec explain(term()) -> {binary(), binary()}.
 explain({'EXIT', {Reason, Stack}}) when is_list(Stack) -> explain(error, Reason, Stack);
 explain({'EXIT', Reason}) -> explain(exit, Reason, []);
 explain(Reason) ->
@@ -758,6 +778,7 @@ explain_erlang(Kind, Reason, Stack) ->
      iolist_to_binary(erl_error:format_exception(Kind, Reason, Stack))}.
 
 %% A module as its language writes it: MyApp.Counter for Elixir.MyApp.Counter.
+-spec module_text(module()) -> binary().
 module_text(M) when is_atom(M) ->
     case atom_to_binary(M, utf8) of
         <<"Elixir.", Rest/binary>> -> Rest;

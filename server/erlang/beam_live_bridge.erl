@@ -9,6 +9,7 @@
 -module(beam_live_bridge).
 -export([main/0]).
 
+-spec main() -> no_return().
 main() ->
     %% stdout carries our frames: the logger must not write to it, and neither may any output
     %% of code run for us on the target (a remote call's io goes to the caller's group

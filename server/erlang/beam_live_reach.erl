@@ -110,6 +110,7 @@ parent_supervisor(P) ->
 
 %% Only a process whose '$initial_call' says supervisor is asked (sys:get_status): asking a
 %% worker would cost it a system message for nothing.
+-spec supervisor_kind(pid()) -> supervisor | dynamic | none.
 supervisor_kind(Sup) ->
     case erlang:process_info(Sup, dictionary) of
         {dictionary, D} ->
@@ -184,6 +185,7 @@ restarted({_P, Sup, _, Before}) ->
         _ -> undefined
     end.
 
+-spec summary(pid(), module()) -> map().
 summary(P, M) ->
     Name = beam_live_agent:reg(P),
     #{pid => list_to_binary(pid_to_list(P)), name => Name, via => beam_live_agent:via_of(Name, P), module => M}.

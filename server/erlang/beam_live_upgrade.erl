@@ -281,8 +281,8 @@ run(Req, Specs, Tab, _Wd) ->
     T2 = now_us(),
     %% Parallel mode started each block's soft purge right after its load (the suspended
     %% processes run sys's code, not the old code); release mode purges now, as OTP does.
-    {Unpurged, OldCode} = lists:foldl(fun({U, Old}, {U0, Old0}) -> {U0 ++ U, Old0 ++ Old} end, {[], []},
-                                      [await(P) || P <- purges(Done, Mods, O)]),
+    Purged = [await(P) || P <- purges(Done, Mods, O)],
+    {Unpurged, OldCode} = {lists:append([U || {U, _} <- Purged]), lists:append([Old || {_, Old} <- Purged])},
     Missed = await(MissedTask),
     T3 = now_us(),
     Reach = lists:append([B#block.reach || B <- Done]),
@@ -427,18 +427,22 @@ resume_block(Pids, Par) ->
 code_changes(Specs, Reach, Skip, #opts{code_change_timeout = CT, parallel = Par, journal = Tab} = O) ->
     Deadline = now_ms() + CT,
     Before = fun(P) -> snapshot(Tab, P) end,
-    lists:foldl(
-        fun(#spec{module = M, extra = Extra} = S, Acc) ->
+    %% Each module's results, newest first; after a failure the rest are not called.
+    {Chunks, _} = lists:foldl(
+        fun(#spec{module = M, extra = Extra} = S, {Acc, Failed}) ->
             Pids = [P || suspends(S), {P, M2} <- Reach, M2 =:= M, not maps:is_key(P, Skip)],
-            case first_failure(Acc) of
-                none ->
+            case Failed of
+                false ->
                     OldVsn = maps:get(M, O#opts.old_vsns, undefined),
                     Budget = {max(0, Deadline - now_ms()), Par},
-                    Acc ++ [{P, M, C} || C = {P, _, _, _} <- change_code(Pids, M, OldVsn, Extra, Budget, Before, Acc =:= [], O)];
-                _ ->
-                    Acc ++ [{P, M, {P, not_called, 0, true}} || P <- Pids]
+                    First = lists:append(Acc) =:= [],
+                    Chunk = [{P, M, C} || C = {P, _, _, _} <- change_code(Pids, M, OldVsn, Extra, Budget, Before, First, O)],
+                    {[Chunk | Acc], first_failure(Chunk) =/= none};
+                true ->
+                    {[[{P, M, {P, not_called, 0, true}} || P <- Pids] | Acc], true}
             end
-        end, [], Specs).
+        end, {[], false}, Specs),
+    lists:append(lists:reverse(Chunks)).
 
 %% The fault suite's hook: a pause after the block's first code_change.
 change_code([First | Rest], M, Vsn, Extra, {Budget, Par}, Before, true, #opts{hooks = #{pause_mid_code_change := Ms}} = O) when Ms > 0, Rest =/= [] ->
