@@ -6,6 +6,7 @@
 -module(beam_live_keeper).
 -export([remember/5, keep_journal/1, last/0, stash/1, scan/1, downgrade/3, restore_binary/4]).
 -export([keeper_loop/1]).
+-include("beam_live.hrl").
 
 -define(KEEPER, beam_live_keeper).
 
@@ -120,9 +121,9 @@ downgrade_confirmed(Live, Order, ByMod, Versions, Restore, Age, ST, CT, T0, Tab)
     Pids = beam_live_reach:dedup([P || {P, _, _, _} <- Live]),
     ets:insert(Tab, {{block, 1}, suspending, [], Pids}),
     Suspended = beam_live_sys:suspend(Pids, ST, false),
-    SusPids = [P || {P, {ok, _}, _} <- Suspended],
+    SusPids = [P || #suspension{pid = P, result = {ok, _}} <- Suspended],
     ets:insert(Tab, {{block, 1}, suspended, [], SusPids}),
-    Now = maps:from_list([{P, S} || {P, {ok, _}, {state, S}} <- Suspended]),
+    Now = maps:from_list([{P, S} || #suspension{pid = P, result = {ok, _}, snapshot = {state, S}} <- Suspended]),
     Vsn = fun(M) -> hd([V || #{module := M2, old_vsn_term := V} <- Versions, M2 =:= M]) end,
     Extra = fun(M) -> maps:get(extra, maps:get(M, ByMod), []) end,
     Dynamic = fun(M) -> maps:get(instruction, maps:get(M, ByMod)) =:= update end,
@@ -173,7 +174,7 @@ downgrade_confirmed(Live, Order, ByMod, Versions, Restore, Age, ST, CT, T0, Tab)
                           || #{module := M, old_vsn := OldVsn, new_vsn := NewVsn} <- Versions],
               processes => [(beam_live_reach:summary(P, M))#{how => maps:get(P, How, kept)}
                             || {P, M, _, _} <- Live, lists:member(P, SusPids)],
-              not_suspended => [list_to_binary(pid_to_list(P)) || {P, {error, _}, _} <- Suspended],
+              not_suspended => [list_to_binary(pid_to_list(P)) || #suspension{pid = P, result = {error, _}} <- Suspended],
               killed => [maps:without([pid_term, sup_term], K) || K <- lists:append(Killed)],
               resumed => length(Resumed),
               loads => [L#{result => show_reason(R)} || #{result := R} = L <- Loads],
@@ -187,10 +188,10 @@ downgrade_confirmed(Live, Order, ByMod, Versions, Restore, Age, ST, CT, T0, Tab)
 down(P, M, OldVsn, Extra, T, Now) ->
     Before = fun(Q) -> maps:find(Q, Now) end,
     case beam_live_sys:change_code([P], M, {down, OldVsn}, Extra, {T, false}, Before) of
-        [{_, ok, _, true}] -> same;
-        [{_, ok, _, false}] -> changed;
-        [{_, {error, Why}, _, _}] -> {failed, Why};
-        [{_, Other, _, _}] -> {failed, Other}
+        [#change{result = ok, same = true}] -> same;
+        [#change{result = ok}] -> changed;
+        [#change{result = {error, Why}}] -> {failed, Why};
+        [#change{result = Other}] -> {failed, Other}
     end.
 
 how(changed, _) -> code_change_down;

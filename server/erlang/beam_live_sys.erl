@@ -7,38 +7,36 @@
 %% spirit of sys:multi_suspend), one sender per scheduler.
 -module(beam_live_sys).
 -export([suspend/3, change_code/6, replace_state/3, replace_state_async/2, resume/2, is_suspended/1]).
+-include("beam_live.hrl").
 
 -define(WINDOW, 512).
 -define(SAME_SAMPLE, 256).
 
 -type budget_ms() :: non_neg_integer().
--type suspended() :: {pid(), {ok, integer()} | {error, timeout | noproc | budget}, {state, term()} | nostate}.
--type changed() :: {pid(), ok | {error, term()} | gone | not_called, non_neg_integer(), boolean()}.
--export_type([suspended/0, changed/0]).
 
 %% sys:suspend, with the rollback's snapshot of the state asked for in the same breath: the
 %% get_state message is queued right behind the suspend, so both cost one round trip.
 %% All suspends of one call share Budget: a process busy past what is left of it is dropped,
 %% as release_handler_1 drops a pid whose suspend times out, and once the budget is spent the
 %% remaining pids are not waited for at all.
--spec suspend([pid()], budget_ms(), boolean()) -> [suspended()].
+-spec suspend([pid()], budget_ms(), boolean()) -> [#suspension{}].
 suspend(Pids, Budget, false) ->
     Deadline = now_ms() + Budget,
     [suspend_one(P, Deadline) || P <- Pids];
 suspend(Pids, Budget, true) ->
     At = now_us(),
     [case R of
-         [ok, {error, _}] -> {P, {ok, At}, nostate};
-         [ok, State] -> {P, {ok, At}, {state, State}};
-         [ok] -> {P, {ok, At}, nostate};
+         [ok, {error, _}] -> #suspension{pid = P, result = {ok, At}};
+         [ok, State] -> #suspension{pid = P, result = {ok, At}, snapshot = {state, State}};
+         [ok] -> #suspension{pid = P, result = {ok, At}};
          Why when is_atom(Why) ->
              Why =:= timeout andalso undo_suspend_later(P),
-             {P, {error, Why}, nostate}
+             #suspension{pid = P, result = {error, Why}}
      end || {P, R} <- multi(Pids, [suspend, get_state], Budget)].
 
 suspend_one(P, Deadline) ->
     case Deadline - now_ms() of
-        Left when Left =< 0 -> {P, {error, budget}, nostate};
+        Left when Left =< 0 -> #suspension{pid = P, result = {error, budget}};
         Left ->
             S = now_us(),
             Mon = erlang:monitor(process, P),
@@ -55,13 +53,13 @@ suspend_one(P, Deadline) ->
                            after Left -> nostate
                            end,
                     erlang:demonitor(Mon, [flush]),
-                    {P, {ok, S}, Snap};
+                    #suspension{pid = P, result = {ok, S}, snapshot = Snap};
                 {'DOWN', Mon, process, P, _} ->
-                    {P, {error, noproc}, nostate}
+                    #suspension{pid = P, result = {error, noproc}}
             after Left ->
                 erlang:demonitor(Mon, [flush]),
                 undo_suspend_later(P),
-                {P, {error, timeout}, nostate}
+                #suspension{pid = P, result = {error, timeout}}
             end
     end.
 
@@ -74,13 +72,13 @@ undo_suspend_later(P) ->
 %% changed the state (Before gives the snapshot taken at suspend).
 %% All code_changes of one call share Budget. Release mode stops at the first failing pid, as
 %% release_handler_1 does: the pids after it are not called. Parallel mode runs them together.
--spec change_code([pid()], module(), term(), term(), {budget_ms(), boolean()}, fun((pid()) -> {ok, term()} | error)) -> [changed()].
+-spec change_code([pid()], module(), term(), term(), {budget_ms(), boolean()}, fun((pid()) -> {ok, term()} | error)) -> [#change{}].
 %% Whether the state changed is read for the first ?SAME_SAMPLE processes of the call, after
 %% their code_changes, in windows; the others get the sample's answer (a state copied per
 %% process would double the cost of a code_change on a big node).
 change_code(Pids, M, Vsn, Extra, {Budget, false}, Before) ->
     Results = change_seq(Pids, M, Vsn, Extra, now_ms() + Budget),
-    Sample = lists:sublist([P || {P, ok, _, _} <- Results], ?SAME_SAMPLE),
+    Sample = lists:sublist([P || #change{pid = P, result = ok} <- Results], ?SAME_SAMPLE),
     After = maps:from_list([{P, S} || {P, [S]} <- lists:append([multi_batch(B, [get_state], 5000) || B <- batches(Sample, ?WINDOW)])]),
     with_same(Results, After, Before);
 change_code(Pids, M, Vsn, Extra, {Budget, true}, Before) ->
@@ -88,10 +86,10 @@ change_code(Pids, M, Vsn, Extra, {Budget, true}, Before) ->
     {Sample, Rest} = take(Pids, ?SAME_SAMPLE, []),
     Replies = multi(Sample, [{change_code, M, Vsn, Extra}, get_state], Budget) ++ multi(Rest, [{change_code, M, Vsn, Extra}], Budget),
     Results = [case R of
-                   [ok | _] -> {P, ok, now_us() - S, unknown};
-                   [{error, E} | _] -> {P, {error, E}, now_us() - S, true};
-                   noproc -> {P, gone, 0, true};
-                   Why -> {P, {error, Why}, now_us() - S, true}
+                   [ok | _] -> #change{pid = P, module = M, result = ok, us = now_us() - S, same = unknown};
+                   [{error, E} | _] -> #change{pid = P, module = M, result = {error, E}, us = now_us() - S};
+                   noproc -> #change{pid = P, module = M, result = gone};
+                   Why -> #change{pid = P, module = M, result = {error, Why}, us = now_us() - S}
                end || {P, R} <- Replies],
     with_same(Results, maps:from_list([{P, A} || {P, [ok, A]} <- Replies]), Before).
 
@@ -100,7 +98,7 @@ with_same(Results, After, Before) ->
     All = lists:all(fun({_, Same}) -> Same end, Sampled),
     SameOf = maps:from_list(Sampled),
     [case R of
-         {P, ok, Us, _} -> {P, ok, Us, maps:get(P, SameOf, All)};
+         #change{pid = P, result = ok} -> R#change{same = maps:get(P, SameOf, All)};
          _ -> R
      end || R <- Results].
 
@@ -108,12 +106,12 @@ change_seq([], _M, _Vsn, _Extra, _Deadline) -> [];
 change_seq([P | Ps], M, Vsn, Extra, Deadline) ->
     R = change_one(P, M, Vsn, Extra, Deadline - now_ms()),
     case R of
-        {_, {error, _}, _, _} -> [R | [{Q, not_called, 0, true} || Q <- Ps]];
+        #change{result = {error, _}} -> [R | [#change{pid = Q, module = M, result = not_called} || Q <- Ps]];
         _ -> [R | change_seq(Ps, M, Vsn, Extra, Deadline)]
     end.
 
-change_one(P, _M, _Vsn, _Extra, Left) when Left =< 0 ->
-    {P, {error, timeout}, 0, true};
+change_one(P, M, _Vsn, _Extra, Left) when Left =< 0 ->
+    #change{pid = P, module = M, result = {error, timeout}};
 change_one(P, M, Vsn, Extra, Left) ->
     S = now_us(),
     Mon = erlang:monitor(process, P),
@@ -127,7 +125,7 @@ change_one(P, M, Vsn, Extra, Left) ->
         after Left -> {error, timeout}
         end,
     erlang:demonitor(Mon, [flush]),
-    {P, R, now_us() - S, true}.
+    #change{pid = P, module = M, result = R, us = now_us() - S}.
 
 same({ok, Before}, After) -> Before =:= After;
 same(error, _) -> false.

@@ -14,6 +14,7 @@
 %%   children are restarted after the load, on the new code.
 -module(beam_live_upgrade).
 -export([upgrade/1, plan/1, rollback/1, last/0, suspended/1]).
+-include("beam_live.hrl").
 
 -record(spec, {module :: module(),
                instruction :: update | supervisor | load_module | add_module | delete_module,
@@ -42,10 +43,10 @@
 -record(block, {index :: pos_integer(),
                 specs :: [#spec{}],
                 reach = [] :: [{pid(), module()}],
-                suspended = [] :: [beam_live_sys:suspended()],
+                suspended = [] :: [#suspension{}],
                 victims = [] :: [map()],
                 loads = [] :: [map()],
-                changes = [] :: [{pid(), module(), beam_live_sys:changed()}],
+                changes = [] :: [#change{}],
                 t = #{} :: map()}).
 
 -define(FUN_SAMPLE, 1000).
@@ -295,7 +296,7 @@ run(Req, Specs, Tab, _Wd) ->
             beam_live_keeper:remember(
               [maps:remove(binary, spec_map(S)) || S <- Specs],
               [[S#spec.module || S <- B#block.specs] || B <- Done], Versions,
-              Tab, [{P, M, Same} || B <- Done, {P, M, {_, ok, _, Same}} <- B#block.changes]);
+              Tab, [{P, M, Same} || B <- Done, #change{pid = P, module = M, result = ok, same = Same} <- B#block.changes]);
         _ -> ok
     end,
     Rep.
@@ -351,13 +352,13 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
     journal(Tab, I, suspending, Mods, Order),
     TD = now_us(),
     Suspended = beam_live_sys:suspend(Order, O#opts.suspend_timeout, Par),
-    SusPids = [P || {P, {ok, _}, _} <- Suspended],
+    SusPids = [P || #suspension{pid = P, result = {ok, _}} <- Suspended],
     %% The journal is the one place the snapshots live: the undo reads them there, and after a
     %% success the table goes to the keeper for a later rollback, with no copy.
-    ets:insert(Tab, [{{snap, P}, S} || {P, {ok, _}, {state, S}} <- Suspended]),
+    ets:insert(Tab, [{{snap, P}, S} || #suspension{pid = P, result = {ok, _}, snapshot = {state, S}} <- Suspended]),
     journal(Tab, I, suspended, Mods, SusPids),
     TSus = now_us(),
-    B0 = #block{index = I, specs = Specs, reach = Reach, suspended = [{P, R, nostate} || {P, R, _} <- Suspended]},
+    B0 = #block{index = I, specs = Specs, reach = Reach, suspended = [S#suspension{snapshot = nostate} || S <- Suspended]},
     try
         pause(pause_after_suspend, O),
         check_abort()
@@ -374,7 +375,7 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
     Par andalso put({purge, I}, task(true, fun() -> beam_live_reach:soft_purge(Mods) end)),
     TL = now_us(),
     pause(pause_after_load, O),
-    Skip = maps:from_list([{P, true} || {P, {error, _}, _} <- Suspended]),
+    Skip = maps:from_list([{P, true} || #suspension{pid = P, result = {error, _}} <- Suspended]),
     Changes = case [L || #{result := {error, _}} = L <- Loads] of
                   [] -> code_changes(Specs, Reach, Skip, O);
                   _ -> []
@@ -384,7 +385,7 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
                   {[#{module := LM, result := {error, LE}} | _], _} -> {load, LM, LE};
                   {[], F} -> F
               end,
-    ets:insert(Tab, {{changed, I}, [P || {P, _, {_, R, _, _}} <- Changes, R =/= not_called]}),
+    ets:insert(Tab, {{changed, I}, [P || #change{pid = P, result = R} <- Changes, R =/= not_called]}),
     B1 = B0#block{victims = lists:append(Killed), loads = Loads, changes = Changes},
     case {Failure, O#opts.policy} of
         {none, _} ->
@@ -435,11 +436,10 @@ code_changes(Specs, Reach, Skip, #opts{code_change_timeout = CT, parallel = Par,
                 false ->
                     OldVsn = maps:get(M, O#opts.old_vsns, undefined),
                     Budget = {max(0, Deadline - now_ms()), Par},
-                    First = lists:append(Acc) =:= [],
-                    Chunk = [{P, M, C} || C = {P, _, _, _} <- change_code(Pids, M, OldVsn, Extra, Budget, Before, First, O)],
+                    Chunk = change_code(Pids, M, OldVsn, Extra, Budget, Before, lists:append(Acc) =:= [], O),
                     {[Chunk | Acc], first_failure(Chunk) =/= none};
                 true ->
-                    {[[{P, M, {P, not_called, 0, true}} || P <- Pids] | Acc], true}
+                    {[[#change{pid = P, module = M, result = not_called} || P <- Pids] | Acc], true}
             end
         end, {[], false}, Specs),
     lists:append(lists:reverse(Chunks)).
@@ -449,16 +449,16 @@ change_code([First | Rest], M, Vsn, Extra, {Budget, Par}, Before, true, #opts{ho
     Start = now_ms(),
     [R1] = beam_live_sys:change_code([First], M, Vsn, Extra, {Budget, Par}, Before),
     case R1 of
-        {_, ok, _, _} ->
+        #change{result = ok} ->
             pause(pause_mid_code_change, O),
             [R1 | beam_live_sys:change_code(Rest, M, Vsn, Extra, {max(0, Budget - (now_ms() - Start) + Ms), Par}, Before)];
-        _ -> [R1 | [{P, not_called, 0, true} || P <- Rest]]
+        _ -> [R1 | [#change{pid = P, module = M, result = not_called} || P <- Rest]]
     end;
 change_code(Pids, M, Vsn, Extra, Budget, Before, _First, _O) ->
     beam_live_sys:change_code(Pids, M, Vsn, Extra, Budget, Before).
 
 first_failure(Changes) ->
-    case [{P, M, R} || {P, M, {_, {error, _} = R, _, _}} <- Changes] of
+    case [{P, M, R} || #change{pid = P, module = M, result = {error, _} = R} <- Changes] of
         [] -> none;
         [F | _] -> F
     end.
@@ -489,7 +489,7 @@ undo_block(_I, Phase, _Specs, Pids, _Tab, O, _Late) when Phase =:= suspending; P
 undo_block(I, Phase, Specs, Pids, Tab, #opts{suspend_timeout = ST, code_change_timeout = CT, parallel = Par}, Late) ->
     Suspended = case Phase of
                     loaded -> Pids;
-                    done -> [P || {P, {ok, _}, _} <- beam_live_sys:suspend([P || P <- Pids, is_process_alive(P)], ST, Par)]
+                    done -> [P || #suspension{pid = P, result = {ok, _}} <- beam_live_sys:suspend([P || P <- Pids, is_process_alive(P)], ST, Par)]
                 end,
     Changed = case ets:lookup(Tab, {changed, I}) of
                   [{_, Cs}] -> Cs;
@@ -663,18 +663,18 @@ report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, p
                    max_suspended_ms => lists:max([0 | [maps:get(suspended_ms, X) || X <- Procs]])}}.
 
 block_processes(#block{reach = Reach, suspended = Suspended, changes = Changes, t = T}, Status, DevOnly) ->
-    SusAt = maps:from_list([{P, S} || {P, {ok, S}, _} <- Suspended]),
+    SusAt = maps:from_list([{P, S} || #suspension{pid = P, result = {ok, S}} <- Suspended]),
     ResAt = maps:from_list([{P, At} || {P, _, At} <- maps:get(resumed, T, [])]),
-    ChangeOf = maps:from_list([{P, C} || {P, _, C} <- Changes]),
-    NotSus = maps:from_list([{P, E} || {P, {error, E}, _} <- Suspended]),
+    ChangeOf = maps:from_list([{P, C} || #change{pid = P} = C <- Changes]),
+    NotSus = maps:from_list([{P, E} || #suspension{pid = P, result = {error, E}} <- Suspended]),
     [begin
          {CC, Reason, CCUs} =
              case {maps:find(P, NotSus), maps:find(P, ChangeOf)} of
                  {{ok, E}, _} -> {not_called, not_suspended_reason(E), 0};
-                 {_, {ok, {_, ok, Us, _}}} -> {ok, undefined, Us};
-                 {_, {ok, {_, gone, Us, _}}} -> {not_called, <<"exited while suspended">>, Us};
-                 {_, {ok, {_, not_called, _, _}}} -> {not_called, <<"an earlier code_change failed">>, 0};
-                 {_, {ok, {_, {error, Why}, Us, _}}} -> {error, element(1, beam_live_agent:explain(Why)), Us};
+                 {_, {ok, #change{result = ok, us = Us}}} -> {ok, undefined, Us};
+                 {_, {ok, #change{result = gone, us = Us}}} -> {not_called, <<"exited while suspended">>, Us};
+                 {_, {ok, #change{result = not_called}}} -> {not_called, <<"an earlier code_change failed">>, 0};
+                 {_, {ok, #change{result = {error, Why}, us = Us}}} -> {error, element(1, beam_live_agent:explain(Why)), Us};
                  {_, error} -> {not_called, not_called_reason(Status), 0}
              end,
          SusMs = case {maps:find(P, SusAt), maps:find(P, ResAt)} of

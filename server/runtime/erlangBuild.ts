@@ -67,11 +67,13 @@ export function installHint(what: string): string {
 /** Returns the folder holding the compiled bridge and agent beams, compiling them if needed. */
 export function ensureErlangBeams(): string {
   const src = erlangSourceDir();
-  const files = readdirSync(src)
-    .filter((f) => f.endsWith('.erl'))
+  const sources = readdirSync(src)
+    .filter((f) => f.endsWith('.erl') || f.endsWith('.hrl'))
     .sort();
+  const files = sources.filter((f) => f.endsWith('.erl'));
+  // The header is part of what the beams are built from.
   const h = createHash('sha256');
-  for (const f of files) h.update(f).update(readFileSync(join(src, f)));
+  for (const f of sources) h.update(f).update(readFileSync(join(src, f)));
   const out = join(cacheDir(), `ebin-otp${otpRelease()}-${h.digest('hex').slice(0, 16)}`);
   if (existsSync(join(out, 'beam_live_bridge.beam'))) return out;
   const erlc = which('erlc');
