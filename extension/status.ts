@@ -3,6 +3,7 @@
 // warning colour for a skipped save; upgrade on save turned off is said in the text.
 import * as vscode from 'vscode';
 import type { StatusParams } from '../server/protocol';
+import { shorten } from '../server/text/names';
 
 export class StatusItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('beamLive.status', vscode.StatusBarAlignment.Left, 10);
@@ -54,10 +55,6 @@ export class StatusItem implements vscode.Disposable {
   dispose(): void {
     this.item.dispose();
   }
-}
-
-function shorten(s: string): string {
-  return s.length > 80 ? `${s.slice(0, 77)}…` : s;
 }
 
 function escapeMd(s: string): string {

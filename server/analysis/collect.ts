@@ -3,7 +3,7 @@
 // positions of the last compile, and the node's facts, in as few round trips as possible.
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { readBeam } from '../beam/beamFile';
-import { readDebugInfo } from '../beam/debugInfo';
+import { DebugFacts, readDebugInfo } from '../beam/debugInfo';
 import { text } from '../beam/term';
 import type { CompileResult } from '../compile/compile';
 import type { NodeGateway } from '../runtime/gateway';
@@ -48,7 +48,6 @@ export async function gatherPitfallInput(src: PitfallSource): Promise<PitfallInp
   for (const b of beams.modules.values()) {
     const debug = readDebugInfo(b.info.dbgi, b.module);
     const source = sources.get(b.module);
-    const cinfSource = text(b.info.compileInfo.find(([k]) => k === 'source')?.[1]);
     const node = nodeModules.get(b.module);
     let running: ModuleCode['running'];
     if (node?.md5 && node.md5 !== b.info.md5) {
@@ -61,10 +60,9 @@ export async function gatherPitfallInput(src: PitfallSource): Promise<PitfallInp
         }
       }
     }
-    const file = source?.file ?? debug?.file ?? cinfSource ?? b.file;
     code.push({
       module: b.module,
-      file: isAbsolute(file) ? file : join(src.projectDir, file),
+      file: sourceFileOf(b, debug, source, src.projectDir),
       beam: b.info,
       debug,
       source: source ? { line: source.line, vsnLine: source.vsnLine, children: source.children } : undefined,
@@ -85,6 +83,12 @@ export async function gatherPitfallInput(src: PitfallSource): Promise<PitfallInp
     }
   }
   return { code, node: { modules: nodeModules, supervisors: facts.supervisors }, oldCode, renamed };
+}
+
+/** A module's source file, absolute: the compiler's parsed source, else its debug info, else the beam's compile info. */
+export function sourceFileOf(b: BeamOnDisk, debug: DebugFacts | null, source: { file: string } | undefined, projectDir: string): string {
+  const file = source?.file ?? debug?.file ?? text(b.info.compileInfo.find(([k]) => k === 'source')?.[1]) ?? b.file;
+  return isAbsolute(file) ? file : join(projectDir, file);
 }
 
 /** The last compile's beams when there is one (the checks run right after it), else a read. */

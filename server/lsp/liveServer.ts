@@ -29,12 +29,12 @@ import { SaveHandler } from '../save/saveHandler';
 import { UpgradeEngine } from '../upgrade/engine';
 import { DiagnosticsPublisher } from './diagnostics';
 import { analyze, Lens } from '../analysis/pitfalls';
-import { gatherPitfallInput } from '../analysis/collect';
+import { gatherPitfallInput, sourceFileOf } from '../analysis/collect';
 import { Settings } from './settings';
 import { Locate, Outcomes } from './outcomes';
 import { Hazards } from '../analysis/hazards';
 import { readDebugInfo } from '../beam/debugInfo';
-import { isAbsolute, relative } from 'node:path';
+import { relative } from 'node:path';
 
 /** How often the node's pitfall fingerprint is read while attached. */
 const PITFALL_POLL_MS = 2000;
@@ -315,12 +315,11 @@ export class LiveServer {
   /** Where a module of the last build is defined, and its code_change. */
   private locate(module: string): ReturnType<Locate> {
     const b = this.engine?.lastBuild?.modules.get(module);
-    if (!b) return undefined;
-    const debug = readDebugInfo(b.info.dbgi, module);
-    const file = debug?.file;
-    if (!file) return undefined;
+    const debug = b && readDebugInfo(b.info.dbgi, module);
+    if (!b || !debug) return undefined;
+    const source = this.engine?.lastCompile?.sources?.find((s) => s.module === module);
     return {
-      file: isAbsolute(file) ? relative(this.root, file) : file,
+      file: relative(this.root, sourceFileOf(b, debug, source, this.root)),
       line: debug.line,
       codeChangeLine: debug.functions.find((f) => f.name === 'code_change')?.line ?? null,
     };

@@ -4,7 +4,7 @@
 import { isAbsolute, relative } from 'node:path';
 import type { RollbackReport, UpgradeReport } from '../protocol';
 import type { Pitfall } from '../analysis/pitfalls';
-import { moduleName, processName, vsnText } from '../text/names';
+import { moduleName, processName, shorten, vsnText } from '../text/names';
 
 /** Where a module is defined and its code_change, from the build's debug info. */
 export type Locate = (module: string) => { file: string; codeChangeLine: number | null; line: number } | undefined;
@@ -83,6 +83,5 @@ export class Outcomes {
 }
 
 function short(reason: string | null): string {
-  const r = (reason ?? 'failed').split('\n')[0]!.replace(/^\*\* /, '');
-  return r.length > 80 ? `${r.slice(0, 77)}…` : r;
+  return shorten((reason ?? 'failed').split('\n')[0]!.replace(/^\*\* /, ''));
 }

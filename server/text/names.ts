@@ -74,3 +74,8 @@ export function restartText(k: { restart?: string; restarted?: string | null }):
 export function killText(k: Named & { pid: string; module: string; restart?: string; restarted?: string | null }): string {
   return `${k.name || k.via ? processName(k) : `${k.pid} (${moduleName(k.module)})`}, ${restartText(k)}`;
 }
+
+/** One line of at most `max` characters, for a status bar or a lens. */
+export function shorten(s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max - 3)}…` : s;
+}

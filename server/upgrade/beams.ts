@@ -20,6 +20,24 @@ export interface BeamSet {
   readAt?: number;
 }
 
+/**
+ * Every save reads the build twice (before and after its compile), and a compile rewrites a few
+ * beams of many: a beam is parsed again only when its file changed (size, mtime, inode).
+ */
+const parsed = new Map<string, { stamp: string; beam: BeamOnDisk }>();
+
+function readOne(file: string): BeamOnDisk {
+  const st = statSync(file, { bigint: true });
+  const stamp = `${st.size}:${st.mtimeNs}:${st.ino}`;
+  const hit = parsed.get(file);
+  if (hit?.stamp === stamp) return hit.beam;
+  const binary = readFileSync(file);
+  const info = readBeam(binary, file);
+  const beam = { module: info.module, file, binary, info };
+  parsed.set(file, { stamp, beam });
+  return beam;
+}
+
 /** Earlier folders win: consolidated protocols shadow the unconsolidated ones, as on the code path. */
 export function readBeamDirs(dirs: string[]): BeamSet {
   const readAt = Date.now();
@@ -40,10 +58,8 @@ export function readBeamDirs(dirs: string[]): BeamSet {
       if (!f.endsWith('.beam')) continue;
       const file = join(dir, f);
       try {
-        const binary = readFileSync(file);
-        const info = readBeam(binary, file);
-        const beam = { module: info.module, file, binary, info };
-        if (!modules.has(info.module)) modules.set(info.module, beam);
+        const beam = readOne(file);
+        if (!modules.has(beam.module)) modules.set(beam.module, beam);
         else shadowed.push(beam);
       } catch (e) {
         errors.push({ file, error: e instanceof BeamError ? e.reason : `cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });

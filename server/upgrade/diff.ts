@@ -3,17 +3,9 @@
 import { basename, dirname } from 'node:path';
 import { BeamOnDisk, BeamSet } from './beams';
 import { formatVsn } from '../beam/beamFile';
+import type { LoadedInfo } from '../runtime/replies';
 
-export interface LoadedInfo {
-  module: string;
-  loaded: boolean;
-  md5?: string;
-  vsn?: string | null;
-  file?: string;
-  oldCode?: boolean;
-  /** Of the running code: its role before this upgrade. */
-  behaviours?: string[];
-}
+export type { LoadedInfo };
 
 export interface BuildDiff {
   changed: Array<{ beam: BeamOnDisk; loaded: LoadedInfo }>;
