@@ -1,7 +1,9 @@
 // Decides whether a save upgrades the node (the whole save policy: the server hears the save's
-// reason in textDocument/willSave), and starts the upgrade at once. There is no debounce: saves
-// that arrive while an upgrade runs are handed to it (its compile runs again when one came
-// during it, so "Save All" is one upgrade), and any left after it start one more.
+// reason in textDocument/willSave), and starts the upgrade at once: a single save waits for
+// nothing. Saves that arrive while an upgrade runs are handed to it (its compile runs again when
+// one came during it, so "Save All" is one upgrade). What is left after it starts one more once
+// the saves pause, so that a burst (a tool rewriting files, saves on every keystroke) folds into
+// a few upgrades instead of one per save.
 import { relative } from 'node:path';
 import { isUpgradeSource } from '../compile/project';
 
@@ -22,10 +24,15 @@ export interface SaveContext {
   run: () => Promise<void>;
 }
 
+/** A burst's next upgrade waits for this much quiet, and never longer than MAX_WAIT_MS. */
+export const QUIET_MS = 150;
+export const MAX_WAIT_MS = 1000;
+
 export class SaveHandler {
   /** The reason of each save announced by willSave and not yet done, by file. */
   private readonly reasons = new Map<string, SaveReason>();
   private running: Promise<void> | undefined;
+  private lastSave = 0;
 
   constructor(private readonly ctx: SaveContext) {}
 
@@ -48,6 +55,7 @@ export class SaveHandler {
     if (policy === 'manual' && reason !== 1) return 'auto-save';
     if (!this.ctx.attached()) return 'not-attached';
     this.ctx.note([rel]);
+    this.lastSave = Date.now();
     this.running ??= this.drain().finally(() => (this.running = undefined));
     return 'upgrade';
   }
@@ -58,9 +66,16 @@ export class SaveHandler {
   }
 
   private async drain(): Promise<void> {
-    do {
+    await this.ctx.run().catch(() => undefined);
+    while (this.ctx.uncompiled() && this.ctx.attached()) {
+      const since = Date.now();
+      for (;;) {
+        const wait = Math.min(this.lastSave + QUIET_MS, since + MAX_WAIT_MS) - Date.now();
+        if (wait <= 0) break;
+        await new Promise((res) => setTimeout(res, wait));
+      }
       await this.ctx.run().catch(() => undefined);
-    } while (this.ctx.uncompiled() && this.ctx.attached());
+    }
   }
 
   dispose(): void {

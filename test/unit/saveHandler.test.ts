@@ -2,7 +2,7 @@
 // handed and when its compile takes the noted files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SaveHandler } from '../../server/save/saveHandler';
+import { MAX_WAIT_MS, QUIET_MS, SaveHandler } from '../../server/save/saveHandler';
 
 function harness(policy: 'never' | 'manual' | 'always' = 'always') {
   const noted: string[] = [];
@@ -29,7 +29,10 @@ test('a save starts its upgrade at once: no debounce', () => {
   assert.deepEqual(runs, [['lib/a.ex']]);
 });
 
-test('saves during a run are handed to it, and one more run takes what its compile missed', async () => {
+const tick = () => new Promise((res) => setImmediate(res));
+
+test('saves during a run are handed to it, and one more run takes what its compile missed once the saves pause', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   const { h, runs, noted, end } = harness();
   h.onSave('/p/lib/a.ex');
   h.onSave('/p/lib/b.ex');
@@ -37,11 +40,30 @@ test('saves during a run are handed to it, and one more run takes what its compi
   assert.equal(runs.length, 1, 'one run while the first is going');
   assert.deepEqual(noted, ['lib/b.ex', 'lib/c.ex'], 'handed to the engine at once');
   end();
-  await new Promise((res) => setImmediate(res));
+  await tick();
+  assert.equal(runs.length, 1, 'the next waits for a pause');
+  t.mock.timers.tick(QUIET_MS);
+  await tick();
   assert.deepEqual(runs, [['lib/a.ex'], ['lib/b.ex', 'lib/c.ex']]);
   end();
   await h.idle();
   assert.equal(runs.length, 2);
+});
+
+test('a burst of saves makes its next upgrade wait no longer than MAX_WAIT_MS', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const { h, runs, end } = harness();
+  h.onSave('/p/lib/a.ex');
+  end();
+  // A save every 100 ms, never a pause of QUIET_MS.
+  for (let ms = 0; ms < MAX_WAIT_MS; ms += 100) {
+    h.onSave('/p/lib/b.ex');
+    await tick();
+    t.mock.timers.tick(100);
+    await tick();
+  }
+  assert.equal(runs.length, 2, 'the second run started at MAX_WAIT_MS');
+  end();
 });
 
 test('a save folded into the running compile starts nothing more', async () => {
