@@ -37,7 +37,7 @@ export class BeamLiveAdapter implements vscode.DebugAdapter {
   }
 
   handleMessage(message: vscode.DebugProtocolMessage): void {
-    void this.handle(message as unknown as Message);
+    void this.handle(message as Message);
   }
 
   private async handle(req: Message): Promise<void> {
@@ -49,7 +49,9 @@ export class BeamLiveAdapter implements vscode.DebugAdapter {
       case 'launch':
       case 'attach':
         try {
-          const c = this.session.configuration as unknown as LaunchConfig & { cookieFile?: string; request: string };
+          const cfg = this.session.configuration;
+          // What a beam-live configuration may say (package.json's configurationAttributes).
+          const c: LaunchConfig & { cookieFile?: string } = { node: cfg.node, command: cfg.command, runMode: cfg.runMode, cwd: cfg.cwd, nameType: cfg.nameType, cookieFile: cfg.cookieFile };
           if (!c.node) throw new Error('The beam-live configuration needs "node", e.g. "app@localhost".');
           if (req.command === 'launch') {
             this.output(`Launching ${c.node}…`);
