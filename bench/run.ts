@@ -368,7 +368,7 @@ async function bigNode(): Promise<void> {
         async () => void (await s.rpc('Elixir.IEx.Helpers', 'recompile', [], 600_000)),
         'recompile-vs-upgrade',
       );
-      report('recompile-vs-upgrade-100k', ours, anchor, 'ratio ≤ 0.5', (r) => r !== null && r <= 0.5, 'anchor: IEx recompile() in the node');
+      report('recompile-vs-upgrade-100k', ours, anchor, 'ratio ≤ 0.25', (r) => r !== null && r <= 0.25, 'anchor: IEx recompile() in the node');
 
       // state-sample-100k: the state-out-of-date check of a module with 100,000 processes,
       // bounded on the node, against the save-to-upgraded just measured on the same node.

@@ -51,14 +51,7 @@ export async function gatherPitfallInput(src: PitfallSource): Promise<PitfallInp
     const node = nodeModules.get(b.module);
     let running: ModuleCode['running'];
     if (node?.md5 && node.md5 !== b.info.md5) {
-      const old = src.store.get(node.md5);
-      if (old) {
-        try {
-          running = readDebugInfo(readBeam(old).dbgi, b.module);
-        } catch {
-          running = null;
-        }
-      }
+      running = runningFacts(src.store, node.md5, b.module);
     }
     code.push({
       module: b.module,
@@ -89,6 +82,25 @@ export async function gatherPitfallInput(src: PitfallSource): Promise<PitfallInp
 export function sourceFileOf(b: BeamOnDisk, debug: DebugFacts | null, source: { file: string } | undefined, projectDir: string): string {
   const file = source?.file ?? debug?.file ?? text(b.info.compileInfo.find(([k]) => k === 'source')?.[1]) ?? b.file;
   return isAbsolute(file) ? file : join(projectDir, file);
+}
+
+/** The running version's debug info, from the binary kept before the compile; by MD5, since it does not change. */
+const runningByMd5 = new Map<string, DebugFacts | null>();
+
+function runningFacts(store: BinaryStore, md5: string, module: string): DebugFacts | null | undefined {
+  if (runningByMd5.has(md5)) return runningByMd5.get(md5);
+  const old = store.get(md5);
+  if (!old) return undefined;
+  let facts: DebugFacts | null;
+  try {
+    facts = readDebugInfo(readBeam(old).dbgi, module);
+  } catch {
+    facts = null;
+  }
+  // Bounded: the versions a session upgrades from.
+  if (runningByMd5.size >= 256) runningByMd5.delete(runningByMd5.keys().next().value!);
+  runningByMd5.set(md5, facts);
+  return facts;
 }
 
 /** The last compile's beams when there is one (the checks run right after it), else a read. */

@@ -47,8 +47,18 @@ export interface DebugFacts {
   children: ChildFacts[];
 }
 
+/** By chunk: the build's beams are read once and kept while unchanged, and each is asked several times a save. */
+const read = new WeakMap<Buffer, DebugFacts | null>();
+
 export function readDebugInfo(dbgi: Buffer | undefined, module: string): DebugFacts | null {
   if (!dbgi || dbgi.length === 0) return null;
+  if (read.has(dbgi)) return read.get(dbgi)!;
+  const facts = parseDebugInfo(dbgi, module);
+  read.set(dbgi, facts);
+  return facts;
+}
+
+function parseDebugInfo(dbgi: Buffer, module: string): DebugFacts | null {
   let t: Term;
   try {
     t = decode(dbgi);

@@ -76,14 +76,36 @@ end
 defmodule BeamLive.SourceFacts do
   # What the compiled beam does not say about where things are: the @vsn line and the items of
   # `children = [...]`, read from the parsed source (never from regular expressions).
+  # A warm VM asks again at every save: a file is parsed again only when its content changed
+  # (mtimes here are whole seconds, and two saves may fall in one).
   def collect(paths) do
-    for path <- paths, file <- Path.wildcard(Path.join(path, "**/*.ex")), facts = file_facts(file), facts != [] do
+    for path <- paths, file <- Path.wildcard(Path.join(path, "**/*.ex")), facts = cached_facts(file), facts != [] do
       %{file: Path.expand(file), modules: facts}
     end
   end
 
-  defp file_facts(file) do
-    case Code.string_to_quoted(File.read!(file), columns: true, file: file) do
+  defp cached_facts(file) do
+    case File.read(file) do
+      {:ok, text} ->
+        stamp = :erlang.md5(text)
+
+        case Process.get({__MODULE__, file}) do
+          {^stamp, facts} ->
+            facts
+
+          _ ->
+            facts = file_facts(file, text)
+            Process.put({__MODULE__, file}, {stamp, facts})
+            facts
+        end
+
+      _ ->
+        []
+    end
+  end
+
+  defp file_facts(file, text) do
+    case Code.string_to_quoted(text, columns: true, file: file) do
       {:ok, ast} -> modules(ast, nil)
       _ -> []
     end

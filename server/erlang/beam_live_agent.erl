@@ -6,7 +6,7 @@
 -module(beam_live_agent).
 -export([status/0, processes/1, supervised_procs/0, module_infos/1, build_facts/1, loaded_under/1, app_modules/1, state_shapes/1, module_processes/1, hex/1]).
 -export([explain/1, module_text/1, supervisor_pids/0]).
--export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, supervisor_info/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
+-export([initial_module/1, parent/1, parent_of/1, via/1, via_of/2, supervisor_module/1, supervisor_info/1, unwrap_vsn/1, loaded_vsn_term/1, reg/1, state/1, page/1, old_code_users/1, old_code_users_of/1, pitfall_facts/1, pitfall_stamp/1, current/1]).
 
 %% ---- status ---------------------------------------------------------------------------------
 
@@ -258,11 +258,14 @@ initial_module(P) ->
             end;
         {initial_call, {erlang, apply, 2}} ->
             %% spawn(fun ...): the initial call names no module; what it runs now does.
-            case erlang:process_info(P, current_function) of
-                {current_function, {M, _, _}} when M =/= erlang -> {M, spawn};
-                _ -> undefined
-            end;
+            current_module(P);
         {initial_call, {M, _, _}} -> {M, spawn};
+        _ -> undefined
+    end.
+
+current_module(P) ->
+    case erlang:process_info(P, current_function) of
+        {current_function, {M, _, _}} when M =/= erlang -> {M, spawn};
         _ -> undefined
     end.
 
@@ -551,13 +554,34 @@ pitfall_facts(#{modules := Mods} = Req) ->
 %% initial_module/1) is in ModSet, in the order of processes().
 -spec module_processes(#{module() => true}) -> [{pid(), module(), spawn | proc_lib | fun_server}].
 module_processes(ModSet) ->
-    lists:filtermap(
+    Known = beam_live_keeper:initial_table(),
+    Found = lists:filtermap(
         fun(P) ->
-            case initial_module(P) of
+            case known_initial_module(Known, P) of
                 {M, How} when is_map_key(M, ModSet) -> {true, {P, M, How}};
                 _ -> false
             end
-        end, processes()).
+        end, processes()),
+    beam_live_keeper:forget_exited(Known),
+    Found.
+
+%% A process's initial call never changes, and reading it costs a process_info of its
+%% dictionary (proc_lib's '$initial_call'): on a node of 100,000 processes that is most of a
+%% scan. So it is read once per process and kept (beam_live_keeper:initial_table/0); only what
+%% a spawned fun runs now is read every time.
+known_initial_module(undefined, P) -> initial_module(P);
+known_initial_module(Tab, P) ->
+    case ets:lookup(Tab, P) of
+        [{_, current}] -> current_module(P);
+        [{_, Known}] -> Known;
+        [] ->
+            Found = initial_module(P),
+            ets:insert(Tab, {P, case erlang:process_info(P, initial_call) of
+                                    {initial_call, {erlang, apply, 2}} -> current;
+                                    _ -> Found
+                                end}),
+            Found
+    end.
 
 %% The live states of each module's supervised processes against the state shape its code defines:
 %% an Elixir struct of the module (its field names) or an Erlang record the module defines (its
@@ -685,14 +709,13 @@ child_module(_) -> undefined.
 %% The processes still running old code of each module that has some: one scan of the node,
 %% only for the modules that need it.
 -spec old_code_users([module()]) -> [map()].
-old_code_users(Mods) ->
-    case [M || M <- Mods, erlang:check_old_code(M)] of
-        [] -> [];
-        Old ->
-            [#{pid => pid_bin(P), name => reg(P), module => M, function => current(P),
-               restart => element(3, beam_live_reach:victim(P))}
-             || P <- processes(), M <- Old, erlang:check_process_code(P, M) =:= true]
-    end.
+old_code_users(Mods) -> old_code_users_of(beam_live_reach:old_code_pids(Mods)).
+
+-spec old_code_users_of([{pid(), module()}]) -> [map()].
+old_code_users_of(OldCode) ->
+    [#{pid => pid_bin(P), name => reg(P), module => M, function => current(P),
+       restart => element(3, beam_live_reach:victim(P))}
+     || {P, M} <- OldCode].
 
 -spec current(pid()) -> binary() | undefined.
 current(P) ->

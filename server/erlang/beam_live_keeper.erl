@@ -4,7 +4,7 @@
 %% code_change down after the load for static ones (supervisors); resume. The state each
 %% process holds now is its own: a snapshot from the upgrade is put back only on request.
 -module(beam_live_keeper).
--export([remember/5, keep_journal/1, last/0, stash/1, scan/1, downgrade/3, restore_binary/4]).
+-export([remember/5, keep_journal/1, last/0, stash/1, scan/1, scan/2, initial_table/0, forget_exited/1, downgrade/3, restore_binary/4]).
 -export([keeper_loop/1]).
 -include("beam_live.hrl").
 
@@ -42,11 +42,36 @@ stash(Scan) -> call(keeper(), {stash, Scan}).
 
 %% The kept scan, without the processes that have exited since; undefined once replaced.
 -spec scan(pos_integer() | undefined) -> [{pid(), module(), atom()}] | undefined.
-scan(undefined) -> undefined;
-scan(Id) ->
-    case call(keeper(), {scan, Id}) of
+scan(Id) -> scan(Id, all).
+
+%% The same for some modules only: the keeper filters, so that only their entries are copied.
+-spec scan(pos_integer() | undefined, all | #{module() => true}) -> [{pid(), module(), atom()}] | undefined.
+scan(undefined, _) -> undefined;
+scan(Id, Mods) ->
+    case call(keeper(), {scan, Id, Mods}) of
         undefined -> undefined;
         Scan -> [X || {P, _, _} = X <- Scan, is_process_alive(P)]
+    end.
+
+%% The table of each process's initial module (beam_live_agent:module_processes/1), owned by
+%% the keeper so that it outlives the calls that fill it; undefined if it cannot be had.
+-define(INITIAL, beam_live_initial).
+-spec initial_table() -> atom() | undefined.
+initial_table() ->
+    case ets:whereis(?INITIAL) of
+        undefined ->
+            _ = call(keeper(), initial_table),
+            case ets:whereis(?INITIAL) of undefined -> undefined; _ -> ?INITIAL end;
+        _ -> ?INITIAL
+    end.
+
+%% Exited processes leave the table once it holds twice as many as run.
+-spec forget_exited(atom() | undefined) -> ok.
+forget_exited(undefined) -> ok;
+forget_exited(Tab) ->
+    case ets:info(Tab, size) > 2 * erlang:system_info(process_count) + 1000 of
+        true -> ets:foldl(fun({P, _}, ok) -> is_process_alive(P) orelse ets:delete(Tab, P), ok end, ok, Tab);
+        false -> ok
     end.
 
 keeper() ->
@@ -73,7 +98,15 @@ keeper_loop(Last) ->
             Id = erlang:unique_integer([positive]),
             erase(), put(Id, Scan),
             From ! {Ref, Id}, ?MODULE:keeper_loop(Last);
-        {From, Ref, {scan, Id}} -> From ! {Ref, get(Id)}, ?MODULE:keeper_loop(Last);
+        {From, Ref, {scan, Id, Mods}} ->
+            From ! {Ref, case get(Id) of
+                             Scan when is_list(Scan), is_map(Mods) -> [X || {_, M, _} = X <- Scan, is_map_key(M, Mods)];
+                             Scan -> Scan
+                         end},
+            ?MODULE:keeper_loop(Last);
+        {From, Ref, initial_table} ->
+            catch ets:new(?INITIAL, [named_table, public, set, {read_concurrency, true}, {write_concurrency, true}]),
+            From ! {Ref, ok}, ?MODULE:keeper_loop(Last);
         {'ETS-TRANSFER', _Tab, _From, journal} -> ?MODULE:keeper_loop(Last)
     end.
 

@@ -1,7 +1,7 @@
 %% Which processes an upgrade touches: those a suspend reaches (release_handler_1's
 %% get_supervised_procs), those a release would miss, and those a load kills.
 -module(beam_live_reach).
--export([reach/3, missed/3, missed/4, victims/1, victim/1, supervisor_kind/1, predicted_kills/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
+-export([reach/3, missed/3, missed/4, victims/1, victim/1, supervisor_kind/1, predicted_kills/1, old_code_pids/1, kills_of/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
 
 %% {Pid, Module} for every process whose child spec names one of Mods, in Mods' order, from
 %% the supervision trees Procs; in mode all also the missed special processes of those modules.
@@ -75,11 +75,20 @@ victims(M) ->
 
 %% The same, changing nothing: for the plan.
 -spec predicted_kills([module()]) -> [map()].
-predicted_kills(Mods) ->
-    [(summary(P, M))#{restart => R, supervisor => pid_or_undefined(Sup)}
-     || M <- Mods, erlang:check_old_code(M),
-        P <- processes(), erlang:check_process_code(P, M) =:= true,
-        {_, Sup, R} <- [victim(P)]].
+predicted_kills(Mods) -> kills_of(old_code_pids(Mods)).
+
+-spec kills_of([{pid(), module()}]) -> [map()].
+kills_of(OldCode) ->
+    [(summary(P, M))#{restart => R, supervisor => pid_or_undefined(Sup)} || {P, M} <- OldCode, {_, Sup, R} <- [victim(P)]].
+
+%% Who runs the old code of Mods, in one pass over the processes (none when no module has old
+%% code: the usual case, right after a purge).
+-spec old_code_pids([module()]) -> [{pid(), module()}].
+old_code_pids(Mods) ->
+    case [M || M <- Mods, erlang:check_old_code(M)] of
+        [] -> [];
+        Old -> [{P, M} || P <- processes(), M <- Old, erlang:check_process_code(P, M) =:= true]
+    end.
 
 restart_text(permanent) -> <<"permanent: its supervisor restarts it">>;
 restart_text(transient) -> <<"transient: its supervisor restarts it">>;
@@ -156,18 +165,11 @@ kill(M, Victims, Reason) ->
 %% old code is named. -> {Unpurged, [#{pid, name, module, reason, function}]}
 -spec soft_purge([module()]) -> {[module()], [map()]}.
 soft_purge(Mods) ->
-    lists:foldl(
-        fun(M, {Unpurged, Old}) ->
-            case code:soft_purge(M) of
-                true -> {Unpurged, Old};
-                false ->
-                    Users = [(summary(P, M))#{reason => <<"still runs old code">>,
-                                              function => beam_live_agent:current(P),
-                                              restart => element(3, victim(P))}
-                             || P <- processes(), erlang:check_process_code(P, M) =:= true],
-                    {[M | Unpurged], Old ++ Users}
-            end
-        end, {[], []}, Mods).
+    Unpurged = [M || M <- Mods, not code:soft_purge(M)],
+    {Unpurged, [(summary(P, M))#{reason => <<"still runs old code">>,
+                                 function => beam_live_agent:current(P),
+                                 restart => element(3, victim(P))}
+                || {P, M} <- old_code_pids(Unpurged)]}.
 
 %% After the supervisor was resumed: the child that replaced a killed one, if any. A
 %% which_children call queues behind the exits the supervisor still has to handle, so its

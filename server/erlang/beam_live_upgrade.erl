@@ -79,13 +79,15 @@ plan(Req) ->
     DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
     Users = [(summary(P, M))#{callback => callback(P)}
              || {P, Ms} <- Procs, is_list(Ms), M <- Mods, lists:member(M, Ms)],
+    %% Who runs old code: one pass serves the kills and the old-code users.
+    OldCode = beam_live_reach:old_code_pids(Mods),
     #{reach => [(summary(P, M))#{dev_only => maps:is_key(P, DevOnly)}
                 || {P, M} <- dedup_pairs(beam_live_reach:reach(Suspends, Procs, Extra))],
       missed => [strip(X) || X <- Missed],
       users => Users,
-      kills => beam_live_reach:predicted_kills(Mods),
+      kills => beam_live_reach:kills_of(OldCode),
       facts => beam_live_agent:pitfall_facts(#{modules => Mods, scan => Planned, supervised => Procs}),
-      old_code => beam_live_agent:old_code_users(Mods),
+      old_code => beam_live_agent:old_code_users_of(OldCode),
       versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs],
       scan => beam_live_keeper:stash(Scan)}.
 
@@ -303,10 +305,9 @@ run(Req, Specs, Tab, _Wd) ->
 
 %% The plan's scan when the request names one, else a scan of its own.
 missed(Req, Mods, Suspends, Procs) ->
-    case beam_live_keeper:scan(maps:get(scan, Req, undefined)) of
+    case beam_live_keeper:scan(maps:get(scan, Req, undefined), maps:from_list([{M, true} || M <- Mods])) of
         undefined -> beam_live_reach:missed(Mods, Suspends, Procs);
-        Scan -> ModSet = maps:from_list([{M, true} || M <- Mods]),
-                beam_live_reach:missed(Mods, Suspends, Procs, [X || {_, M, _} = X <- Scan, is_map_key(M, ModSet)])
+        Scan -> beam_live_reach:missed(Mods, Suspends, Procs, Scan)
     end.
 
 %% The blocks of the script, as the caller expanded it; without one, a block per module.

@@ -22,13 +22,15 @@ export interface BeamSet {
 
 /**
  * Every save reads the build twice (before and after its compile), and a compile rewrites a few
- * beams of many: a beam is parsed again only when its file changed (size, mtime, inode).
+ * beams of many: a beam is parsed again only when its file changed. Mix sets a beam's mtime to
+ * whole seconds and a rewrite may reuse the inode, so the change time (which no tool sets) is
+ * part of the stamp.
  */
 const parsed = new Map<string, { stamp: string; beam: BeamOnDisk }>();
 
 function readOne(file: string): BeamOnDisk {
   const st = statSync(file, { bigint: true });
-  const stamp = `${st.size}:${st.mtimeNs}:${st.ino}`;
+  const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
   const hit = parsed.get(file);
   if (hit?.stamp === stamp) return hit.beam;
   const binary = readFileSync(file);
@@ -69,12 +71,12 @@ export function readBeamDirs(dirs: string[]): BeamSet {
   return { modules, errors, shadowed, readAt };
 }
 
-/** Whether a beam was written, added or removed in these folders since the set was read: a stat each, no read. */
+/** Whether a beam was written, added or removed in these folders since the set was read: a stat each, no read (the change time: mix sets mtimes to whole seconds). */
 export function writtenSince(set: BeamSet, dirs: string[]): boolean {
   const at = set.readAt ?? 0;
   const newer = (f: string) => {
     try {
-      return statSync(f).mtimeMs >= at;
+      return statSync(f).ctimeMs >= at;
     } catch {
       return true;
     }

@@ -1,7 +1,7 @@
 // compile → diff → plan → checks → upgrade, for one project and one attached node. The CLI and
 // the language server both drive this class; the node is asked through the gateway, and the
 // work on it is beam_live_upgrade's.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { appFilesOf, generatedAppups, projectAppups, readAppVsn } from './appup';
 import { compileProject, CompileResult } from '../compile/compile';
@@ -9,6 +9,7 @@ import { CompileError, compileFailure } from '../compile/buildFaults';
 import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
 import { formatVsn } from '../beam/beamFile';
+import type { Term } from '../beam/term';
 import type { GeneratedAppup, ModuleRow, PlanWarning, RollbackReport, UpgradeOptions, UpgradePlan, UpgradePitfall, UpgradeReport } from '../protocol';
 import { analyze } from '../analysis/pitfalls';
 import { gatherPitfallInput, PitfallSource } from '../analysis/collect';
@@ -116,11 +117,24 @@ export class UpgradeEngine {
 
   /** Keeps the binaries the node runs before a compile overwrites them (docs/otp-rules.md). */
   async keepOldBinaries(beams: BeamSet = readBeamDirs(this.beamDirs)): Promise<Set<string>> {
-    const loaded = await this.session.moduleInfos([...beams.modules.keys()]);
+    this.keep(beams, await this.session.moduleInfos([...beams.modules.keys()]));
+    return new Set(beams.modules.keys());
+  }
+
+  private keep(beams: BeamSet, loaded: Map<string, LoadedInfo>): void {
     for (const b of beams.modules.values()) {
       if (loaded.get(b.module)?.md5 === b.info.md5) this.store.put(b.info.md5, b.binary);
     }
-    return new Set(beams.modules.keys());
+  }
+
+  /** What the node runs of the build in these folders, in one round trip. */
+  private async nodeFacts(modules: string[], dirs: string[]) {
+    const appOfDir = new Map(dirs.flatMap((d) => {
+      const app = existsSync(d) ? readdirSync(d).find((f) => f.endsWith('.app')) : undefined;
+      return app ? [[d, app.slice(0, -'.app'.length)] as const] : [];
+    }));
+    const facts = await this.session.buildFacts(modules, dirs, [...new Set(appOfDir.values())]);
+    return { dirs, appOfDir, facts, loaded: new Map(facts.infos.map((i) => [i.module, i])) };
   }
 
   /**
@@ -128,10 +142,11 @@ export class UpgradeEngine {
    * and a single save waits for nothing), then diff against what the node runs.
    */
   private async prepare(): Promise<Prepared> {
-    const beforeBeams = readBeamDirs(this.beamDirs);
-    // The bytes are in memory already: the node is asked while the compile runs.
-    const kept = this.keepOldBinaries(beforeBeams);
-    kept.catch(() => undefined);
+    const before = readBeamDirs(this.beamDirs);
+    // The bytes are in memory already: the node is asked what it runs while the compile runs,
+    // and its answer keeps the binaries the compile overwrites.
+    const asked = this.nodeFacts([...before.modules.keys()], this.beamDirs);
+    asked.catch(() => undefined);
     let compile: CompileResult;
     for (;;) {
       const seen = this.saves;
@@ -143,23 +158,23 @@ export class UpgradeEngine {
       });
       if (this.saves === seen || !compile.ok) break;
     }
-    const before = await kept;
+    let node = await asked;
+    this.keep(before, node.loaded);
     this.lastCompile = compile;
     const none = { compile, planned: [], libOf: () => undefined, noOldBinary: [], unreadable: [], loaded: new Map(), loadedUnder: [] };
     if (!compile.ok) return none;
     if (compile.beamDirs.length) this.beamDirs = compile.beamDirs;
     const after = readBeamDirs(this.beamDirs);
     this.lastBuild = after;
-    const appOfDir = new Map(this.beamDirs.flatMap((d) => {
-      const app = existsSync(d) ? readdirSync(d).find((f) => f.endsWith('.app')) : undefined;
-      return app ? [[d, app.slice(0, -'.app'.length)] as const] : [];
-    }));
-    const facts = await this.session.buildFacts([...after.modules.keys()], this.beamDirs, [...new Set(appOfDir.values())]);
-    const loaded = new Map(facts.infos.map((i) => [i.module, i]));
+    // The first compile may name other folders than the guess; modules new in this build are asked now.
+    if (node.dirs.join('\n') !== this.beamDirs.join('\n')) node = await this.nodeFacts([...after.modules.keys()], this.beamDirs);
+    const added = [...after.modules.keys()].filter((m) => !node.loaded.has(m));
+    if (added.length) for (const [m, l] of await this.session.moduleInfos(added)) node.loaded.set(m, l);
+    const { appOfDir, facts, loaded } = node;
     const appModules = new Map(facts.apps.map((a) => [a.app, a.modules]));
     const known = new Map([...appOfDir].flatMap(([d, app]) => (appModules.get(app) ? [[d, new Set(appModules.get(app))] as const] : [])));
-    const diff = diffBuild(before, after, loaded, facts.under, known);
-    const appup = await projectAppups(this.project, this.beamDirs, (f) => this.session.consult(f), () => this.runningApps());
+    const diff = diffBuild(new Set(before.modules.keys()), after, loaded, facts.under, known);
+    const appup = await projectAppups(this.project, this.beamDirs, (f) => this.consult(f), () => this.runningApps());
     const withAppup = (p: PlannedModule): PlannedModule => {
       const a = appup.get(p.module);
       return a ? { ...p, instruction: a.instruction, extra: a.extra, depMods: a.depMods, fromAppup: true } : p;
@@ -186,6 +201,20 @@ export class UpgradeEngine {
     return { compile, build: after, diff, planned, libOf, noOldBinary, unreadable: after.errors, loaded: planLoaded, loadedUnder: facts.under };
   }
 
+  /** file:consult on the bridge, again only when the file changed (an .app is read at every save). */
+  private readonly consulted = new Map<string, { stamp: string; terms: Promise<Term[]> }>();
+
+  private consult(file: string): Promise<Term[]> {
+    const st = statSync(file, { bigint: true });
+    const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+    const hit = this.consulted.get(file);
+    if (hit?.stamp === stamp) return hit.terms;
+    const terms = this.session.consult(file);
+    terms.catch(() => this.consulted.delete(file));
+    this.consulted.set(file, { stamp, terms });
+    return terms;
+  }
+
   private async runningApps(): Promise<Map<string, string>> {
     return new Map((await this.session.status()).applications.map((a) => [a.name, a.vsn]));
   }
@@ -197,7 +226,7 @@ export class UpgradeEngine {
       users: plan.users,
       noOldBinary: p.noOldBinary,
       loadedBehaviours: new Map(p.diff?.changed.map(({ beam, loaded }) => [beam.module, loaded.behaviours ?? []])),
-      appFiles: await appFilesOf(p.planned, (f) => this.session.consult(f)),
+      appFiles: await appFilesOf(p.planned, (f) => this.consult(f)),
     });
   }
 
@@ -209,7 +238,7 @@ export class UpgradeEngine {
     return this.serial(async () => {
       const p = await this.prepare();
       if (!p.compile.ok) throw new CompileError(`${compileFailure(p.compile)}. Fix it and generate again.`);
-      const apps = await appFilesOf(p.planned, (f) => this.session.consult(f));
+      const apps = await appFilesOf(p.planned, (f) => this.consult(f));
       return generatedAppups({ project: this.project, node: this.node, planned: p.planned, apps, running: await this.runningApps() });
     });
   }
