@@ -48,7 +48,7 @@ connection.onInitialized(async () => {
 });
 
 // The settings are read when they change, never on a save's path.
-connection.onDidChangeConfiguration(() => void settings?.refresh());
+connection.onDidChangeConfiguration((p) => void settings?.refresh(p.settings));
 
 connection.onWillSaveTextDocument(({ textDocument, reason }) => {
   if (server && textDocument.uri.startsWith('file:')) server.saves.willSave(fileURLToPath(textDocument.uri), reason);

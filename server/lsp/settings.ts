@@ -17,7 +17,8 @@ export class Settings {
   private current: ServerSettings = DEFAULT_SETTINGS;
 
   constructor(
-    private readonly conn: Connection,
+    /** Asked only when it can answer workspace/configuration. */
+    private readonly conn: Connection | undefined,
     private readonly canPull: boolean,
   ) {}
 
@@ -30,8 +31,16 @@ export class Settings {
     this.current = merge(DEFAULT_SETTINGS, init);
   }
 
-  async refresh(): Promise<ServerSettings> {
-    if (!this.canPull) return this.current;
+  /**
+   * On didChangeConfiguration: pulled from the client when it can answer workspace/configuration,
+   * else taken from the notification itself (`{ beamLive: {...} }`, as editors without pull send it).
+   */
+  async refresh(pushed?: unknown): Promise<ServerSettings> {
+    if (!this.canPull || !this.conn) {
+      const section = (pushed as { beamLive?: unknown } | null | undefined)?.beamLive;
+      if (section && typeof section === 'object') this.current = merge(this.current, section);
+      return this.current;
+    }
     try {
       const cfg = await this.conn.workspace.getConfiguration('beamLive');
       this.current = merge(DEFAULT_SETTINGS, cfg);
