@@ -8,6 +8,20 @@ import type { Project } from '../compile/project';
 import type { GeneratedAppup, Instruction } from '../protocol';
 import type { PlannedModule } from './plan';
 
+/** A folder's names; none where it cannot be listed (missing, or a file: the compile says why). */
+export function listing(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The .app file in a beam folder, if any. */
+export function appFileIn(dir: string): string | undefined {
+  return listing(dir).find((f) => f.endsWith('.app'));
+}
+
 /** file:consult on the bridge. */
 export type Consult = (file: string) => Promise<Term[]>;
 
@@ -161,8 +175,7 @@ export function appupHomes(p: Project, app?: string): string[] {
 export async function projectAppups(project: Project, beamDirs: string[], consult: Consult, running: () => Promise<Map<string, string>>): Promise<Map<string, AppupEntry>> {
   const found = new Map<string, string>();
   for (const dir of [...appupHomes(project), ...beamDirs]) {
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir)) {
+    for (const f of listing(dir)) {
       const app = f.endsWith('.appup') ? f.slice(0, -'.appup'.length) : undefined;
       if (app && !found.has(app)) found.set(app, join(dir, f));
     }
@@ -186,7 +199,7 @@ export interface AppFile {
 export async function appFilesOf(planned: PlannedModule[], consult: Consult): Promise<Map<string, AppFile>> {
   const out = new Map<string, AppFile>();
   for (const dir of new Set(planned.flatMap((m) => (m.beam ? [dirname(m.beam.file)] : [])))) {
-    const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.app')) : undefined;
+    const file = appFileIn(dir);
     if (!file) continue;
     try {
       out.set(dir, { app: file.replace(/\.app$/, ''), ...readAppFile(await consult(join(dir, file))) });

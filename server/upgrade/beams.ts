@@ -81,5 +81,11 @@ export function writtenSince(set: BeamSet, dirs: string[]): boolean {
       return true;
     }
   };
-  return dirs.some((d) => existsSync(d) && (newer(d) || readdirSync(d).some((f) => f.endsWith('.beam') && newer(join(d, f)))));
+  return dirs.some((d) => {
+    try {
+      return existsSync(d) && (newer(d) || readdirSync(d).some((f) => f.endsWith('.beam') && newer(join(d, f))));
+    } catch {
+      return true;
+    }
+  });
 }

@@ -1,9 +1,9 @@
 // compile → diff → plan → checks → upgrade, for one project and one attached node. The CLI and
 // the language server both drive this class; the node is asked through the gateway, and the
 // work on it is beam_live_upgrade's.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { appFilesOf, generatedAppups, projectAppups, readAppVsn } from './appup';
+import { appFileIn, appFilesOf, generatedAppups, projectAppups, readAppVsn } from './appup';
 import { compileProject, CompileResult } from '../compile/compile';
 import { CompileError, compileFailure } from '../compile/buildFaults';
 import { WarmMixVm } from '../compile/warmVm';
@@ -130,7 +130,7 @@ export class UpgradeEngine {
   /** What the node runs of the build in these folders, in one round trip. */
   private async nodeFacts(modules: string[], dirs: string[]) {
     const appOfDir = new Map(dirs.flatMap((d) => {
-      const app = existsSync(d) ? readdirSync(d).find((f) => f.endsWith('.app')) : undefined;
+      const app = appFileIn(d);
       return app ? [[d, app.slice(0, -'.app'.length)] as const] : [];
     }));
     const facts = await this.session.buildFacts(modules, dirs, [...new Set(appOfDir.values())]);
