@@ -65,7 +65,8 @@ export async function gatherPitfallInput(src: PitfallSource): Promise<PitfallInp
   const oldCode = src.oldCode ?? (await gateway.oldCodeUsers(modules));
   // A module loaded from the build's folders, gone from the build, whose source now defines another.
   const loadedUnder = src.loadedUnder ?? (await gateway.loadedUnder(dirs));
-  const gone = loadedUnder.filter((m) => !all.modules.has(m));
+  // (A caller's loaded-under may cover the consolidated protocols too: they are in the build.)
+  const gone = loadedUnder.filter((m) => !all.modules.has(m) && !src.build?.modules.has(m));
   const renamed: PitfallInput['renamed'] = [];
   if (gone.length) {
     const goneFacts = await gateway.pitfallFacts(gone);
