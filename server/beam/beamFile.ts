@@ -24,6 +24,8 @@ export interface BeamInfo {
   /** The vsn attribute unwrapped as `release_handler_1:get_vsn/1` does. */
   vsn: Term | undefined;
   exports: Array<[string, number]>;
+  /** The modules it calls (its import table), in table order, each once. */
+  imports: string[];
   attributes: Array<[string, Term]>;
   behaviours: string[];
   compileInfo: Array<[string, Term]>;
@@ -53,6 +55,7 @@ export function readBeam(raw: Buffer, file = '<binary>'): BeamInfo {
   const module = atoms[0];
   if (module === undefined) throw new BeamError(file, 'the atom table is empty');
   const exports = readExports(chunks.get('ExpT')!, atoms, file);
+  const imports = [...new Set(readImports(chunks.get('ImpT')!, atoms, file))];
   const attributes = readKeyList(chunks.get('Attr'), file, 'Attr');
   const compileInfo = readKeyList(chunks.get('CInf'), file, 'CInf');
   const behaviours: string[] = [];
@@ -67,6 +70,7 @@ export function readBeam(raw: Buffer, file = '<binary>'): BeamInfo {
     md5: md5Of(chunks),
     vsn: vsnAttr === undefined ? undefined : unwrapVsn(vsnAttr),
     exports,
+    imports,
     attributes,
     behaviours,
     compileInfo,
@@ -160,17 +164,29 @@ function compactLength(c: Buffer, pos: number, file: string): [number, number] {
   throw new BeamError(file, 'unsupported atom length encoding');
 }
 
-function readExports(c: Buffer, atoms: string[], file: string): Array<[string, number]> {
-  if (c.length < 4) throw new BeamError(file, 'truncated export table');
+/** A table of three 32-bit words per entry (ExpT: function, arity, label; ImpT: module, function, arity). */
+function readTriples(c: Buffer, file: string, what: string): Array<[number, number, number]> {
+  if (c.length < 4) throw new BeamError(file, `truncated ${what} table`);
   const n = c.readUInt32BE(0);
-  if (4 + n * 12 > c.length) throw new BeamError(file, 'truncated export table');
-  const out: Array<[string, number]> = [];
-  for (let i = 0; i < n; i++) {
-    const name = atoms[c.readUInt32BE(4 + i * 12) - 1];
-    if (name === undefined) throw new BeamError(file, 'export table names an atom that does not exist');
-    out.push([name, c.readUInt32BE(8 + i * 12)]);
-  }
+  if (4 + n * 12 > c.length) throw new BeamError(file, `truncated ${what} table`);
+  const out: Array<[number, number, number]> = [];
+  for (let i = 0; i < n; i++) out.push([c.readUInt32BE(4 + i * 12), c.readUInt32BE(8 + i * 12), c.readUInt32BE(12 + i * 12)]);
   return out;
+}
+
+function atomAt(atoms: string[], index: number, file: string, what: string): string {
+  const name = atoms[index - 1];
+  if (name === undefined) throw new BeamError(file, `${what} table names an atom that does not exist`);
+  return name;
+}
+
+function readExports(c: Buffer, atoms: string[], file: string): Array<[string, number]> {
+  return readTriples(c, file, 'export').map(([f, arity]) => [atomAt(atoms, f, file, 'export'), arity]);
+}
+
+/** The modules the import table calls. */
+function readImports(c: Buffer, atoms: string[], file: string): string[] {
+  return readTriples(c, file, 'import').map(([m]) => atomAt(atoms, m, file, 'import'));
 }
 
 function readKeyList(c: Buffer | undefined, file: string, id: string): Array<[string, Term]> {

@@ -16,18 +16,19 @@ const BEAM_LIB_FACTS = (dirs: string) => `
     end,
   Lines = [begin
       {ok, {M, Md5}} = beam_lib:md5(F),
-      {ok, {M, [{exports, Ex}, {attributes, At}]}} = beam_lib:chunks(F, [exports, attributes]),
+      {ok, {M, [{exports, Ex}, {imports, Im}, {attributes, At}]}} = beam_lib:chunks(F, [exports, imports, attributes]),
       {ok, {M, Vsn}} = beam_lib:version(F),
       Bs = lists:append([B || {K, B} <- At, K =:= behaviour orelse K =:= behavior]),
-      io_lib:format("~ts\\x01~ts\\x01~s\\x01~ts\\x01~ts\\x01~ts~n", [
+      io_lib:format("~ts\\x01~ts\\x01~s\\x01~ts\\x01~ts\\x01~ts\\x01~ts~n", [
         F, atom_to_list(M), [io_lib:format("~2.16.0b", [X]) || <<X>> <= Md5],
         re:replace(io_lib:format("~p", [Unwrap(Vsn)]), "\\\\s*\\\\n\\\\s*", "", [global, unicode]),
         lists:join("\\x02", [io_lib:format("~ts/~b", [atom_to_list(N), A]) || {N, A} <- lists:sort(Ex)]),
-        lists:join(",", [atom_to_list(B) || B <- Bs])])
+        lists:join(",", [atom_to_list(B) || B <- Bs]),
+        lists:join("\\x02", lists:usort([atom_to_list(IM) || {IM, _, _} <- Im]))])
     end || D <- Dirs, F <- filelib:wildcard(filename:join(D, "*.beam"))],
   io:put_chars(unicode:characters_to_binary(Lines))`;
 
-test('module, exports, vsn, behaviours and MD5 equal beam_lib for every beam of stdlib, kernel, compiler and the sample app', async () => {
+test('module, exports, imported modules, vsn, behaviours and MD5 equal beam_lib for every beam of stdlib, kernel, compiler and the sample app', async () => {
   const project = await prepareProject();
   const appEbin = join(project, '_build', 'dev', 'lib', 'sample_app', 'ebin');
   const out = await erlEval(BEAM_LIB_FACTS(`[code:lib_dir(stdlib, ebin), code:lib_dir(kernel, ebin), code:lib_dir(compiler, ebin), "${appEbin}"]`));
@@ -35,7 +36,7 @@ test('module, exports, vsn, behaviours and MD5 equal beam_lib for every beam of 
   assert.ok(lines.length > 200, `expected hundreds of beams, got ${lines.length}`);
   let checked = 0;
   for (const line of lines) {
-    const [file, module, md5, vsn, exports, behaviours] = line.split('\x01') as [string, string, string, string, string, string];
+    const [file, module, md5, vsn, exports, behaviours, imports] = line.split('\x01') as [string, string, string, string, string, string, string];
     const b = readBeamFile(file);
     assert.equal(b.module, module, file);
     assert.equal(b.md5, md5, `${file}: MD5`);
@@ -44,6 +45,7 @@ test('module, exports, vsn, behaviours and MD5 equal beam_lib for every beam of 
     const theirs = exports ? exports.split('\x02').sort() : [];
     assert.deepEqual(ours, theirs, `${file}: exports`);
     assert.deepEqual(b.behaviours, behaviours ? behaviours.split(',') : [], `${file}: behaviours`);
+    assert.deepEqual([...b.imports].sort(), imports ? imports.split('\x02').sort() : [], `${file}: imported modules`);
     checked++;
   }
   assert.equal(checked, lines.length);

@@ -29,6 +29,7 @@ function code(o: { vsn?: string; md5?: string; behaviours?: string[]; clauses?: 
     md5: o.md5 ?? 'new',
     vsn: o.vsn === undefined ? undefined : new Charlist(o.vsn),
     exports: [],
+    imports: [],
     attributes: [],
     behaviours: o.behaviours ?? ['Elixir.GenServer'],
     compileInfo: [],

@@ -10,7 +10,7 @@ function beam(module: string, behaviours: string[], exports: Array<[string, numb
     module,
     file: `/b/${module}.beam`,
     binary: Buffer.alloc(0),
-    info: { module, md5: `md5-${module}`, vsn: undefined, exports, attributes, behaviours, compileInfo: [], chunkIds: [], dbgi: undefined },
+    info: { module, md5: `md5-${module}`, vsn: undefined, exports, imports: [], attributes, behaviours, compileInfo: [], chunkIds: [], dbgi: undefined },
   };
 }
 
