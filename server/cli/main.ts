@@ -2,6 +2,7 @@
 // be reached or the arguments are wrong (1 is kept for an upgrade that ran and failed).
 import { CompileError } from '../compile/compile';
 import { ProjectError } from '../compile/project';
+import { ReleaseError } from '../release/builds';
 import { NodeError } from '../runtime/errors';
 import { UsageError } from './args';
 import { appupCommand } from './appup';
@@ -38,6 +39,9 @@ Commands:
   appup      --node NAME --project DIR [--write [--force]] [--json]
              the .appup from the running code to this build (printed; --write puts it in
              priv/, src/ or apps/APP/, where BEAM Live's upgrades follow it)
+  appup      --from REF|RELEASE_DIR --project DIR [--write [--force]] [--json]
+             the same from an older build, no node: a git tag, commit or branch (built in a
+             temporary folder), or the folder of an older release (its lib/)
 
 The cookie is read from --cookie-file (default ~/.erlang.cookie); it is never printed.`;
 
@@ -71,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`beam-live ${cmd}: ${e.message}. See beam-live --help.`);
       return 2;
     }
-    if (e instanceof NodeError || e instanceof ProjectError || e instanceof CompileError) {
+    if (e instanceof NodeError || e instanceof ProjectError || e instanceof CompileError || e instanceof ReleaseError) {
       console.error(`beam-live ${cmd}: ${e.message}`);
       return 2;
     }

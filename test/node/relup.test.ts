@@ -37,7 +37,7 @@ test('the plan prints the relup systools:make_relup builds for the same appup: o
     const r = await run('erlc', ['-o', ebin, ...mods.map((m) => join(ebin, `${m}.erl`))]);
     assert.equal(r.code, 0, r.stderr);
   }
-  writeFileSync(join(dir, 'lib', 'myapp-2', 'ebin', 'myapp.appup'), formatAppup({ app: 'myapp', node: 'test', fromVsn: '1', toVsn: '2', modules: PLANNED }));
+  writeFileSync(join(dir, 'lib', 'myapp-2', 'ebin', 'myapp.appup'), formatAppup({ app: 'myapp', from: 'the test', fromVsn: '1', toVsn: '2', modules: PLANNED }));
   const ours = expandScript(PLANNED, () => ({ app: 'myapp', vsn: '2' }));
   const out = await erlEval(
     `Dir = "${dir}",

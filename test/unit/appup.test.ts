@@ -44,7 +44,7 @@ test("an .app file's vsn and modules list are read; what it lacks stays undefine
 test('a generated .appup goes up in plan order and down in reverse, with add and delete swapped', () => {
   const text = formatAppup({
     app: 'my_app',
-    node: 'app@localhost',
+    from: 'what app@localhost runs',
     fromVsn: '1.0',
     toVsn: '1.1',
     modules: [
@@ -74,7 +74,7 @@ test('a generated .appup goes up in plan order and down in reverse, with add and
 `,
   );
   assert.doesNotMatch(text, /vsn is bumped/);
-  assert.match(formatAppup({ app: 'a', node: 'n@h', fromVsn: '1.0', toVsn: '1.0', modules: [] }), /uses it only once a's vsn is bumped/);
+  assert.match(formatAppup({ app: 'a', from: 'what n@h runs', fromVsn: '1.0', toVsn: '1.0', modules: [] }), /uses it only once a's vsn is bumped/);
 });
 
 test("an application's .appup is looked for in its umbrella folder first, priv/ before src/ for mix and the other way for Erlang", () => {
