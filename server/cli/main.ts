@@ -8,6 +8,7 @@ import { UsageError } from './args';
 import { appupCommand } from './appup';
 import { beamCommand } from './beam';
 import { processesCommand } from './processes';
+import { relupCommand } from './relup';
 import { stateCommand } from './state';
 import { statusCommand } from './status';
 import { planCommand, rollbackCommand, upgradeCommand } from './upgrade';
@@ -42,6 +43,9 @@ Commands:
   appup      --from REF|RELEASE_DIR --project DIR [--write [--force]] [--json]
              the same from an older build, no node: a git tag, commit or branch (built in a
              temporary folder), or the folder of an older release (its lib/)
+  relup      --from OLD_RELEASE_DIR --to NEW_RELEASE_DIR [--json]
+             the relup between two built releases (mix release, rebar3 release), made by
+             systools:make_relup; the .appups it needs are generated into NEW's lib/APP-VSN/ebin
 
 The cookie is read from --cookie-file (default ~/.erlang.cookie); it is never printed.`;
 
@@ -55,6 +59,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   watch: watchCommand,
   rollback: rollbackCommand,
   appup: appupCommand,
+  relup: relupCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -14,7 +14,8 @@ import { moduleName } from '../text/names';
 /** What an application's own .appup says for its modules, from a given vsn (appupInstructions). */
 export type OwnAppup = (app: string, fromVsn: string) => Promise<Map<string, AppupEntry>>;
 
-export async function appupsBetween(o: { project: Project; from: string; older: Map<string, AppBuild>; newer: Map<string, AppBuild>; own: OwnAppup }): Promise<GeneratedAppup[]> {
+/** `project`: where the appup goes in it (else beside the new beams, as in a release's ebin). */
+export async function appupsBetween(o: { project?: Project; from: string; older: Map<string, AppBuild>; newer: Map<string, AppBuild>; own: OwnAppup }): Promise<GeneratedAppup[]> {
   const out: GeneratedAppup[] = [];
   const sameVsn: string[] = [];
   for (const now of o.newer.values()) {
@@ -23,11 +24,12 @@ export async function appupsBetween(o: { project: Project; from: string; older: 
     const changed = [...now.beams.values()].filter((b) => before.beams.get(b.module)?.info.md5 !== undefined && before.beams.get(b.module)!.info.md5 !== b.info.md5);
     const added = [...now.beams.values()].filter((b) => !before.beams.has(b.module));
     const deleted = [...before.beams.keys()].filter((m) => !now.beams.has(m)).sort();
-    if (!changed.length && !added.length && !deleted.length) continue;
+    const moved = changed.length + added.length + deleted.length > 0;
     if (before.vsn === now.vsn) {
-      sameVsn.push(now.app);
+      if (moved) sameVsn.push(now.app);
       continue;
     }
+    // A bumped vsn with no module changed (config, a dependency) still needs its appup: an empty one.
     const own = await o.own(now.app, before.vsn);
     const moving = new Set([...changed, ...added].map((b) => b.module));
     const modules: AppupModule[] = [
@@ -43,7 +45,7 @@ export async function appupsBetween(o: { project: Project; from: string; older: 
     ];
     out.push({
       app: now.app,
-      path: join(appupHomes(o.project, now.app)[0]!, `${now.app}.appup`),
+      path: join(o.project ? appupHomes(o.project, now.app)[0]! : now.ebin, `${now.app}.appup`),
       fromVsn: before.vsn,
       toVsn: now.vsn,
       modules: modules.map((m) => m.module),
@@ -51,7 +53,7 @@ export async function appupsBetween(o: { project: Project; from: string; older: 
     });
   }
   if (sameVsn.length) {
-    const how = o.project.kind === 'mix' ? '`version:` in mix.exs' : 'the vsn in its .app.src';
+    const how = !o.project ? '`version:` in mix.exs or the vsn in its .app.src' : o.project.kind === 'mix' ? '`version:` in mix.exs' : 'the vsn in its .app.src';
     throw new ReleaseError(
       `${sameVsn.join(', ')} changed since ${o.from} but ${sameVsn.length === 1 ? 'its' : 'their'} application vsn did not (${sameVsn.map((a) => `${a} ${o.older.get(a)!.vsn}`).join(', ')}): a release cannot upgrade an application to the same vsn. Bump ${how}, then generate again.`,
     );

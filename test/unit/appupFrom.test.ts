@@ -43,3 +43,9 @@ test('an application with no changed module gets no appup; one whose vsn stayed 
     /a changed since v1 but its application vsn did not \(a 1\).*Bump the vsn in its \.app\.src/,
   );
 });
+
+test('a vsn bumped with no module changed still gets its (empty) appup: a release needs one for every application it moves', async () => {
+  const [a] = await appupsBetween({ project, from: 'v1', older: app('1', [beam('lib', 'x')]), newer: app('2', [beam('lib', 'x')]), own: async () => new Map() });
+  assert.deepEqual([a!.fromVsn, a!.toVsn, a!.modules], ['1', '2', []]);
+  assert.match(a!.text, /\{"2",\s*\[\{"1",\s*\[\]\}\],\s*\[\{"1",\s*\[\]\}\]\}\./);
+});

@@ -1,0 +1,111 @@
+// beam-live relup: the relup between two built releases, made by OTP's systools:make_relup
+// (never by hand): the .appup each changed application lacks is generated from the two
+// builds and put into the new release's lib/APP-VSN/ebin first. No node is needed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { decode } from '../beam/etf';
+import { termToJson } from '../beam/json';
+import { decodeReply } from '../runtime/replies';
+import { Tuple, text, type Term } from '../beam/term';
+import type { GeneratedAppup } from '../protocol';
+import { installHint, ToolchainError, which } from '../runtime/erlangBuild';
+import { appupsBetween } from './appupFrom';
+import { appsIn, ReleaseError } from './builds';
+import { consultFile } from './consult';
+
+/** A release folder as mix release or relx builds it: its .rel, and its applications' vsns. */
+export interface ReleaseDir {
+  root: string;
+  name: string;
+  vsn: string;
+  /** releases/VSN/NAME, the .rel without its extension, as systools takes it. */
+  rel: string;
+  apps: Map<string, string>;
+}
+
+export function readRelease(root: string): ReleaseDir {
+  const releases = join(root, 'releases');
+  // releases/ also holds RELEASES, start_erl.data, COOKIE: only folders with a .rel count. A
+  // release built over an older one keeps it beside: start_erl.data names the one it boots.
+  let found = existsSync(releases) ? readdirSync(releases).flatMap((v) => listRel(join(releases, v))) : [];
+  const boots = existsSync(join(releases, 'start_erl.data')) ? readFileSync(join(releases, 'start_erl.data'), 'utf8').trim().split(/\s+/)[1] : undefined;
+  if (found.length > 1 && boots) found = found.filter((f) => dirname(f) === join(releases, boots));
+  if (found.length !== 1) {
+    throw new ReleaseError(
+      found.length
+        ? `${root} holds ${found.length} releases (${found.join(', ')}): give the folder of one built release.`
+        : `${root} is not a release folder: no releases/VSN/NAME.rel. Give the folder mix release (_build/prod/rel/APP) or rebar3 release (_build/default/rel/NAME) built.`,
+    );
+  }
+  const file = found[0]!;
+  const [top] = consultFile(file);
+  if (!(top instanceof Tuple) || !(top.elements[1] instanceof Tuple) || !Array.isArray(top.elements[3])) throw new ReleaseError(`${file} is not a release file ({release, {Name, Vsn}, {erts, Vsn}, Apps}).`);
+  const [name, vsn] = top.elements[1].elements.map((t) => text(t) ?? '') as [string, string];
+  const apps = new Map((top.elements[3] as Term[]).flatMap((a) => (a instanceof Tuple ? [[text(a.elements[0]) ?? String(termToJson(a.elements[0])), text(a.elements[1]) ?? ''] as const] : [])));
+  return { root, name, vsn, rel: file.slice(0, -'.rel'.length), apps };
+}
+
+function listRel(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.rel')).map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+export interface RelupResult {
+  ok: boolean;
+  from: string;
+  to: string;
+  relup: string | null;
+  /** The .appups generated into the new release (an application that ships its own keeps it). */
+  appups: GeneratedAppup[];
+  warnings: string[];
+  error: string | null;
+}
+
+export async function makeRelup(oldRoot: string, newRoot: string): Promise<RelupResult> {
+  const older = readRelease(oldRoot);
+  const newer = readRelease(newRoot);
+  if (older.name !== newer.name) throw new ReleaseError(`${oldRoot} is release ${older.name} and ${newRoot} is ${newer.name}: a relup goes between two versions of one release.`);
+  if (older.vsn === newer.vsn) throw new ReleaseError(`Both folders hold ${newer.name} ${newer.vsn}: bump the release version (the project's version:) and build the new release again.`);
+  const ebin = (r: ReleaseDir, app: string) => join(r.root, 'lib', `${app}-${r.apps.get(app)}`, 'ebin');
+  const changed = [...newer.apps.keys()].filter((a) => older.apps.has(a) && older.apps.get(a) !== newer.apps.get(a));
+  // OTP's own applications ship their .appup; the rest get ours.
+  const lacking = changed.filter((a) => !existsSync(join(ebin(newer, a), `${a}.appup`)));
+  const appups = await appupsBetween({
+    from: `${older.name} ${older.vsn}`,
+    older: appsIn(lacking.map((a) => ebin(older, a))),
+    newer: appsIn(lacking.map((a) => ebin(newer, a))),
+    own: async () => new Map(),
+  });
+  for (const a of appups) writeFileSync(a.path, a.text);
+  const r = runMakeRelup(newer.rel, older.rel, [join(newRoot, 'lib', '*', 'ebin'), join(oldRoot, 'lib', '*', 'ebin')], join(newRoot, 'releases', newer.vsn));
+  return { from: older.vsn, to: newer.vsn, appups, ...r, relup: r.ok ? join(newRoot, 'releases', newer.vsn, 'relup') : null };
+}
+
+const MAKE_RELUP = `
+  Env = fun(K) -> os:getenv(K) end,
+  Path = string:split(Env("BEAM_LIVE_PATH"), "\\n", all),
+  Fmt = fun(M, W, F) -> unicode:characters_to_binary(try M:F(W) catch _:_ -> io_lib:format("~tp", [W]) end) end,
+  R = case systools:make_relup(Env("BEAM_LIVE_NEW"), [Env("BEAM_LIVE_OLD")], [Env("BEAM_LIVE_OLD")],
+                               [{path, Path}, {outdir, Env("BEAM_LIVE_OUT")}, silent, no_warn_sasl]) of
+        {ok, _Relup, Mod, Ws} -> #{ok => true, warnings => [Fmt(Mod, W, format_warning) || W <- Ws]};
+        {error, Mod, E} -> #{ok => false, warnings => [], error => Fmt(Mod, E, format_error)}
+      end,
+  io:put_chars(base64:encode(term_to_binary(R))),
+  halt().`;
+
+/** systools:make_relup in an erl of the user's OTP; its warnings and errors as it formats them. */
+function runMakeRelup(newRel: string, oldRel: string, path: string[], out: string): { ok: boolean; warnings: string[]; error: string | null } {
+  const erl = which('erl');
+  if (!erl) throw new ToolchainError(installHint('erl was not found on PATH'));
+  const r = spawnSync(erl, ['-noshell', '-eval', MAKE_RELUP], {
+    encoding: 'utf8',
+    env: { ...process.env, BEAM_LIVE_NEW: newRel, BEAM_LIVE_OLD: oldRel, BEAM_LIVE_PATH: path.join('\n'), BEAM_LIVE_OUT: out },
+  });
+  if (r.status !== 0) throw new ReleaseError(`systools:make_relup did not run: ${r.stderr.trim() || `erl exited ${r.status}`}`);
+  const made = decodeReply<{ ok: boolean; warnings: string[]; error?: string }>(decode(Buffer.from(r.stdout, 'base64')));
+  return { ok: made.ok, warnings: made.warnings.map((w) => w.trim()), error: made.error?.trim() ?? null };
+}
