@@ -1,5 +1,6 @@
 // The command table. Every command works attached or not: used while not attached, it says so
 // plainly and offers to attach, instead of failing obscurely.
+import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -52,6 +53,26 @@ function lines(print: (out: (l: string) => void) => void): string {
   const out: string[] = [];
   print((l) => out.push(l));
   return `${out.join('\n')}\n`;
+}
+
+/** 'node', a git ref or release folder, or undefined when the user backs out. */
+async function askAppupSource(ctx: Ctx): Promise<string | undefined> {
+  const tag = lastTag(ctx.folder());
+  const items: Array<vscode.QuickPickItem & { from?: string }> = [
+    ...(ctx.status.attached ? [{ label: '$(debug-alt) From the running node', description: ctx.status.node ?? '', from: 'node' }] : []),
+    ...(tag ? [{ label: `$(tag) Since the last tag`, description: tag, from: tag }] : []),
+    { label: '$(git-commit) Since a git ref or an older release…', description: 'a tag, commit or branch; or a release folder' },
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: 'Generate .appup' });
+  if (!pick) return undefined;
+  if (pick.from) return pick.from;
+  const typed = await vscode.window.showInputBox({ title: 'Generate .appup since', prompt: 'A git tag, commit or branch, or the folder of an older release', value: tag ?? '' });
+  return typed?.trim() || undefined;
+}
+
+function lastTag(dir: string): string | undefined {
+  const r = spawnSync('git', ['describe', '--tags', '--abbrev=0'], { cwd: dir, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() || undefined : undefined;
 }
 
 async function askNode(title = 'Attach to Node'): Promise<string | undefined> {
@@ -183,14 +204,17 @@ export const COMMANDS: Record<string, Command> = {
       }),
   },
   'beamLive.generateAppup': {
-    needsNode: true,
-    // Written where the next upgrade follows it and opened to edit; an existing one is only
-    // replaced when the developer says so.
-    run: (ctx) => () =>
+    // From what the node runs (today's default), since the last tag, or since a ref or an older
+    // release; written where the next upgrade follows it and opened to edit; an existing one is
+    // only replaced when the developer says so. Arguments ('node', or a ref) are for scripts.
+    run: (ctx) => (arg?: unknown) =>
       shown(async () => {
-        const appups = await ctx.request(GenerateAppupRequest.type);
+        const from = typeof arg === 'string' ? arg : await askAppupSource(ctx);
+        if (from === undefined) return undefined;
+        if (from === 'node' && !ctx.status.attached) return void notAttached();
+        const appups = await ctx.request(GenerateAppupRequest.type, from === 'node' ? {} : { from });
         if (appups.length === 0) {
-          void vscode.window.showInformationMessage('BEAM Live: no module changed against the node, so there is no .appup to generate.');
+          void vscode.window.showInformationMessage(`BEAM Live: no module changed ${from === 'node' ? 'against the node' : `since ${from}`}, so there is no .appup to generate.`);
           return appups;
         }
         for (const a of appups) {

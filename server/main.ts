@@ -7,6 +7,7 @@ import {
   DetachRequest,
   IdleRequest,
   ModulesRequest,
+  GenerateAppupParams,
   GenerateAppupRequest,
   PlanRequest,
   ProcessStateRequest,
@@ -81,7 +82,7 @@ connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
 // By method name: the params are optional, and other editors send none.
 connection.onRequest(RollbackRequest.method, (p?: RollbackParams) => s().rollback(p ?? {}));
 connection.onRequest(ModulesRequest.type, () => s().modules());
-connection.onRequest(GenerateAppupRequest.type, () => s().generateAppups());
+connection.onRequest(GenerateAppupRequest.method, (p?: GenerateAppupParams | null) => s().generateAppups(p ?? {}));
 
 connection.onShutdown(() => server?.dispose());
 connection.listen();

@@ -330,9 +330,14 @@ export interface GeneratedAppup {
 }
 
 /** client → server: the .appup of each application the changed modules belong to; nothing is written. */
+/** `from`: a git ref or an older release's folder; without it, from what the attached node runs. */
+export interface GenerateAppupParams {
+  from?: string;
+}
+
 export namespace GenerateAppupRequest {
   export const method = 'beamLive/generateAppup';
-  export const type = new RequestType0<GeneratedAppup[], void>(method);
+  export const type = new RequestType<GenerateAppupParams | null, GeneratedAppup[], void>(method);
 }
 
 /** One row of the Live view. Pids, names and modules as the node prints them. */

@@ -2,13 +2,8 @@
 // build (--from a git ref or a release folder) to this build; printed, or written where
 // BEAM Live (and rebar3 for src/) reads it.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { detectProject } from '../compile/project';
-import type { GeneratedAppup } from '../protocol';
-import { appupsBetween } from '../release/appupFrom';
-import { currentBuild, olderBuild } from '../release/builds';
-import { consultFile } from '../release/consult';
-import { appupHomes, appupInstructions } from '../upgrade/appup';
+import { dirname, relative } from 'node:path';
+import { appupsSince } from '../release/since';
 import { UpgradeEngine } from '../upgrade/engine';
 import { parse, UsageError } from './args';
 import { withSession } from './attach';
@@ -19,7 +14,7 @@ export async function appupCommand(argv: string[]): Promise<number> {
   const dir = projectDir(values);
   const from = typeof values.from === 'string' ? values.from : undefined;
   if (from && values.node) throw new UsageError('give --from (an older build) or --node (the running code), not both');
-  const appups = from ? await appupsFrom(dir, from) : await withSession(values, (s) => new UpgradeEngine(s, dir).generateAppups());
+  const appups = from ? await appupsSince(dir, from) : await withSession(values, (s) => new UpgradeEngine(s, dir).generateAppups());
   if (values.json) {
     console.log(JSON.stringify(appups, null, 2));
   } else if (appups.length === 0) {
@@ -41,19 +36,3 @@ export async function appupCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Between the project built at `from` (a git ref, or a release folder) and the project now; no node. */
-async function appupsFrom(dir: string, from: string): Promise<GeneratedAppup[]> {
-  const project = detectProject(dir);
-  const older = await olderBuild(project, from);
-  const newer = await currentBuild(project);
-  return appupsBetween({
-    project,
-    from: older.what,
-    older: older.apps,
-    newer,
-    own: async (app, fromVsn) => {
-      const file = appupHomes(project, app).map((d) => join(d, `${app}.appup`)).find((f) => existsSync(f));
-      return file ? appupInstructions(consultFile(file), fromVsn) : new Map();
-    },
-  });
-}

@@ -6,6 +6,7 @@ import {
   AttachResult,
   NEEDS_CONFIRMATION,
   GeneratedAppup,
+  GenerateAppupParams,
   LiveApplication,
   LiveItem,
   ModuleRow,
@@ -26,6 +27,7 @@ import {
 import { NodeError } from '../runtime/errors';
 import { NodeGateway } from '../runtime/gateway';
 import { SaveHandler } from '../save/saveHandler';
+import { appupsSince } from '../release/since';
 import { UpgradeEngine } from '../upgrade/engine';
 import { DiagnosticsPublisher } from './diagnostics';
 import { analyze, Lens } from '../analysis/pitfalls';
@@ -374,7 +376,9 @@ export class LiveServer {
     return this.needEngine().modules();
   }
 
-  generateAppups(): Promise<GeneratedAppup[]> {
+  /** From an older build (a git ref, a release folder: no node needed), or from what the node runs. */
+  generateAppups(p: GenerateAppupParams = {}): Promise<GeneratedAppup[]> {
+    if (p.from) return appupsSince(this.root, p.from);
     return this.needEngine().generateAppups();
   }
 

@@ -167,6 +167,8 @@ test('plan, modules and rollback answer over LSP; detach leaves the node running
   assert.deepEqual(plan.modules, []);
   const modules = await conn.sendRequest<Array<{ module: string; state: string }>>('beamLive/modules');
   assert.equal(modules.find((m) => m.module === 'Elixir.SampleApp.Counter')?.state, 'unchanged');
+  // Generate .appup since a ref needs no node; a ref the folder's git does not know is said plainly.
+  await assert.rejects(conn.sendRequest('beamLive/generateAppup', { from: 'no-such-ref' }), /no-such-ref is neither a release folder \(with lib\/\) nor usable as a git ref: .* is not in a git repository/);
   const rb = await conn.sendRequest<{ ok: boolean }>('beamLive/rollback');
   assert.equal(rb.ok, true);
   await conn.sendRequest('beamLive/detach');

@@ -84,6 +84,8 @@ suite('BEAM Live in VS Code', () => {
       'beamLive.setCookie': ['nobody_here@localhost', 'not-a-real-cookie'],
       'beamLive.forgetCookie': ['nobody_here@localhost'],
       'beamLive.toggleUpgradeOnSave': ['never'],
+      // Since a ref the workspace's git does not have: said plainly, nothing written.
+      'beamLive.generateAppup': ['no-such-ref'],
     };
     // Every contributed command has its handler.
     const registered = await vscode.commands.getCommands(true);
@@ -200,6 +202,7 @@ suite('BEAM Live in VS Code', () => {
         'beamLive.setCookie': ['nobody_here@localhost', 'not-a-real-cookie'],
         'beamLive.forgetCookie': ['nobody_here@localhost'],
         'beamLive.toggleUpgradeOnSave': ['always'],
+        'beamLive.generateAppup': ['node'],
       };
       await vscode.commands.executeCommand(c.command, ...(attachedArgs[c.command] ?? []));
     }
@@ -209,7 +212,7 @@ suite('BEAM Live in VS Code', () => {
     const appup = join(folder(), 'priv', 'sample_app.appup');
     writeFileSync(counter, COUNTER_V2);
     try {
-      const made = (await vscode.commands.executeCommand('beamLive.generateAppup')) as Array<{ path: string; modules: string[] }>;
+      const made = (await vscode.commands.executeCommand('beamLive.generateAppup', 'node')) as Array<{ path: string; modules: string[] }>;
       assert.deepEqual(made.map((m) => [m.path, m.modules]), [[appup, ['Elixir.SampleApp.Counter']]]);
       assert.match(readFileSync(appup, 'utf8'), /\{update,'Elixir\.SampleApp\.Counter',\{advanced,\[\]\}\}/);
       assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, appup);
