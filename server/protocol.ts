@@ -326,6 +326,8 @@ export interface GeneratedAppup {
   fromVsn: string;
   toVsn: string;
   modules: string[];
+  /** Each module's up instruction, in the appup's order. */
+  instructions?: Array<{ module: string; instruction: Instruction; depMods?: string[] }>;
   text: string;
 }
 

@@ -9,6 +9,7 @@ import { appupCommand } from './appup';
 import { beamCommand } from './beam';
 import { processesCommand } from './processes';
 import { relupCommand } from './relup';
+import { rehearseCommand } from './rehearse';
 import { stateCommand } from './state';
 import { statusCommand } from './status';
 import { planCommand, rollbackCommand, upgradeCommand } from './upgrade';
@@ -46,6 +47,10 @@ Commands:
   relup      --from OLD_RELEASE_DIR --to NEW_RELEASE_DIR [--json]
              the relup between two built releases (mix release, rebar3 release), made by
              systools:make_relup; the .appups it needs are generated into NEW's lib/APP-VSN/ebin
+  rehearse   --from OLD_RELEASE_DIR --to NEW_RELEASE_DIR [--warmup CODE|FILE.exs] [--json]
+             boots OLD on a throw-away loopback node, installs NEW with release_handler and
+             then OLD again; reports each process's code_change beside BEAM Live's plan
+             (exit 0 only if both steps worked, nothing died or stayed suspended, and they agree)
 
 The cookie is read from --cookie-file (default ~/.erlang.cookie); it is never printed.`;
 
@@ -60,6 +65,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   rollback: rollbackCommand,
   appup: appupCommand,
   relup: relupCommand,
+  rehearse: rehearseCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -49,6 +49,7 @@ export async function appupsBetween(o: { project?: Project; from: string; older:
       fromVsn: before.vsn,
       toVsn: now.vsn,
       modules: modules.map((m) => m.module),
+      instructions: modules.map((m) => ({ module: m.module, instruction: m.instruction, ...(m.depMods ? { depMods: m.depMods } : {}) })),
       text: formatAppup({ app: now.app, from: o.from, fromVsn: before.vsn, toVsn: now.vsn, modules }),
     });
   }

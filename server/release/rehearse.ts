@@ -1,0 +1,219 @@
+// beam-live rehearse: the release upgrade for real, before production sees it. The old release
+// boots on a throw-away node (loopback only, a random cookie in a 0600 file); OTP's
+// release_handler installs the new one and then the old one again; every code_change call is
+// traced, each process is looked at after each step, and the outcome is set beside BEAM Live's
+// own plan for the same change. The node is stopped in every case.
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { atom, Charlist } from '../beam/term';
+import type { ProcessRef } from '../protocol';
+import { NodeGateway } from '../runtime/gateway';
+import { decodeReply } from '../runtime/replies';
+import { installHint, ToolchainError, which } from '../runtime/erlangBuild';
+import { BinaryStore } from '../upgrade/binaries';
+import type { PlannedModule } from '../upgrade/plan';
+import { upgradeRequest } from '../upgrade/request';
+import { appsIn, ReleaseError } from './builds';
+import { makeRelup, readRelease, type ReleaseDir } from './relup';
+
+interface Call {
+  pid: string;
+  module: string;
+  oldVsn: string;
+  result: string;
+}
+
+interface Seen {
+  pid: string;
+  module: string;
+  alive: boolean;
+  suspended: boolean;
+  oldCode: boolean;
+  md5: string | null;
+  state: string | null;
+}
+
+/** One install_release, as release_handler answered it, and the code_changes it ran. */
+export interface RehearsalStep {
+  ok: boolean;
+  result: string | null;
+  error?: string | null;
+  calls: Call[];
+}
+
+export interface RehearsedProcess extends ProcessRef {
+  /** BEAM Live's plan reaches it (its code_change is predicted). */
+  predicted: boolean;
+  up: { codeChange: Call | null; after: Seen };
+  down: { codeChange: Call | null; after: Seen };
+}
+
+export interface RehearsalReport {
+  ok: boolean;
+  name: string;
+  from: string;
+  to: string;
+  error: string | null;
+  warnings: string[];
+  up: RehearsalStep | null;
+  down: RehearsalStep | null;
+  processes: RehearsedProcess[];
+  /** Where the outcome and the plan disagree, or where the upgrade lost something. */
+  differences: string[];
+  summary: string;
+}
+
+export async function rehearse(o: { from: string; to: string; warmup?: string; log?: (l: string) => void }): Promise<RehearsalReport> {
+  const older = readRelease(o.from);
+  const newer = readRelease(o.to);
+  for (const r of [older, newer]) {
+    if (!r.apps.has('sasl')) {
+      throw new ReleaseError(
+        `${r.name} ${r.vsn} (${r.root}) does not include sasl, where release_handler lives: add it (mix: extra_applications: [:sasl] in mix.exs; relx: sasl in the release's applications) and build the release again.`,
+      );
+    }
+  }
+  const report: RehearsalReport = { ok: false, name: newer.name, from: older.vsn, to: newer.vsn, error: null, warnings: [], up: null, down: null, processes: [], differences: [], summary: '' };
+  const root = mkdtempSync(join(tmpdir(), 'beam-live-rehearse-'));
+  const next = mkdtempSync(join(tmpdir(), 'beam-live-rehearse-new-'));
+  let node: ChildProcess | undefined;
+  let gw: NodeGateway | undefined;
+  try {
+    // The user's folders stay as they are: both are copied, the relup made in the copy.
+    cpSync(older.root, root, { recursive: true });
+    cpSync(newer.root, next, { recursive: true });
+    const relup = await makeRelup(root, next);
+    report.warnings = relup.warnings;
+    if (!relup.ok) {
+      report.error = `systools:make_relup failed: ${relup.error}`;
+      return finish(report);
+    }
+    for (const lib of readdirSync(join(next, 'lib'))) if (!existsSync(join(root, 'lib', lib))) cpSync(join(next, 'lib', lib), join(root, 'lib', lib), { recursive: true });
+    cpSync(join(next, 'releases', newer.vsn), join(root, 'releases', newer.vsn), { recursive: true });
+    createReleases(root, older);
+    const cookieFile = join(root, 'releases', 'COOKIE');
+    writeFileSync(cookieFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+    const name = `rehearse_${randomBytes(4).toString('hex')}@127.0.0.1`;
+    node = boot(root, older, name);
+    gw = await attachWhenUp(name, cookieFile, node);
+    if (o.warmup) await gw.rpc('Elixir.Code', 'eval_string', [Buffer.from(existsSync(o.warmup) ? readFileSync(o.warmup, 'utf8') : o.warmup)], 60_000);
+
+    // What BEAM Live would do with the same change, from the new beams and the appups' instructions.
+    const planned: PlannedModule[] = relup.appups.flatMap((a) => {
+      const beams = appsIn([join(next, 'lib', `${a.app}-${a.toVsn}`, 'ebin')]).get(a.app)?.beams;
+      return (a.instructions ?? []).map((i) => ({ module: i.module, instruction: i.instruction, depMods: i.depMods, beam: beams?.get(i.module) }));
+    });
+    const loaded = await gw.moduleInfos(planned.map((p) => p.module));
+    const plan = await gw.plan(upgradeRequest(planned, loaded, new BinaryStore(join(root, '.binaries')), {}), []);
+    const watched = [...plan.reach.map((p) => ({ ...p, predicted: true })), ...plan.missed.map((p) => ({ ...p, predicted: false }))];
+    const watch = async () => decodeReply<Seen[]>(await gw!.rpc('beam_live_rehearse', 'watch', [watched.map((p) => ({ pid: Buffer.from(p.pid), module: atom(p.module) }))], 30_000));
+
+    report.up = decodeReply<RehearsalStep>(await gw.rpc('beam_live_rehearse', 'install', [new Charlist(join(root, 'releases', newer.vsn, `${newer.name}.rel`)), new Charlist(newer.vsn)], 300_000));
+    const afterUp = await watch();
+    report.down = report.up.ok ? decodeReply<RehearsalStep>(await gw.rpc('beam_live_rehearse', 'install', [atom('undefined'), new Charlist(older.vsn)], 300_000)) : null;
+    const afterDown = report.down ? await watch() : afterUp;
+    report.processes = watched.map((p, i) => ({
+      pid: p.pid,
+      name: p.name,
+      module: p.module,
+      predicted: p.predicted,
+      up: { codeChange: report.up!.calls.find((c) => c.pid === p.pid && c.module === p.module) ?? null, after: afterUp[i]! },
+      down: { codeChange: report.down?.calls.find((c) => c.pid === p.pid && c.module === p.module) ?? null, after: afterDown[i]! },
+    }));
+    report.differences = differences(report);
+    return finish(report);
+  } finally {
+    await stop(gw, node);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(next, { recursive: true, force: true });
+  }
+}
+
+function differences(r: RehearsalReport): string[] {
+  const out: string[] = [];
+  for (const p of r.processes) {
+    const who = `${p.name ?? p.pid} (${p.module})`;
+    if (p.predicted && !p.up.codeChange) out.push(`${who}: the plan predicted its code_change; release_handler did not call it`);
+    if (!p.predicted && p.up.codeChange) out.push(`${who}: release_handler called its code_change; the plan did not predict it`);
+    for (const [step, s] of [['upgrade', p.up], ['downgrade', p.down]] as const) {
+      if (!s.after.alive) out.push(`${who}: died in the ${step}`);
+      if (s.after.suspended) out.push(`${who}: left suspended by the ${step}`);
+      if (s.codeChange && s.codeChange.result !== 'ok') out.push(`${who}: code_change failed in the ${step}: ${s.codeChange.result}`);
+    }
+  }
+  for (const c of r.up?.calls ?? []) {
+    if (!r.processes.some((p) => p.pid === c.pid)) out.push(`${c.pid} (${c.module}): release_handler called its code_change; the plan did not predict it`);
+  }
+  return out;
+}
+
+function finish(r: RehearsalReport): RehearsalReport {
+  r.ok = !r.error && !!r.up?.ok && !!r.down?.ok && r.differences.length === 0;
+  const calls = (s: RehearsalStep | null) => s?.calls.length ?? 0;
+  r.summary = r.error
+    ? `Rehearsal failed: ${r.error}`
+    : !r.up?.ok
+      ? `install_release ${r.to} failed: ${r.up?.error ?? r.up?.result}`
+      : !r.down?.ok
+        ? `Upgrade ${r.from} → ${r.to} worked; the downgrade back failed: ${r.down?.error ?? r.down?.result}`
+        : `${r.name} ${r.from} → ${r.to} and back: ${calls(r.up)} code_change(s) up, ${calls(r.down)} down, ${r.differences.length ? `${r.differences.length} difference(s) from the plan or lost processes` : 'as planned, nothing lost'}`;
+  return r;
+}
+
+/** RELEASES before the node boots: made on a running node it is not taken into account. */
+function createReleases(root: string, older: ReleaseDir): void {
+  const erl = which('erl');
+  if (!erl) throw new ToolchainError(installHint('erl was not found on PATH'));
+  const r = spawnSync(erl, ['-noshell', '-eval', 'E = fun os:getenv/1, ok = release_handler:create_RELEASES(E("R"), filename:join(E("R"), "releases"), E("REL"), []), halt().'], {
+    encoding: 'utf8',
+    env: { ...process.env, R: root, REL: `${older.rel.replace(older.root, root)}.rel` },
+  });
+  if (r.status !== 0) throw new ReleaseError(`release_handler:create_RELEASES failed: ${r.stderr.trim() || r.stdout.trim()}`);
+}
+
+/** The old release's own start script, in the foreground, on loopback only. */
+function boot(root: string, older: ReleaseDir, name: string): ChildProcess {
+  const bin = join(root, 'bin', older.name);
+  if (!existsSync(bin)) throw new ReleaseError(`${older.root} has no bin/${older.name}: give a release built by mix release.`);
+  return spawn(bin, ['start'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env,
+      RELEASE_DISTRIBUTION: 'name',
+      RELEASE_NODE: name,
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+      ELIXIR_ERL_OPTIONS: '-kernel inet_dist_use_interface {127,0,0,1}',
+    },
+  });
+}
+
+async function attachWhenUp(name: string, cookieFile: string, node: ChildProcess): Promise<NodeGateway> {
+  let err = '';
+  node.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+  const until = Date.now() + 30_000;
+  for (;;) {
+    if (node.exitCode !== null) throw new ReleaseError(`The old release did not start (exit ${node.exitCode}): ${err.trim()}`);
+    try {
+      return await NodeGateway.attach({ node: name, nameType: 'name', cookieFile, confirmed: true, timeoutMs: 5000 });
+    } catch (e) {
+      if (Date.now() > until) throw new ReleaseError(`The old release did not answer as ${name} within 30 s: ${(e as Error).message}`);
+      await new Promise((res) => setTimeout(res, 300));
+    }
+  }
+}
+
+async function stop(gw: NodeGateway | undefined, node: ChildProcess | undefined): Promise<void> {
+  if (gw) {
+    await gw.rpc('init', 'stop', [], 5000).catch(() => undefined);
+    gw.close();
+  }
+  if (!node || node.exitCode !== null) return;
+  const exited = new Promise((res) => node.once('exit', res));
+  const t = setTimeout(() => node.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}

@@ -1,0 +1,51 @@
+// beam-live rehearse on two real mix releases: OTP's release_handler installs the upgrade and
+// the downgrade on a throw-away node; the report is checked against what the node said, and
+// no node the rehearsal started survives it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXTURES, cli, loopbackEnv, run, tmp } from '../helpers';
+
+async function release(dir: string, into: string): Promise<void> {
+  const r = await run('mix', ['release', '--overwrite', '--quiet'], { cwd: dir, env: loopbackEnv({ MIX_ENV: 'prod' }) });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  cpSync(join(dir, '_build/prod/rel/sample_app'), into, { recursive: true });
+}
+
+/** The beam.smp processes running a release from under these folders (ours all live in a fresh temp folder). */
+async function vmsUnder(prefix: string): Promise<string> {
+  const r = await run('ps', ['-eo', 'pid,args']);
+  return r.stdout.split('\n').filter((l) => l.includes('beam.smp') && l.includes(prefix)).join('\n');
+}
+
+test('rehearse: release_handler upgrades and downgrades for real; each code_change with its OldVsn, as the plan predicted; the node is gone after', async () => {
+  const root = tmp('rehearse');
+  const dir = join(root, 'sample_app');
+  cpSync(join(FIXTURES, 'sample_app'), dir, { recursive: true, filter: (s) => !s.includes('/_build') });
+  await release(dir, join(root, 'v1'));
+  const counter = join(dir, 'lib/sample_app/counter.ex');
+  writeFileSync(counter, readFileSync(counter, 'utf8').replace('@vsn "1"', '@vsn "2"').replace(/\nend\s*$/, '\n  def release, do: 2\nend\n'));
+  writeFileSync(join(dir, 'mix.exs'), readFileSync(join(dir, 'mix.exs'), 'utf8').replace('version: "0.1.0"', 'version: "0.2.0"'));
+  await release(dir, join(root, 'v2'));
+
+  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--json']);
+  const out = JSON.parse(r.stdout || '{}') as {
+    ok: boolean;
+    summary: string;
+    differences: string[];
+    up: { ok: boolean; calls: Array<{ module: string; oldVsn: string; result: string }> };
+    down: { ok: boolean; calls: Array<{ module: string; oldVsn: string; result: string }> };
+    processes: Array<{ module: string; predicted: boolean; up: { codeChange: { oldVsn: string } | null; after: { alive: boolean; md5: string } }; down: { after: { alive: boolean; md5: string } } }>;
+  };
+  assert.equal(r.code, 0, `${r.stderr}\n${out.summary}\n${out.differences?.join('\n')}`);
+  assert.equal(out.ok, true);
+  assert.deepEqual(out.up.calls.map((c) => [c.module, c.oldVsn, c.result]), [['Elixir.SampleApp.Counter', '<<"1">>', 'ok']]);
+  assert.deepEqual(out.down.calls.map((c) => [c.module, c.oldVsn, c.result]), [['Elixir.SampleApp.Counter', '{down,<<"1">>}', 'ok']]);
+  const c = out.processes.find((p) => p.module === 'Elixir.SampleApp.Counter')!;
+  assert.equal(c.predicted, true);
+  assert.equal(c.up.codeChange?.oldVsn, '<<"1">>');
+  assert.equal(c.up.after.alive && c.down.after.alive, true);
+  assert.notEqual(c.up.after.md5, c.down.after.md5, 'the downgrade loaded the old code back');
+  assert.equal(await vmsUnder(root), '', 'no rehearsal node left running');
+});
