@@ -3,15 +3,9 @@
 // no node the rehearsal started survives it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, cli, loopbackEnv, run, tmp } from '../helpers';
-
-async function release(dir: string, into: string): Promise<void> {
-  const r = await run('mix', ['release', '--overwrite', '--quiet'], { cwd: dir, env: loopbackEnv({ MIX_ENV: 'prod' }) });
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  cpSync(join(dir, '_build/prod/rel/sample_app'), into, { recursive: true });
-}
+import { twoReleases } from './releases';
+import { cli, run } from '../helpers';
 
 /** The beam.smp processes running a release from under these folders (ours all live in a fresh temp folder). */
 async function vmsUnder(prefix: string): Promise<string> {
@@ -20,14 +14,7 @@ async function vmsUnder(prefix: string): Promise<string> {
 }
 
 test('rehearse: release_handler upgrades and downgrades for real; each code_change with its OldVsn, as the plan predicted; the node is gone after', async () => {
-  const root = tmp('rehearse');
-  const dir = join(root, 'sample_app');
-  cpSync(join(FIXTURES, 'sample_app'), dir, { recursive: true, filter: (s) => !s.includes('/_build') });
-  await release(dir, join(root, 'v1'));
-  const counter = join(dir, 'lib/sample_app/counter.ex');
-  writeFileSync(counter, readFileSync(counter, 'utf8').replace('@vsn "1"', '@vsn "2"').replace(/\nend\s*$/, '\n  def release, do: 2\nend\n'));
-  writeFileSync(join(dir, 'mix.exs'), readFileSync(join(dir, 'mix.exs'), 'utf8').replace('version: "0.1.0"', 'version: "0.2.0"'));
-  await release(dir, join(root, 'v2'));
+  const { root } = await twoReleases('rehearse');
 
   const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--json']);
   const out = JSON.parse(r.stdout || '{}') as {

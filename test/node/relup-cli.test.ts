@@ -2,26 +2,13 @@
 // ebin, systools:make_relup writes the relup, and the relup is what release_handler reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, cli, erlEval, loopbackEnv, run, tmp } from '../helpers';
-
-async function release(dir: string, into: string): Promise<void> {
-  const r = await run('mix', ['release', '--overwrite', '--quiet'], { cwd: dir, env: loopbackEnv({ MIX_ENV: 'prod' }) });
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  cpSync(join(dir, '_build/prod/rel/sample_app'), into, { recursive: true });
-}
+import { twoReleases } from './releases';
+import { cli, erlEval } from '../helpers';
 
 test('relup between two mix releases: our .appup in the new ebin, the relup by make_relup, up and down', async () => {
-  const root = tmp('relupcli');
-  const dir = join(root, 'sample_app');
-  cpSync(join(FIXTURES, 'sample_app'), dir, { recursive: true, filter: (s) => !s.includes('/_build') });
-  await release(dir, join(root, 'v1'));
-  const counter = join(dir, 'lib/sample_app/counter.ex');
-  // @vsn alone is not part of the MD5: the code changes too.
-  writeFileSync(counter, readFileSync(counter, 'utf8').replace('@vsn "1"', '@vsn "2"').replace(/\nend\s*$/, '\n  def release, do: 2\nend\n'));
-  writeFileSync(join(dir, 'mix.exs'), readFileSync(join(dir, 'mix.exs'), 'utf8').replace('version: "0.1.0"', 'version: "0.2.0"'));
-  await release(dir, join(root, 'v2'));
+  const { root } = await twoReleases('relupcli');
 
   const same = await cli(['relup', '--from', join(root, 'v1'), '--to', join(root, 'v1')]);
   assert.equal(same.code, 2);

@@ -1,0 +1,25 @@
+// Two real `mix release`s of the sample app, 0.1.0 and 0.2.0, where Counter's code (and its
+// @vsn) changed: the relup and rehearse tests' starting point.
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXTURES, loopbackEnv, run, tmp } from '../helpers';
+
+async function release(dir: string, into: string): Promise<void> {
+  const r = await run('mix', ['release', '--overwrite', '--quiet'], { cwd: dir, env: loopbackEnv({ MIX_ENV: 'prod' }) });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  cpSync(join(dir, '_build/prod/rel/sample_app'), into, { recursive: true });
+}
+
+export async function twoReleases(prefix: string): Promise<{ root: string; v1: string; v2: string }> {
+  const root = tmp(prefix);
+  const dir = join(root, 'sample_app');
+  cpSync(join(FIXTURES, 'sample_app'), dir, { recursive: true, filter: (s) => !s.includes('/_build') });
+  await release(dir, join(root, 'v1'));
+  const counter = join(dir, 'lib/sample_app/counter.ex');
+  // @vsn alone is not part of the MD5: the code changes too.
+  writeFileSync(counter, readFileSync(counter, 'utf8').replace('@vsn "1"', '@vsn "2"').replace(/\nend\s*$/, '\n  def release, do: 2\nend\n'));
+  writeFileSync(join(dir, 'mix.exs'), readFileSync(join(dir, 'mix.exs'), 'utf8').replace('version: "0.1.0"', 'version: "0.2.0"'));
+  await release(dir, join(root, 'v2'));
+  return { root, v1: join(root, 'v1'), v2: join(root, 'v2') };
+}
