@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atom, Charlist } from '../beam/term';
+import { atom, Charlist, type Term } from '../beam/term';
 import type { ProcessRef } from '../protocol';
 import { NodeGateway } from '../runtime/gateway';
 import { decodeReply } from '../runtime/replies';
@@ -109,11 +109,26 @@ export async function rehearse(o: { from: string; to: string; warmup?: string; l
     const loaded = await gw.moduleInfos(planned.map((p) => p.module));
     const plan = await gw.plan(upgradeRequest(planned, loaded, new BinaryStore(join(root, '.binaries')), {}), []);
     const watched = [...plan.reach.map((p) => ({ ...p, predicted: true })), ...plan.missed.map((p) => ({ ...p, predicted: false }))];
-    const watch = async () => decodeReply<Seen[]>(await gw!.rpc('beam_live_rehearse', 'watch', [watched.map((p) => ({ pid: Buffer.from(p.pid), module: atom(p.module) }))], 30_000));
+    // A node that restarted after a failed install (release_handler's ErrorAction) answers nothing.
+    const gone = (p: { pid: string; module: string }): Seen => ({ pid: p.pid, module: p.module, alive: false, suspended: false, oldCode: false, md5: null, state: null });
+    const watch = async (): Promise<Seen[]> => {
+      try {
+        return decodeReply<Seen[]>(await gw!.rpc('beam_live_rehearse', 'watch', [watched.map((p) => ({ pid: Buffer.from(p.pid), module: atom(p.module) }))], 30_000));
+      } catch {
+        return watched.map(gone);
+      }
+    };
+    const install = async (rel: Term, vsn: string): Promise<RehearsalStep> => {
+      try {
+        return decodeReply<RehearsalStep>(await gw!.rpc('beam_live_rehearse', 'install', [rel, new Charlist(vsn)], 300_000));
+      } catch (e) {
+        return { ok: false, result: null, error: `the node went away during install_release ${vsn}: ${(e as Error).message}`, calls: [] };
+      }
+    };
 
-    report.up = decodeReply<RehearsalStep>(await gw.rpc('beam_live_rehearse', 'install', [new Charlist(join(root, 'releases', newer.vsn, `${newer.name}.rel`)), new Charlist(newer.vsn)], 300_000));
+    report.up = await install(new Charlist(join(root, 'releases', newer.vsn, `${newer.name}.rel`)), newer.vsn);
     const afterUp = await watch();
-    report.down = report.up.ok ? decodeReply<RehearsalStep>(await gw.rpc('beam_live_rehearse', 'install', [atom('undefined'), new Charlist(older.vsn)], 300_000)) : null;
+    report.down = report.up.ok ? await install(atom('undefined'), older.vsn) : null;
     const afterDown = report.down ? await watch() : afterUp;
     report.processes = watched.map((p, i) => ({
       pid: p.pid,
@@ -207,13 +222,13 @@ async function attachWhenUp(name: string, cookieFile: string, node: ChildProcess
 }
 
 async function stop(gw: NodeGateway | undefined, node: ChildProcess | undefined): Promise<void> {
-  if (gw) {
-    await gw.rpc('init', 'stop', [], 5000).catch(() => undefined);
-    gw.close();
-  }
+  const asked = gw ? await gw.rpc('init', 'stop', [], 5000).then(() => true, () => false) : false;
+  gw?.close();
   if (!node || node.exitCode !== null) return;
   const exited = new Promise((res) => node.once('exit', res));
-  const t = setTimeout(() => node.kill('SIGKILL'), 10_000);
+  // A node that did not take init:stop (it was restarting) is stopped by its pid.
+  if (!asked) node.kill('SIGTERM');
+  const t = setTimeout(() => node.kill('SIGKILL'), asked ? 10_000 : 3000);
   await exited;
   clearTimeout(t);
 }

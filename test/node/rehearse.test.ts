@@ -36,3 +36,12 @@ test('rehearse: release_handler upgrades and downgrades for real; each code_chan
   assert.notEqual(c.up.after.md5, c.down.after.md5, 'the downgrade loaded the old code back');
   assert.equal(await vmsUnder(root), '', 'no rehearsal node left running');
 });
+
+test('rehearse a broken appup: a code_change with no clause for the running vsn fails install_release; exit 1 names the process and the reason; the node is stopped', async () => {
+  const { root } = await twoReleases('rehearsebad', { broken: true });
+  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2')]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /install_release 0\.2\.0 failed: .*code_change_failed/);
+  assert.match(r.stdout, /SampleApp\.Counter.*code_change failed in the upgrade: .*function_clause/);
+  assert.equal(await vmsUnder(root), '', 'no rehearsal node left running');
+});

@@ -11,14 +11,16 @@ async function release(dir: string, into: string): Promise<void> {
   cpSync(join(dir, '_build/prod/rel/sample_app'), into, { recursive: true });
 }
 
-export async function twoReleases(prefix: string): Promise<{ root: string; v1: string; v2: string }> {
+/** `broken`: the new Counter's code_change has a clause for vsn "5" only, not for the running "1". */
+export async function twoReleases(prefix: string, o: { broken?: boolean } = {}): Promise<{ root: string; v1: string; v2: string }> {
   const root = tmp(prefix);
   const dir = join(root, 'sample_app');
   cpSync(join(FIXTURES, 'sample_app'), dir, { recursive: true, filter: (s) => !s.includes('/_build') });
   await release(dir, join(root, 'v1'));
   const counter = join(dir, 'lib/sample_app/counter.ex');
   // @vsn alone is not part of the MD5: the code changes too.
-  writeFileSync(counter, readFileSync(counter, 'utf8').replace('@vsn "1"', '@vsn "2"').replace(/\nend\s*$/, '\n  def release, do: 2\nend\n'));
+  const extra = o.broken ? '\n  @impl true\n  def code_change("5", state, _extra), do: {:ok, state}' : '';
+  writeFileSync(counter, readFileSync(counter, 'utf8').replace('@vsn "1"', '@vsn "2"').replace(/\nend\s*$/, `\n  def release, do: 2${extra}\nend\n`));
   writeFileSync(join(dir, 'mix.exs'), readFileSync(join(dir, 'mix.exs'), 'utf8').replace('version: "0.1.0"', 'version: "0.2.0"'));
   await release(dir, join(root, 'v2'));
   return { root, v1: join(root, 'v1'), v2: join(root, 'v2') };
