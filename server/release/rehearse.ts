@@ -102,9 +102,9 @@ export async function rehearse(o: { from: string; to: string; warmup?: string; l
     if (o.warmup) await gw.rpc('Elixir.Code', 'eval_string', [Buffer.from(existsSync(o.warmup) ? readFileSync(o.warmup, 'utf8') : o.warmup)], 60_000);
 
     // What BEAM Live would do with the same change, from the new beams and the appups' instructions.
-    const planned: PlannedModule[] = relup.appups.flatMap((a) => {
-      const beams = appsIn([join(next, 'lib', `${a.app}-${a.toVsn}`, 'ebin')]).get(a.app)?.beams;
-      return (a.instructions ?? []).map((i) => ({ module: i.module, instruction: i.instruction, depMods: i.depMods, beam: beams?.get(i.module) }));
+    const planned: PlannedModule[] = relup.instructions.flatMap((a) => {
+      const beams = appsIn([a.ebin]).get(a.app)?.beams;
+      return a.modules.map((i) => ({ module: i.module, instruction: i.instruction, depMods: i.depMods, beam: beams?.get(i.module) }));
     });
     const loaded = await gw.moduleInfos(planned.map((p) => p.module));
     const plan = await gw.plan(upgradeRequest(planned, loaded, new BinaryStore(join(root, '.binaries')), {}), []);

@@ -8,7 +8,8 @@ import { decode } from '../beam/etf';
 import { termToJson } from '../beam/json';
 import { decodeReply } from '../runtime/replies';
 import { Tuple, text, type Term } from '../beam/term';
-import type { GeneratedAppup } from '../protocol';
+import type { GeneratedAppup, Instruction } from '../protocol';
+import { appupInstructions } from '../upgrade/appup';
 import { installHint, ToolchainError, which } from '../runtime/erlangBuild';
 import { appupsBetween } from './appupFrom';
 import { appsIn, ReleaseError } from './builds';
@@ -61,6 +62,8 @@ export interface RelupResult {
   relup: string | null;
   /** The .appups generated into the new release (an application that ships its own keeps it). */
   appups: GeneratedAppup[];
+  /** Every moved application's up instructions, generated or read from the appup it shipped with. */
+  instructions: Array<{ app: string; ebin: string; modules: Array<{ module: string; instruction: Instruction; depMods?: string[] }> }>;
   warnings: string[];
   error: string | null;
 }
@@ -81,8 +84,17 @@ export async function makeRelup(oldRoot: string, newRoot: string): Promise<Relup
     own: async () => new Map(),
   });
   for (const a of appups) writeFileSync(a.path, a.text);
+  const instructions = changed.map((a) => {
+    const made = appups.find((g) => g.app === a);
+    const modules = made
+      ? made.instructions ?? []
+      : existsSync(join(ebin(newer, a), `${a}.appup`))
+        ? [...appupInstructions(consultFile(join(ebin(newer, a), `${a}.appup`)), older.apps.get(a) ?? null)].map(([module, e]) => ({ module, instruction: e.instruction, ...(e.depMods ? { depMods: e.depMods } : {}) }))
+        : [];
+    return { app: a, ebin: ebin(newer, a), modules };
+  });
   const r = runMakeRelup(newer.rel, older.rel, [join(newRoot, 'lib', '*', 'ebin'), join(oldRoot, 'lib', '*', 'ebin')], join(newRoot, 'releases', newer.vsn));
-  return { from: older.vsn, to: newer.vsn, appups, ...r, relup: r.ok ? join(newRoot, 'releases', newer.vsn, 'relup') : null };
+  return { from: older.vsn, to: newer.vsn, appups, instructions, ...r, relup: r.ok ? join(newRoot, 'releases', newer.vsn, 'relup') : null };
 }
 
 const MAKE_RELUP = `

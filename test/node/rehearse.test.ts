@@ -15,6 +15,8 @@ async function vmsUnder(prefix: string): Promise<string> {
 
 test('rehearse: release_handler upgrades and downgrades for real; each code_change with its OldVsn, as the plan predicted; the node is gone after', async () => {
   const { root } = await twoReleases('rehearse');
+  // relup first: the rehearsal then reads the appup the new release ships with.
+  assert.equal((await cli(['relup', '--from', join(root, 'v1'), '--to', join(root, 'v2')])).code, 0);
 
   const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--json']);
   const out = JSON.parse(r.stdout || '{}') as {
