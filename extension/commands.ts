@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { RollbackParams } from '../server/protocol';
-import { GenerateAppupRequest, PlanRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
+import { GenerateAppupRequest, PlanRequest, RehearseRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
 import { printPlan, printRollback } from '../server/text/printReport';
 import { killText, processName } from '../server/text/names';
 import { config } from './config';
@@ -73,6 +73,11 @@ async function askAppupSource(ctx: Ctx): Promise<string | undefined> {
 function lastTag(dir: string): string | undefined {
   const r = spawnSync('git', ['describe', '--tags', '--abbrev=0'], { cwd: dir, encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() || undefined : undefined;
+}
+
+async function pickFolder(title: string): Promise<string | undefined> {
+  const picked = await vscode.window.showOpenDialog({ title, canSelectFolders: true, canSelectFiles: false, canSelectMany: false, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+  return picked?.[0]?.fsPath;
 }
 
 async function askNode(title = 'Attach to Node'): Promise<string | undefined> {
@@ -228,6 +233,24 @@ export const COMMANDS: Record<string, Command> = {
           await vscode.window.showTextDocument(uri, { preview: false });
         }
         return appups;
+      }),
+  },
+  'beamLive.rehearse': {
+    // The real release upgrade on a throw-away node: no attached node needed. Arguments (old and
+    // new release folders) are for scripts; the palette asks for both folders.
+    run: (ctx) => (from?: unknown, to?: unknown) =>
+      shown(async () => {
+        const older = typeof from === 'string' ? from : await pickFolder('The OLD release folder (built by mix release)');
+        const newer = older && (typeof to === 'string' ? to : await pickFolder('The NEW release folder'));
+        if (!older || !newer) return undefined;
+        const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'BEAM Live: rehearsing the release upgrade…' }, () =>
+          ctx.request(RehearseRequest.type, { from: older, to: newer }),
+        );
+        ctx.upgrades.addRehearsal(r);
+        void vscode.commands.executeCommand('beamLive.upgrades.focus');
+        const show = r.ok ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
+        void show(`BEAM Live: ${r.summary}`);
+        return r;
       }),
   },
   'beamLive.setCookie': {

@@ -10,6 +10,7 @@ import {
   GenerateAppupParams,
   GenerateAppupRequest,
   PlanRequest,
+  RehearseRequest,
   ProcessStateRequest,
   ProcessesRequest,
   RollbackParams,
@@ -17,6 +18,7 @@ import {
   UpgradeNowRequest,
 } from './protocol';
 import { LiveServer } from './lsp/liveServer';
+import { rehearse } from './release/rehearse';
 import { Settings } from './lsp/settings';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -82,6 +84,7 @@ connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
 // By method name: the params are optional, and other editors send none.
 connection.onRequest(RollbackRequest.method, (p?: RollbackParams) => s().rollback(p ?? {}));
 connection.onRequest(ModulesRequest.type, () => s().modules());
+connection.onRequest(RehearseRequest.type, (p) => rehearse({ ...p, log }));
 connection.onRequest(GenerateAppupRequest.method, (p?: GenerateAppupParams | null) => s().generateAppups(p ?? {}));
 
 connection.onShutdown(() => server?.dispose());

@@ -463,6 +463,69 @@ export namespace UpgradeFinishedNotification {
   export const type = new NotificationType<UpgradeReport>(method);
 }
 
+// ---- release rehearsal (beam-live rehearse, beamLive/rehearse) ----------------------------------
+
+export interface RehearsedCall {
+  pid: string;
+  module: string;
+  oldVsn: string;
+  result: string;
+}
+
+export interface RehearsedProcessState {
+  pid: string;
+  module: string;
+  alive: boolean;
+  suspended: boolean;
+  oldCode: boolean;
+  md5: string | null;
+  state: string | null;
+}
+
+/** One install_release, as release_handler answered it, and the code_changes it ran. */
+export interface RehearsalStep {
+  ok: boolean;
+  result: string | null;
+  error?: string | null;
+  calls: RehearsedCall[];
+}
+
+export interface RehearsedProcess extends ProcessRef {
+  /** BEAM Live's plan reaches it (its code_change is predicted). */
+  predicted: boolean;
+  up: { codeChange: RehearsedCall | null; after: RehearsedProcessState };
+  down: { codeChange: RehearsedCall | null; after: RehearsedProcessState };
+}
+
+export interface RehearsalReport {
+  ok: boolean;
+  name: string;
+  from: string;
+  to: string;
+  error: string | null;
+  warnings: string[];
+  up: RehearsalStep | null;
+  down: RehearsalStep | null;
+  processes: RehearsedProcess[];
+  /** Where the outcome and the plan disagree, or where the upgrade lost something. */
+  differences: string[];
+  summary: string;
+}
+
+export interface RehearseParams {
+  /** The old and the new release folders (built by mix release). */
+  from: string;
+  to: string;
+  /** Elixir code, or an .exs file, run on the old release before the upgrade. */
+  warmup?: string;
+}
+
+/** client → server: the real release upgrade and downgrade on a throw-away node; no attached node needed. */
+export namespace RehearseRequest {
+  export const method = 'beamLive/rehearse';
+  export const type = new RequestType<RehearseParams, RehearsalReport, void>(method);
+}
+
 /** How an upgrade or rollback runs: the settings' upgrade section, and the CLI's flags. */
 export interface UpgradeOptions {
   mode?: UpgradeMode;

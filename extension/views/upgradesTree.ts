@@ -1,8 +1,8 @@
 // The Upgrades view: each upgrade → modules (instruction, old → new vsn) → processes, with the
 // code_change result and reason, suspension time and timings. A failure badge stays until seen.
 import * as vscode from 'vscode';
-import type { ModuleChange, ProcessResult, RollbackReport, UpgradeReport } from '../../server/protocol';
-import { moduleName, processName, restartText, vsnText } from '../../server/text/names';
+import type { ModuleChange, ProcessResult, RehearsalReport, RehearsedCall, RollbackReport, UpgradeReport } from '../../server/protocol';
+import { moduleName, oldVsnText, processName, restartText, vsnText } from '../../server/text/names';
 
 export interface UpgradeEntry {
   report: UpgradeReport;
@@ -16,9 +16,18 @@ export interface RollbackEntry {
   at: Date;
 }
 
+/** A release rehearsal (beam-live rehearse): each process's code_change up and down, and the differences from the plan. */
+export interface RehearsalEntry {
+  rehearsal: RehearsalReport;
+  at: Date;
+}
+
+type Shown = { upgrade: UpgradeEntry } | { rollback: RollbackEntry } | { rehearsal: RehearsalEntry };
+
 type Node =
   | { kind: 'upgrade'; entry: UpgradeEntry }
   | { kind: 'rollback'; entry: RollbackEntry }
+  | { kind: 'rehearsal'; entry: RehearsalEntry }
   | { kind: 'module'; entry: UpgradeEntry; module: ModuleChange }
   | { kind: 'process'; p: ProcessResult }
   | { kind: 'line'; label: string; description?: string; icon?: string };
@@ -29,7 +38,7 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
   /** The upgrades, newest first. */
   readonly entries: UpgradeEntry[] = [];
   /** Upgrades and rollbacks as the view lists them, newest first. */
-  private readonly shown: Array<{ upgrade: UpgradeEntry } | { rollback: RollbackEntry }> = [];
+  private readonly shown: Shown[] = [];
   private unseenFailures = 0;
   private view: vscode.TreeView<unknown> | undefined;
 
@@ -57,7 +66,12 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
     this.changed.fire(undefined);
   }
 
-  private show(e: { upgrade: UpgradeEntry } | { rollback: RollbackEntry }): void {
+  addRehearsal(rehearsal: RehearsalReport): void {
+    this.show({ rehearsal: { rehearsal, at: new Date() } });
+    this.changed.fire(undefined);
+  }
+
+  private show(e: Shown): void {
     this.shown.unshift(e);
     if (this.shown.length > 100) this.shown.pop();
   }
@@ -73,7 +87,21 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
   }
 
   getChildren(el?: Node): Node[] {
-    if (!el) return this.shown.map((e): Node => ('upgrade' in e ? { kind: 'upgrade', entry: e.upgrade } : { kind: 'rollback', entry: e.rollback }));
+    if (!el) return this.shown.map((e): Node => ('upgrade' in e ? { kind: 'upgrade', entry: e.upgrade } : 'rollback' in e ? { kind: 'rollback', entry: e.rollback } : { kind: 'rehearsal', entry: e.rehearsal }));
+    if (el.kind === 'rehearsal') {
+      const r = el.entry.rehearsal;
+      const cc = (c: RehearsedCall | null) => (c ? `code_change(${oldVsnText(c.oldVsn, c.module)}) ${c.result}` : 'no code_change');
+      const out: Node[] = r.processes.map((p) => ({
+        kind: 'line',
+        label: processName(p),
+        description: `up: ${cc(p.up.codeChange)}${p.up.after.alive ? '' : ', died'} · down: ${cc(p.down.codeChange)}${p.down.after.alive ? '' : ', died'}${p.predicted ? '' : ' · not in the plan'}`,
+        icon: p.up.after.alive && p.down.after.alive && (p.up.codeChange?.result ?? 'ok') === 'ok' ? 'pass' : 'error',
+      }));
+      for (const d of r.differences) out.push({ kind: 'line', label: 'difference', description: d, icon: 'warning' });
+      for (const w of r.warnings) out.push({ kind: 'line', label: 'systools warning', description: w, icon: 'warning' });
+      if (r.error) out.push({ kind: 'line', label: 'error', description: r.error, icon: 'error' });
+      return out;
+    }
     if (el.kind === 'rollback') {
       const r = el.entry.rollback;
       const out: Node[] = r.modules.map((m) => ({ kind: 'line', label: moduleName(m.module), description: `${vsnText(m.oldVsn, m.module, { short: true })} → ${vsnText(m.newVsn, m.module, { short: true })}`, icon: 'symbol-module' }));
@@ -130,6 +158,14 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
         const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, C.Collapsed);
         t.description = 'rollback';
         t.iconPath = new vscode.ThemeIcon(r.ok ? 'discard' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
+        t.tooltip = r.summary;
+        return t;
+      }
+      case 'rehearsal': {
+        const r = el.entry.rehearsal;
+        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, C.Collapsed);
+        t.description = 'release rehearsal';
+        t.iconPath = new vscode.ThemeIcon(r.ok ? 'beaker' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
         t.tooltip = r.summary;
         return t;
       }

@@ -2,7 +2,7 @@
 // node, and the downgrade after it; exit 0 only if both worked, nothing was lost, and the
 // outcome is what BEAM Live's plan predicted.
 import { rehearse } from '../release/rehearse';
-import { processName, vsnText } from '../text/names';
+import { oldVsnText, processName } from '../text/names';
 import { parse, UsageError } from './args';
 
 export async function rehearseCommand(argv: string[]): Promise<number> {
@@ -16,13 +16,7 @@ export async function rehearseCommand(argv: string[]): Promise<number> {
   console.log(r.summary);
   for (const w of r.warnings) console.log(`systools warning: ${w}`);
   for (const p of r.processes) {
-    // OldVsn as the module's language writes it ({down, Vsn} for the downgrade).
-    const vsn = (v: string) => {
-      const down = /^\{down,(.*)\}$/.exec(v);
-      if (!down) return vsnText(v, p.module);
-      return p.module.startsWith('Elixir.') ? `{:down, ${vsnText(down[1]!, p.module)}}` : `{down,${down[1]}}`;
-    };
-    const cc = (c: { oldVsn: string; result: string } | null) => (c ? `code_change(${vsn(c.oldVsn)}) ${c.result}` : 'no code_change');
+    const cc = (c: { oldVsn: string; result: string } | null) => (c ? `code_change(${oldVsnText(c.oldVsn, p.module)}) ${c.result}` : 'no code_change');
     console.log(`  ${processName(p)}${p.predicted ? '' : ' (not in the plan)'}: up ${cc(p.up.codeChange)}${p.up.after.alive ? '' : ', died'}; down ${cc(p.down.codeChange)}${p.down.after.alive ? '' : ', died'}`);
   }
   for (const d of r.differences) console.log(`  DIFFERENCE: ${d}`);

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atom, Charlist, type Term } from '../beam/term';
-import type { ProcessRef } from '../protocol';
+import type { RehearsalReport, RehearsalStep, RehearsedProcessState as Seen } from '../protocol';
 import { NodeGateway } from '../runtime/gateway';
 import { decodeReply } from '../runtime/replies';
 import { installHint, ToolchainError, which } from '../runtime/erlangBuild';
@@ -18,53 +18,6 @@ import type { PlannedModule } from '../upgrade/plan';
 import { upgradeRequest } from '../upgrade/request';
 import { appsIn, ReleaseError } from './builds';
 import { makeRelup, readRelease, type ReleaseDir } from './relup';
-
-interface Call {
-  pid: string;
-  module: string;
-  oldVsn: string;
-  result: string;
-}
-
-interface Seen {
-  pid: string;
-  module: string;
-  alive: boolean;
-  suspended: boolean;
-  oldCode: boolean;
-  md5: string | null;
-  state: string | null;
-}
-
-/** One install_release, as release_handler answered it, and the code_changes it ran. */
-export interface RehearsalStep {
-  ok: boolean;
-  result: string | null;
-  error?: string | null;
-  calls: Call[];
-}
-
-export interface RehearsedProcess extends ProcessRef {
-  /** BEAM Live's plan reaches it (its code_change is predicted). */
-  predicted: boolean;
-  up: { codeChange: Call | null; after: Seen };
-  down: { codeChange: Call | null; after: Seen };
-}
-
-export interface RehearsalReport {
-  ok: boolean;
-  name: string;
-  from: string;
-  to: string;
-  error: string | null;
-  warnings: string[];
-  up: RehearsalStep | null;
-  down: RehearsalStep | null;
-  processes: RehearsedProcess[];
-  /** Where the outcome and the plan disagree, or where the upgrade lost something. */
-  differences: string[];
-  summary: string;
-}
 
 export async function rehearse(o: { from: string; to: string; warmup?: string; log?: (l: string) => void }): Promise<RehearsalReport> {
   const older = readRelease(o.from);

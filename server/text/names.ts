@@ -50,6 +50,13 @@ export function vsnText(vsn: string | null, module: string, opts: { short?: bool
   return bin ? `"${bin[1]}"` : vsn;
 }
 
+/** code_change's OldVsn as ~p printed it (a vsn, or {down, Vsn}), in the module's language. */
+export function oldVsnText(v: string, module: string): string {
+  const down = /^\{down,(.*)\}$/.exec(v);
+  if (!down) return vsnText(v, module);
+  return module.startsWith(ELIXIR) ? `{:down, ${vsnText(down[1]!, module)}}` : `{down,${down[1]}}`;
+}
+
 /** Replaces the atom-form module names and binary vsns inside a message written by the node. */
 export function elixirText(text: string): string {
   return text.replace(/'?Elixir\.([A-Z][\w.]*)'?/g, '$1');

@@ -1,11 +1,11 @@
 // beam-live rehearse on two real mix releases: OTP's release_handler installs the upgrade and
 // the downgrade on a throw-away node; the report is checked against what the node said, and
 // no node the rehearsal started survives it.
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { twoReleases } from './releases';
-import { cli, run } from '../helpers';
+import { cli, run, startLsp } from '../helpers';
 
 /** The beam.smp processes running a release from under these folders (ours all live in a fresh temp folder). */
 async function vmsUnder(prefix: string): Promise<string> {
@@ -13,8 +13,12 @@ async function vmsUnder(prefix: string): Promise<string> {
   return r.stdout.split('\n').filter((l) => l.includes('beam.smp') && l.includes(prefix)).join('\n');
 }
 
+let root: string;
+before(async () => {
+  ({ root } = await twoReleases('rehearse'));
+});
+
 test('rehearse: release_handler upgrades and downgrades for real; each code_change with its OldVsn, as the plan predicted; the node is gone after', async () => {
-  const { root } = await twoReleases('rehearse');
   // relup first: the rehearsal then reads the appup the new release ships with.
   assert.equal((await cli(['relup', '--from', join(root, 'v1'), '--to', join(root, 'v2')])).code, 0);
 
@@ -46,4 +50,17 @@ test('rehearse a broken appup: a code_change with no clause for the running vsn 
   assert.match(r.stdout, /install_release 0\.2\.0 failed: .*code_change_failed/);
   assert.match(r.stdout, /SampleApp\.Counter.*code_change failed in the upgrade: .*function_clause/);
   assert.equal(await vmsUnder(root), '', 'no rehearsal node left running');
+});
+
+test('the editor asks the same over LSP (beamLive/rehearse), with no node attached', async () => {
+  const lsp = await startLsp(root);
+  try {
+    const r = await lsp.conn.sendRequest<{ ok: boolean; processes: Array<{ module: string }> }>('beamLive/rehearse', { from: join(root, 'v1'), to: join(root, 'v2') });
+    assert.equal(r.ok, true);
+    assert.ok(r.processes.some((p) => p.module === 'Elixir.SampleApp.Counter'));
+    await assert.rejects(lsp.conn.sendRequest('beamLive/rehearse', { from: join(root, 'nothing'), to: join(root, 'v2') }), /is not a release folder/);
+  } finally {
+    await lsp.stop();
+  }
+  assert.equal(await vmsUnder(root), '');
 });

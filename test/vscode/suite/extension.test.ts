@@ -86,6 +86,8 @@ suite('BEAM Live in VS Code', () => {
       'beamLive.toggleUpgradeOnSave': ['never'],
       // Since a ref the workspace's git does not have: said plainly, nothing written.
       'beamLive.generateAppup': ['no-such-ref'],
+      // Folders that are no releases: said plainly, no node started.
+      'beamLive.rehearse': ['/nonexistent/old-release', '/nonexistent/new-release'],
     };
     // Every contributed command has its handler.
     const registered = await vscode.commands.getCommands(true);
@@ -203,6 +205,7 @@ suite('BEAM Live in VS Code', () => {
         'beamLive.forgetCookie': ['nobody_here@localhost'],
         'beamLive.toggleUpgradeOnSave': ['always'],
         'beamLive.generateAppup': ['node'],
+        'beamLive.rehearse': ['/nonexistent/old-release', '/nonexistent/new-release'],
       };
       await vscode.commands.executeCommand(c.command, ...(attachedArgs[c.command] ?? []));
     }
