@@ -22,14 +22,15 @@ test('rehearse: release_handler upgrades and downgrades for real; each code_chan
   // relup first: the rehearsal then reads the appup the new release ships with.
   assert.equal((await cli(['relup', '--from', join(root, 'v1'), '--to', join(root, 'v2')])).code, 0);
 
-  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--json']);
+  // The warm-up gives Counter a state to carry through the upgrade and back.
+  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--warmup', 'SampleApp.Counter.increment(); SampleApp.Counter.increment()', '--json']);
   const out = JSON.parse(r.stdout || '{}') as {
     ok: boolean;
     summary: string;
     differences: string[];
     up: { ok: boolean; calls: Array<{ module: string; oldVsn: string; result: string }> };
     down: { ok: boolean; calls: Array<{ module: string; oldVsn: string; result: string }> };
-    processes: Array<{ module: string; predicted: boolean; up: { codeChange: { oldVsn: string } | null; after: { alive: boolean; md5: string } }; down: { after: { alive: boolean; md5: string } } }>;
+    processes: Array<{ module: string; predicted: boolean; up: { codeChange: { oldVsn: string } | null; after: { alive: boolean; md5: string; state: string } }; down: { after: { alive: boolean; md5: string; state: string } } }>;
   };
   assert.equal(r.code, 0, `${r.stderr}\n${out.summary}\n${out.differences?.join('\n')}`);
   assert.equal(out.ok, true);
@@ -40,6 +41,8 @@ test('rehearse: release_handler upgrades and downgrades for real; each code_chan
   assert.equal(c.up.codeChange?.oldVsn, '<<"1">>');
   assert.equal(c.up.after.alive && c.down.after.alive, true);
   assert.notEqual(c.up.after.md5, c.down.after.md5, 'the downgrade loaded the old code back');
+  assert.match(c.up.after.state, /count => 2/, 'the state survived the upgrade');
+  assert.match(c.down.after.state, /count => 2/, 'and the downgrade');
   assert.equal(await vmsUnder(root), '', 'no rehearsal node left running');
 });
 
