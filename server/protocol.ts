@@ -463,6 +463,34 @@ export namespace UpgradeFinishedNotification {
   export const type = new NotificationType<UpgradeReport>(method);
 }
 
+// ---- config changes (beam-live config, beamLive/applyConfig) --------------------------------
+
+/** One application's env against the project's configuration, and what applying it did. */
+export interface ConfigChange {
+  app: string;
+  changed: Array<{ key: string; value: string }>;
+  new: Array<{ key: string; value: string }>;
+  removed: string[];
+  /** After applying: its config_change/3 returned ok, there is none, or how it failed (its env was put back). */
+  callback?: 'ok' | 'no_callback' | string;
+  restored?: boolean;
+}
+
+export interface ConfigReport {
+  ok: boolean;
+  node: string;
+  applied: boolean;
+  changes: ConfigChange[];
+  read: string[];
+  skipped: Array<{ file: string; why: string }>;
+  summary: string;
+}
+
+export namespace ApplyConfigRequest {
+  export const method = 'beamLive/applyConfig';
+  export const type = new RequestType<{ apply: boolean }, ConfigReport, void>(method);
+}
+
 // ---- release rehearsal (beam-live rehearse, beamLive/rehearse) ----------------------------------
 
 export interface RehearsedCall {

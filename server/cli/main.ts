@@ -6,6 +6,7 @@ import { ReleaseError } from '../release/builds';
 import { NodeError } from '../runtime/errors';
 import { UsageError } from './args';
 import { appupCommand } from './appup';
+import { configCommand } from './config';
 import { beamCommand } from './beam';
 import { processesCommand } from './processes';
 import { relupCommand } from './relup';
@@ -47,6 +48,10 @@ Commands:
   relup      --from OLD_RELEASE_DIR --to NEW_RELEASE_DIR [--json]
              the relup between two built releases (mix release, rebar3 release), made by
              systools:make_relup; the .appups it needs are generated into NEW's lib/APP-VSN/ebin
+  config     --node NAME --project DIR [--apply] [--json]
+             the project's configuration (config/config.exs read as a release reads it, or
+             config/sys.config) against the node's application env; --apply sets it and calls
+             each application's config_change/3, putting the env back where it fails
   rehearse   --from OLD_RELEASE_DIR --to NEW_RELEASE_DIR [--warmup CODE|FILE.exs] [--json]
              boots OLD on a throw-away loopback node, installs NEW with release_handler and
              then OLD again; reports each process's code_change beside BEAM Live's plan
@@ -65,6 +70,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   rollback: rollbackCommand,
   appup: appupCommand,
   relup: relupCommand,
+  config: configCommand,
   rehearse: rehearseCommand,
 };
 

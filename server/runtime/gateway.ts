@@ -3,7 +3,7 @@
 // server and the pitfall checks ask this class; only it talks to the bridge.
 import type { Encodable } from '../beam/etf';
 import { Atom, Charlist, Term, atom } from '../beam/term';
-import type { CompileDiagnostic, NodeStatus, ProcessState, ProcessesPage, ProcessesReport, LiveApplication, LiveItem } from '../protocol';
+import type { CompileDiagnostic, ConfigChange, NodeStatus, ProcessState, ProcessesPage, ProcessesReport, LiveApplication, LiveItem } from '../protocol';
 import type { ErlangCompileRequest } from '../compile/compile';
 import { AttachOptions, Attached, Bridge } from './bridge';
 import { replyTimeout } from './budget';
@@ -158,6 +158,11 @@ export class NodeGateway {
 
   async stateShapes(req: ShapesRequest): Promise<ShapeSample[]> {
     return decodeReply(await this.agent('state_shapes', [encodeRequest(req)], req.budget_ms + 15_000));
+  }
+
+  /** Each application's env against this configuration ([{App, [{Key, Value}]}]); `apply` sets it and calls config_change/3. */
+  async config(apps: Term[], apply: boolean): Promise<ConfigChange[]> {
+    return decodeReply(await this.bridge.call(atom('beam_live_config'), atom(apply ? 'apply_changes' : 'changes'), [apps], 60_000));
   }
 
   /**
