@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { RollbackParams } from '../server/protocol';
-import { GenerateAppupRequest, PlanRequest, RehearseRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
+import { ApplyConfigRequest, GenerateAppupRequest, PlanRequest, RehearseRequest, RollbackRequest, UpgradeNowRequest } from '../server/protocol';
 import { printPlan, printRollback } from '../server/text/printReport';
 import { killText, processName } from '../server/text/names';
 import { config } from './config';
@@ -233,6 +233,18 @@ export const COMMANDS: Record<string, Command> = {
           await vscode.window.showTextDocument(uri, { preview: false });
         }
         return appups;
+      }),
+  },
+  'beamLive.applyConfig': {
+    needsNode: true,
+    // The project's configuration set on the node with config_change/3 called, as a release does.
+    run: (ctx) => () =>
+      shown(async () => {
+        const r = await ctx.request(ApplyConfigRequest.type, { apply: true });
+        ctx.upgrades.addConfig(r);
+        const show = r.ok ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
+        void show(`BEAM Live: ${r.summary}`);
+        return r;
       }),
   },
   'beamLive.rehearse': {

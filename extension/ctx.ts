@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, RequestType, RequestType0, State } from 'vscode-languageclient/node';
 import {
   AttachRequest,
+  ConfigSavedNotification,
   DetachRequest,
   NEEDS_CONFIRMATION,
   LiveApplication,
@@ -105,6 +106,12 @@ export class Ctx implements DebugHost {
       client.onNotification(StatusNotification.type, (s) => this.onStatus(s)),
       client.onNotification(UpgradeStartedNotification.type, (p) => {
         this.output.appendLine(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`);
+      }),
+      // A config file saved while attached: the node will not read it by itself.
+      client.onNotification(ConfigSavedNotification.type, (p) => {
+        void vscode.window.showInformationMessage(`BEAM Live: ${vscode.workspace.asRelativePath(p.file)} changed; ${this.status.node} does not re-read it.`, 'Apply Config Change').then((pick) => {
+          if (pick) void vscode.commands.executeCommand('beamLive.applyConfig');
+        });
       }),
       // The report says what started it: a save landing while Upgrade Now runs cannot relabel it.
       client.onNotification(UpgradeFinishedNotification.type, (r) => this.onReport(r, r.trigger ?? 'save')),

@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { createConnection, DidChangeConfigurationNotification, ProposedFeatures, TextDocumentSyncKind } from 'vscode-languageserver/node';
 import {
+  ApplyConfigRequest,
   AttachRequest,
   DetachRequest,
   IdleRequest,
@@ -84,6 +85,7 @@ connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
 // By method name: the params are optional, and other editors send none.
 connection.onRequest(RollbackRequest.method, (p?: RollbackParams) => s().rollback(p ?? {}));
 connection.onRequest(ModulesRequest.type, () => s().modules());
+connection.onRequest(ApplyConfigRequest.type, (p) => s().applyConfig(p.apply));
 connection.onRequest(RehearseRequest.type, (p) => rehearse({ ...p, log }));
 connection.onRequest(GenerateAppupRequest.method, (p?: GenerateAppupParams | null) => s().generateAppups(p ?? {}));
 

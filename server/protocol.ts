@@ -486,6 +486,12 @@ export interface ConfigReport {
   summary: string;
 }
 
+/** server → client: a config file was saved while attached; the node will not read it by itself. */
+export namespace ConfigSavedNotification {
+  export const method = 'beamLive/configSaved';
+  export const type = new NotificationType<{ file: string }>(method);
+}
+
 export namespace ApplyConfigRequest {
   export const method = 'beamLive/applyConfig';
   export const type = new RequestType<{ apply: boolean }, ConfigReport, void>(method);

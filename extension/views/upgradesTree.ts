@@ -1,7 +1,7 @@
 // The Upgrades view: each upgrade → modules (instruction, old → new vsn) → processes, with the
 // code_change result and reason, suspension time and timings. A failure badge stays until seen.
 import * as vscode from 'vscode';
-import type { ModuleChange, ProcessResult, RehearsalReport, RehearsedCall, RollbackReport, UpgradeReport } from '../../server/protocol';
+import type { ConfigReport, ModuleChange, ProcessResult, RehearsalReport, RehearsedCall, RollbackReport, UpgradeReport } from '../../server/protocol';
 import { moduleName, oldVsnText, processName, restartText, vsnText } from '../../server/text/names';
 
 export interface UpgradeEntry {
@@ -22,12 +22,19 @@ export interface RehearsalEntry {
   at: Date;
 }
 
-type Shown = { upgrade: UpgradeEntry } | { rollback: RollbackEntry } | { rehearsal: RehearsalEntry };
+/** A configuration change applied to the node: each application's keys and its config_change/3 result. */
+export interface ConfigEntry {
+  config: ConfigReport;
+  at: Date;
+}
+
+type Shown = { upgrade: UpgradeEntry } | { rollback: RollbackEntry } | { rehearsal: RehearsalEntry } | { config: ConfigEntry };
 
 type Node =
   | { kind: 'upgrade'; entry: UpgradeEntry }
   | { kind: 'rollback'; entry: RollbackEntry }
   | { kind: 'rehearsal'; entry: RehearsalEntry }
+  | { kind: 'config'; entry: ConfigEntry }
   | { kind: 'module'; entry: UpgradeEntry; module: ModuleChange }
   | { kind: 'process'; p: ProcessResult }
   | { kind: 'line'; label: string; description?: string; icon?: string };
@@ -66,6 +73,11 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
     this.changed.fire(undefined);
   }
 
+  addConfig(config: ConfigReport): void {
+    this.show({ config: { config, at: new Date() } });
+    this.changed.fire(undefined);
+  }
+
   addRehearsal(rehearsal: RehearsalReport): void {
     this.show({ rehearsal: { rehearsal, at: new Date() } });
     this.changed.fire(undefined);
@@ -87,7 +99,15 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
   }
 
   getChildren(el?: Node): Node[] {
-    if (!el) return this.shown.map((e): Node => ('upgrade' in e ? { kind: 'upgrade', entry: e.upgrade } : 'rollback' in e ? { kind: 'rollback', entry: e.rollback } : { kind: 'rehearsal', entry: e.rehearsal }));
+    if (!el) return this.shown.map((e): Node => ('upgrade' in e ? { kind: 'upgrade', entry: e.upgrade } : 'rollback' in e ? { kind: 'rollback', entry: e.rollback } : 'rehearsal' in e ? { kind: 'rehearsal', entry: e.rehearsal } : { kind: 'config', entry: e.config }));
+    if (el.kind === 'config') {
+      return el.entry.config.changes.flatMap((c): Node[] => [
+        ...c.changed.map((x): Node => ({ kind: 'line', label: `${c.app}.${x.key}`, description: `changed: ${x.value}`, icon: 'edit' })),
+        ...c.new.map((x): Node => ({ kind: 'line', label: `${c.app}.${x.key}`, description: `new: ${x.value}`, icon: 'add' })),
+        ...c.removed.map((k): Node => ({ kind: 'line', label: `${c.app}.${k}`, description: 'removed', icon: 'remove' })),
+        { kind: 'line', label: `${c.app}: config_change/3`, description: c.callback === 'no_callback' ? 'none defined' : c.restored ? `failed, env put back: ${c.callback}` : String(c.callback), icon: c.restored ? 'error' : 'pass' },
+      ]);
+    }
     if (el.kind === 'rehearsal') {
       const r = el.entry.rehearsal;
       const cc = (c: RehearsedCall | null) => (c ? `code_change(${oldVsnText(c.oldVsn, c.module)}) ${c.result}` : 'no code_change');
@@ -158,6 +178,14 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
         const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, C.Collapsed);
         t.description = 'rollback';
         t.iconPath = new vscode.ThemeIcon(r.ok ? 'discard' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
+        t.tooltip = r.summary;
+        return t;
+      }
+      case 'config': {
+        const r = el.entry.config;
+        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.changes.length ? C.Collapsed : C.None);
+        t.description = 'config change';
+        t.iconPath = new vscode.ThemeIcon(r.ok ? 'settings-gear' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
         t.tooltip = r.summary;
         return t;
       }

@@ -5,6 +5,8 @@ import {
   AttachParams,
   AttachResult,
   NEEDS_CONFIRMATION,
+  ConfigReport,
+  ConfigSavedNotification,
   GeneratedAppup,
   GenerateAppupParams,
   LiveApplication,
@@ -28,6 +30,7 @@ import { NodeError } from '../runtime/errors';
 import { NodeGateway } from '../runtime/gateway';
 import { SaveHandler } from '../save/saveHandler';
 import { appupsSince } from '../release/since';
+import { configChange } from '../upgrade/configChange';
 import { UpgradeEngine } from '../upgrade/engine';
 import { DiagnosticsPublisher } from './diagnostics';
 import { analyze, Lens } from '../analysis/pitfalls';
@@ -276,11 +279,20 @@ export class LiveServer {
           file,
           line: 1,
           severity: 'warning',
-          message: `${this.session.node} will not see this change: a hot upgrade does not re-read config/*.exs (a release applies sys.config and calls config_change/3). Restart the node, or set it with Application.put_env/3.`,
+          message: `${this.session.node} will not see this change: a hot upgrade does not re-read config/*.exs. Apply Config Change sets the env and calls config_change/3, as a release does.`,
         },
       ],
       'config',
     );
+    void this.conn.sendNotification(ConfigSavedNotification.type, { file });
+  }
+
+  /** The project's configuration against the node's env; applied, it clears config-not-reloaded where it worked. */
+  async applyConfig(apply: boolean): Promise<ConfigReport> {
+    const r = await configChange(this.need().session, this.root, apply);
+    if (apply && r.ok) this.diagnostics.setPitfalls([], 'config');
+    if (apply) this.log(r.summary);
+    return r;
   }
 
   /** The pitfall diagnostics and code lenses, from the build and the node as they are now. */

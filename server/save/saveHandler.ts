@@ -48,7 +48,7 @@ export class SaveHandler {
     this.reasons.delete(fsPath);
     const rel = relative(this.ctx.root, fsPath).replace(/\\/g, '/');
     if (rel.startsWith('..')) return 'ignored';
-    if (/^(apps\/[^/]+\/)?config\/.*\.exs$/.test(rel)) return 'config';
+    if (/^(apps\/[^/]+\/)?config\/(.*\.exs|sys\.config)$/.test(rel)) return 'config';
     if (!isUpgradeSource(rel)) return 'ignored';
     const policy = this.ctx.upgradeOnSave();
     if (policy === 'never') return 'off';

@@ -5,7 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, cli, onNode, startNode, tmp, TestNode } from '../helpers';
+import { pathToFileURL } from 'node:url';
+import { FIXTURES, cli, onNode, startLsp, startNode, tmp, TestNode, until } from '../helpers';
 
 let node: TestNode;
 let dir: string;
@@ -58,4 +59,30 @@ test('a config_change/3 that raises: reported, exit 1, and its application env p
   assert.match(r.stdout, /sample_app, whose config_change\/3 failed \(\*\* \(RuntimeError\) config_change refused\); its env was put back/);
   assert.equal(await onNode(node, `application:get_env(sample_app, greeting)`), '{ok,<<"hello">>}');
   assert.equal(await onNode(node, `application:get_env(sample_app, explode)`), 'undefined');
+});
+
+test('in the editor: saving config.exs while attached warns until Apply Config Change applies it', async () => {
+  const saved: string[] = [];
+  const diagnostics = new Map<string, Array<{ code?: string }>>();
+  const lsp = await startLsp(dir, {
+    setup: (c) => {
+      c.onNotification('beamLive/configSaved', (p: { file: string }) => saved.push(p.file));
+      c.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: Array<{ code?: string }> }) => diagnostics.set(p.uri, p.diagnostics));
+    },
+  });
+  try {
+    await lsp.conn.sendRequest('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
+    config('config :sample_app, greeting: "from the editor", level: 3');
+    const file = join(dir, 'config/config.exs');
+    const uri = pathToFileURL(file).toString();
+    await lsp.conn.sendNotification('textDocument/didSave', { textDocument: { uri } });
+    await until('the config-not-reloaded warning', () => diagnostics.get(uri)?.some((d) => d.code === 'config-not-reloaded') || undefined);
+    assert.deepEqual(saved, [file]);
+    const r = await lsp.conn.sendRequest<{ ok: boolean; applied: boolean }>('beamLive/applyConfig', { apply: true });
+    assert.deepEqual([r.ok, r.applied], [true, true]);
+    await until('the warning gone once applied', () => !diagnostics.get(uri)?.some((d) => d.code === 'config-not-reloaded') || undefined);
+    assert.equal(await onNode(node, `application:get_env(sample_app, greeting)`), '{ok,<<"from the editor">>}');
+  } finally {
+    await lsp.stop();
+  }
 });
