@@ -3,6 +3,7 @@
 // no node the rehearsal started survives it.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { twoReleases } from './releases';
 import { cli, run, startLsp } from '../helpers';
@@ -66,4 +67,29 @@ test('the editor asks the same over LSP (beamLive/rehearse), with no node attach
     await lsp.stop();
   }
   assert.equal(await vmsUnder(root), '');
+});
+
+test('rehearse a wider change: the gen_statem and the DynamicSupervisor workers as predicted; a comment-only change and module add/delete through the relup; the process outside the tree, missed by the plan, killed by the downgrade and named', async () => {
+  const wide = await twoReleases('rehearsewide', { wide: true });
+  assert.equal((await cli(['relup', '--from', wide.v1, '--to', wide.v2])).code, 0);
+  const r = await cli(['rehearse', '--from', wide.v1, '--to', wide.v2, '--json']);
+  const out = JSON.parse(r.stdout || '{}') as {
+    appups?: unknown;
+    differences: string[];
+    processes: Array<{ module: string; name: string | null; predicted: boolean; up: { codeChange: { result: string } | null }; down: { after: { alive: boolean } } }>;
+  };
+  assert.equal(r.code, 1, r.stderr);
+  const called = (m: string) => out.processes.filter((p) => p.module === m && p.predicted && p.up.codeChange?.result === 'ok').length;
+  assert.equal(called('Elixir.SampleApp.Machine'), 1, 'the gen_statem');
+  assert.equal(called('Elixir.SampleApp.Worker'), 3, "the DynamicSupervisor's workers");
+  assert.equal(called('Elixir.SampleApp.Counter'), 1);
+  const looper = out.processes.find((p) => p.module === 'Elixir.SampleApp.Looper')!;
+  assert.deepEqual([looper.predicted, looper.up.codeChange, looper.down.after.alive], [false, null, false]);
+  assert.deepEqual(out.differences, ['sample_looper (Elixir.SampleApp.Looper): died in the downgrade']);
+  // The comment-only change is no change; the added and the removed module are in the appup.
+  const appup = readFileSync(join(wide.root, 'v2/lib/sample_app-0.2.0/ebin/sample_app.appup'), 'utf8');
+  assert.doesNotMatch(appup, /SampleApp\.Store/);
+  assert.match(appup, /\{add_module,'Elixir\.SampleApp\.Added'\}/);
+  assert.match(appup, /\{delete_module,'Elixir\.SampleApp\.Legacy'\}/);
+  assert.equal(await vmsUnder(wide.root), '');
 });
