@@ -36,6 +36,8 @@ function readOne(file: string): BeamOnDisk {
   const binary = readFileSync(file);
   const info = readBeam(binary, file);
   const beam = { module: info.module, file, binary, info };
+  // Bounded: folders read once (an older release's, a rehearsal's copy) must not pile up.
+  if (parsed.size >= 20_000) parsed.clear();
   parsed.set(file, { stamp, beam });
   return beam;
 }

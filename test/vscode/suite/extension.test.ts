@@ -3,7 +3,7 @@
 // started by the test runner and attached to.
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { BeamLiveApi } from '../../../extension/main';
@@ -225,6 +225,32 @@ suite('BEAM Live in VS Code', () => {
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
       rmSync(appup, { force: true });
       writeFileSync(counter, original);
+    }
+
+    // Apply Config Change: config.exs saved in the editor warns; the command sets the env on the
+    // node, lists the change in Upgrades, and the warning goes.
+    const configDir = join(folder(), 'config');
+    const cfg = vscode.Uri.file(join(configDir, 'config.exs'));
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(cfg.fsPath, 'import Config\n');
+    try {
+      const doc = await vscode.workspace.openTextDocument(cfg);
+      await vscode.window.showTextDocument(doc);
+      const edit = new vscode.WorkspaceEdit();
+      edit.replace(cfg, new vscode.Range(0, 0, doc.lineCount, 0), 'import Config\nconfig :sample_app, greeting: "from vscode"\n');
+      assert.ok(await vscode.workspace.applyEdit(edit));
+      assert.ok(await doc.save());
+      const warned = () => vscode.languages.getDiagnostics(cfg).some((d) => d.code === 'config-not-reloaded');
+      await until('config-not-reloaded on config.exs', () => warned() || undefined);
+      const r = (await vscode.commands.executeCommand('beamLive.applyConfig')) as { ok: boolean; changes: Array<{ app: string; new: Array<{ key: string }> }> };
+      assert.equal(r.ok, true);
+      assert.deepEqual(r.changes.map((c) => [c.app, c.new.map((n) => n.key)]), [['sample_app', ['greeting']]]);
+      assert.equal(await onNode(node, 'application:get_env(sample_app, greeting)'), '{ok,<<"from vscode">>}');
+      assert.equal((a.ctx.upgrades.getChildren()[0] as { kind: string }).kind, 'config');
+      await until('the warning gone once applied', () => !warned() || undefined);
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      rmSync(configDir, { recursive: true, force: true });
     }
     await vscode.commands.executeCommand('beamLive.detach');
     await until('detached', () => !a.ctx.status.attached);
