@@ -86,7 +86,7 @@ connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
 connection.onRequest(RollbackRequest.method, (p?: RollbackParams) => s().rollback(p ?? {}));
 connection.onRequest(ModulesRequest.type, () => s().modules());
 connection.onRequest(ApplyConfigRequest.type, (p) => s().applyConfig(p.apply));
-connection.onRequest(RehearseRequest.type, (p) => rehearse({ ...p, log }));
+connection.onRequest(RehearseRequest.type, (p) => rehearse(p));
 connection.onRequest(GenerateAppupRequest.method, (p?: GenerateAppupParams | null) => s().generateAppups(p ?? {}));
 
 connection.onShutdown(() => server?.dispose());

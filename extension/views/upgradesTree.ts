@@ -173,30 +173,12 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
         t.tooltip = r.errorDetail ? `${r.summary}\n\n${r.errorDetail}` : r.summary;
         return t;
       }
-      case 'rollback': {
-        const r = el.entry.rollback;
-        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, C.Collapsed);
-        t.description = 'rollback';
-        t.iconPath = new vscode.ThemeIcon(r.ok ? 'discard' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
-        t.tooltip = r.summary;
-        return t;
-      }
-      case 'config': {
-        const r = el.entry.config;
-        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.changes.length ? C.Collapsed : C.None);
-        t.description = 'config change';
-        t.iconPath = new vscode.ThemeIcon(r.ok ? 'settings-gear' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
-        t.tooltip = r.summary;
-        return t;
-      }
-      case 'rehearsal': {
-        const r = el.entry.rehearsal;
-        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, C.Collapsed);
-        t.description = 'release rehearsal';
-        t.iconPath = new vscode.ThemeIcon(r.ok ? 'beaker' : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
-        t.tooltip = r.summary;
-        return t;
-      }
+      case 'rollback':
+        return entryItem(el.entry.at, el.entry.rollback, 'rollback', 'discard', true);
+      case 'config':
+        return entryItem(el.entry.at, el.entry.config, 'config change', 'settings-gear', el.entry.config.changes.length > 0);
+      case 'rehearsal':
+        return entryItem(el.entry.at, el.entry.rehearsal, 'release rehearsal', 'beaker', true);
       case 'module': {
         const m = el.module;
         const t = new vscode.TreeItem(moduleName(m.module), C.Expanded);
@@ -223,4 +205,13 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
       }
     }
   }
+}
+
+/** A rollback, config change or rehearsal: its time and summary, what it is, and its icon (the error icon when it failed). */
+function entryItem(at: Date, r: { ok: boolean; summary: string }, what: string, icon: string, children: boolean): vscode.TreeItem {
+  const t = new vscode.TreeItem(`${at.toLocaleTimeString()} · ${r.summary}`, children ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+  t.description = what;
+  t.iconPath = new vscode.ThemeIcon(r.ok ? icon : 'error', r.ok ? undefined : new vscode.ThemeColor('errorForeground'));
+  t.tooltip = r.summary;
+  return t;
 }

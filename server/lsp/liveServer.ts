@@ -295,8 +295,10 @@ export class LiveServer {
     return r;
   }
 
-  /** The pitfall diagnostics and code lenses, from the build and the node as they are now. */
-  /** `scan`: the last plan's scan of the node's processes, kept on the node, read instead of another. */
+  /**
+   * The pitfall diagnostics and code lenses, from the build and the node as they are now.
+   * `scan`: the last plan's scan of the node's processes, kept on the node, read instead of another.
+   */
   async refreshPitfalls(scan?: number): Promise<void> {
     const engine = this.engine;
     if (!engine || !this.session) return;

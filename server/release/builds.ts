@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { compileProject } from '../compile/compile';
 import { CompileError, compileFailure } from '../compile/buildFaults';
 import { detectProject, Project } from '../compile/project';
-import { readAppVsn } from '../upgrade/appup';
+import { appFileIn, readAppVsn } from '../upgrade/appup';
 import { BeamOnDisk, readBeamDirs } from '../upgrade/beams';
 
 /** One application as built: its vsn (from its .app) and its modules' beams. */
@@ -26,7 +26,7 @@ export class ReleaseError extends Error {
 export function appsIn(ebins: string[]): Map<string, AppBuild> {
   const out = new Map<string, AppBuild>();
   for (const ebin of ebins) {
-    const appFile = existsSync(ebin) ? readdirSync(ebin).find((f) => f.endsWith('.app')) : undefined;
+    const appFile = appFileIn(ebin);
     if (!appFile) continue;
     const app = appFile.slice(0, -'.app'.length);
     out.set(app, { app, vsn: readAppVsn(join(ebin, appFile)) ?? '0', ebin, beams: readBeamDirs([ebin]).modules });

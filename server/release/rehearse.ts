@@ -3,7 +3,7 @@
 // release_handler installs the new one and then the old one again; every code_change call is
 // traced, each process is looked at after each step, and the outcome is set beside BEAM Live's
 // own plan for the same change. The node is stopped in every case.
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,14 +12,14 @@ import { atom, Charlist, type Term } from '../beam/term';
 import type { RehearsalReport, RehearsalStep, RehearsedProcessState as Seen } from '../protocol';
 import { NodeGateway } from '../runtime/gateway';
 import { decodeReply } from '../runtime/replies';
-import { installHint, ToolchainError, which } from '../runtime/erlangBuild';
 import { BinaryStore } from '../upgrade/binaries';
 import type { PlannedModule } from '../upgrade/plan';
 import { upgradeRequest } from '../upgrade/request';
 import { appsIn, ReleaseError } from './builds';
+import { evalErl } from './consult';
 import { makeRelup, readRelease, type ReleaseDir } from './relup';
 
-export async function rehearse(o: { from: string; to: string; warmup?: string; log?: (l: string) => void }): Promise<RehearsalReport> {
+export async function rehearse(o: { from: string; to: string; warmup?: string }): Promise<RehearsalReport> {
   const older = readRelease(o.from);
   const newer = readRelease(o.to);
   for (const r of [older, newer]) {
@@ -133,13 +133,11 @@ function finish(r: RehearsalReport): RehearsalReport {
 
 /** RELEASES before the node boots: made on a running node it is not taken into account. */
 function createReleases(root: string, older: ReleaseDir): void {
-  const erl = which('erl');
-  if (!erl) throw new ToolchainError(installHint('erl was not found on PATH'));
-  const r = spawnSync(erl, ['-noshell', '-eval', 'E = fun os:getenv/1, ok = release_handler:create_RELEASES(E("R"), filename:join(E("R"), "releases"), E("REL"), []), halt().'], {
-    encoding: 'utf8',
-    env: { ...process.env, R: root, REL: `${older.rel.replace(older.root, root)}.rel` },
-  });
-  if (r.status !== 0) throw new ReleaseError(`release_handler:create_RELEASES failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  evalErl(
+    'E = fun os:getenv/1, ok = release_handler:create_RELEASES(E("R"), filename:join(E("R"), "releases"), E("REL"), []), halt().',
+    { R: root, REL: `${older.rel.replace(older.root, root)}.rel` },
+    'release_handler:create_RELEASES failed',
+  );
 }
 
 /** The old release's own start script, in the foreground, on loopback only. */

@@ -1,19 +1,16 @@
 // beam-live relup: the relup between two built releases, made by OTP's systools:make_relup
 // (never by hand): the .appup each changed application lacks is generated from the two
 // builds and put into the new release's lib/APP-VSN/ebin first. No node is needed.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decode } from '../beam/etf';
-import { termToJson } from '../beam/json';
 import { decodeReply } from '../runtime/replies';
 import { Tuple, text, type Term } from '../beam/term';
 import type { GeneratedAppup, Instruction } from '../protocol';
-import { appupInstructions } from '../upgrade/appup';
-import { installHint, ToolchainError, which } from '../runtime/erlangBuild';
+import { appupInstructions, listing } from '../upgrade/appup';
 import { appupsBetween } from './appupFrom';
 import { appsIn, ReleaseError } from './builds';
-import { consultFile } from './consult';
+import { consultFile, evalErl } from './consult';
 
 /** A release folder as mix release or relx builds it: its .rel, and its applications' vsns. */
 export interface ReleaseDir {
@@ -43,16 +40,12 @@ export function readRelease(root: string): ReleaseDir {
   const [top] = consultFile(file);
   if (!(top instanceof Tuple) || !(top.elements[1] instanceof Tuple) || !Array.isArray(top.elements[3])) throw new ReleaseError(`${file} is not a release file ({release, {Name, Vsn}, {erts, Vsn}, Apps}).`);
   const [name, vsn] = top.elements[1].elements.map((t) => text(t) ?? '') as [string, string];
-  const apps = new Map((top.elements[3] as Term[]).flatMap((a) => (a instanceof Tuple ? [[text(a.elements[0]) ?? String(termToJson(a.elements[0])), text(a.elements[1]) ?? ''] as const] : [])));
+  const apps = new Map((top.elements[3] as Term[]).flatMap((a) => (a instanceof Tuple ? [[text(a.elements[0]) ?? '', text(a.elements[1]) ?? ''] as const] : [])));
   return { root, name, vsn, rel: file.slice(0, -'.rel'.length), apps };
 }
 
 function listRel(dir: string): string[] {
-  try {
-    return readdirSync(dir).filter((f) => f.endsWith('.rel')).map((f) => join(dir, f));
-  } catch {
-    return [];
-  }
+  return listing(dir).filter((f) => f.endsWith('.rel')).map((f) => join(dir, f));
 }
 
 export interface RelupResult {
@@ -111,13 +104,7 @@ const MAKE_RELUP = `
 
 /** systools:make_relup in an erl of the user's OTP; its warnings and errors as it formats them. */
 function runMakeRelup(newRel: string, oldRel: string, path: string[], out: string): { ok: boolean; warnings: string[]; error: string | null } {
-  const erl = which('erl');
-  if (!erl) throw new ToolchainError(installHint('erl was not found on PATH'));
-  const r = spawnSync(erl, ['-noshell', '-eval', MAKE_RELUP], {
-    encoding: 'utf8',
-    env: { ...process.env, BEAM_LIVE_NEW: newRel, BEAM_LIVE_OLD: oldRel, BEAM_LIVE_PATH: path.join('\n'), BEAM_LIVE_OUT: out },
-  });
-  if (r.status !== 0) throw new ReleaseError(`systools:make_relup did not run: ${r.stderr.trim() || `erl exited ${r.status}`}`);
-  const made = decodeReply<{ ok: boolean; warnings: string[]; error?: string }>(decode(Buffer.from(r.stdout, 'base64')));
+  const stdout = evalErl(MAKE_RELUP, { BEAM_LIVE_NEW: newRel, BEAM_LIVE_OLD: oldRel, BEAM_LIVE_PATH: path.join('\n'), BEAM_LIVE_OUT: out }, 'systools:make_relup did not run');
+  const made = decodeReply<{ ok: boolean; warnings: string[]; error?: string }>(decode(Buffer.from(stdout, 'base64')));
   return { ok: made.ok, warnings: made.warnings.map((w) => w.trim()), error: made.error?.trim() ?? null };
 }
