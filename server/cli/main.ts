@@ -42,17 +42,18 @@ Commands:
   appup      --node NAME --project DIR [--write [--force]] [--json]
              the .appup from the running code to this build (printed; --write puts it in
              priv/, src/ or apps/APP/, where BEAM Live's upgrades follow it)
-  appup      --from REF|RELEASE_DIR --project DIR [--write [--force]] [--json]
+  appup      --from REF|RELEASE --project DIR [--write [--force]] [--json]
              the same from an older build, no node: a git tag, commit or branch (built in a
-             temporary folder), or the folder of an older release (its lib/)
-  relup      --from OLD_RELEASE_DIR --to NEW_RELEASE_DIR [--json]
-             the relup between two built releases (mix release, rebar3 release), made by
-             systools:make_relup; the .appups it needs are generated into NEW's lib/APP-VSN/ebin
+             temporary folder), or an older release (its folder or tarball)
+  relup      --from OLD_RELEASE --to NEW_RELEASE [--json]
+             the relup between two built releases (mix release, rebar3 release: folders or
+             .tar.gz), made by systools:make_relup; the .appups it needs are generated into
+             NEW's lib/APP-VSN/ebin (a NEW tarball is packed again with them and the relup)
   config     --node NAME --project DIR [--apply] [--json]
              the project's configuration (config/config.exs read as a release reads it, or
              config/sys.config) against the node's application env; --apply sets it and calls
              each application's config_change/3, putting the env back where it fails
-  rehearse   --from OLD_RELEASE_DIR --to NEW_RELEASE_DIR [--warmup CODE|FILE.exs] [--json]
+  rehearse   --from OLD_RELEASE --to NEW_RELEASE [--warmup CODE|FILE.exs|FILE.erl-expr] [--json]
              boots OLD on a throw-away loopback node, installs NEW with release_handler and
              then OLD again; reports each process's code_change beside BEAM Live's plan
              (exit 0 only if both steps worked, nothing died or stayed suspended, and they agree)

@@ -7,7 +7,7 @@ import { parse, UsageError } from './args';
 
 export async function rehearseCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { from: { type: 'string' }, to: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'boolean' } });
-  if (typeof values.from !== 'string' || typeof values.to !== 'string') throw new UsageError('rehearse needs --from OLD_RELEASE_DIR and --to NEW_RELEASE_DIR');
+  if (typeof values.from !== 'string' || typeof values.to !== 'string') throw new UsageError('rehearse needs --from OLD_RELEASE and --to NEW_RELEASE (folders or tarballs)');
   const r = await rehearse({ from: values.from, to: values.to, warmup: typeof values.warmup === 'string' ? values.warmup : undefined });
   if (values.json) {
     console.log(JSON.stringify(r, null, 2));

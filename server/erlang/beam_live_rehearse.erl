@@ -3,9 +3,23 @@
 %% traced (erlang:trace_pattern(on_load, ...): the new code is loaded inside install_release, so
 %% only a pattern for modules loaded later sees it), with its OldVsn and its result.
 -module(beam_live_rehearse).
--export([install/2, watch/1]).
+-export([install/2, watch/1, warmup/1]).
 
 -define(TRACER, beam_live_rehearse_tracer).
+
+%% The warm-up before the upgrade, so that processes hold state: Elixir code where the release
+%% runs Elixir, Erlang expressions (erl_eval, as the shell reads them) otherwise.
+-spec warmup(binary()) -> ok.
+warmup(Code) ->
+    case code:is_loaded('Elixir.Code') =/= false orelse code:which('Elixir.Code') =/= non_existing of
+        true -> 'Elixir.Code':eval_string(Code), ok;
+        false ->
+            Text = binary_to_list(Code),
+            {ok, Tokens, _} = erl_scan:string(case string:trim(Text, trailing) of "" -> "ok."; T -> case lists:last(T) of $. -> T; _ -> T ++ "." end end),
+            {ok, Exprs} = erl_parse:parse_exprs(Tokens),
+            erl_eval:exprs(Exprs, erl_eval:new_bindings()),
+            ok
+    end.
 
 %% Rel: the .rel to unpack (undefined for a downgrade to a release already installed); Vsn the
 %% release to install. Pids: the processes to report on. Nothing is left suspended: the report

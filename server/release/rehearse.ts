@@ -1,11 +1,10 @@
 // beam-live rehearse: the release upgrade for real, before production sees it. The old release
-// boots on a throw-away node (loopback only, a random cookie in a 0600 file); OTP's
+// boots on a throw-away node (loopback only, a random cookie in its .erlang.cookie); OTP's
 // release_handler installs the new one and then the old one again; every code_change call is
 // traced, each process is looked at after each step, and the outcome is set beside BEAM Live's
 // own plan for the same change. The node is stopped in every case.
-import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atom, Charlist, type Term } from '../beam/term';
@@ -17,11 +16,17 @@ import type { PlannedModule } from '../upgrade/plan';
 import { upgradeRequest } from '../upgrade/request';
 import { appsIn, ReleaseError } from './builds';
 import { evalErl } from './consult';
-import { makeRelup, readRelease, type ReleaseDir } from './relup';
+import { bootRelease } from './boot';
+import { readRelease, relupBetween, type ReleaseDir } from './relup';
+import { withReleases } from './tarball';
 
-export async function rehearse(o: { from: string; to: string; warmup?: string }): Promise<RehearsalReport> {
-  const older = readRelease(o.from);
-  const newer = readRelease(o.to);
+export function rehearse(o: { from: string; to: string; warmup?: string }): Promise<RehearsalReport> {
+  return withReleases([o.from, o.to], ([from, to]) => rehearseFolders(from!.root, to!.root, o.warmup));
+}
+
+async function rehearseFolders(fromRoot: string, toRoot: string, warmup: string | undefined): Promise<RehearsalReport> {
+  const older = readRelease(fromRoot);
+  const newer = readRelease(toRoot);
   for (const r of [older, newer]) {
     if (!r.apps.has('sasl')) {
       throw new ReleaseError(
@@ -38,7 +43,7 @@ export async function rehearse(o: { from: string; to: string; warmup?: string })
     // The user's folders stay as they are: both are copied, the relup made in the copy.
     cpSync(older.root, root, { recursive: true });
     cpSync(newer.root, next, { recursive: true });
-    const relup = await makeRelup(root, next);
+    const relup = await relupBetween(root, next);
     report.warnings = relup.warnings;
     if (!relup.ok) {
       report.error = `systools:make_relup failed: ${relup.error}`;
@@ -47,12 +52,10 @@ export async function rehearse(o: { from: string; to: string; warmup?: string })
     for (const lib of readdirSync(join(next, 'lib'))) if (!existsSync(join(root, 'lib', lib))) cpSync(join(next, 'lib', lib), join(root, 'lib', lib), { recursive: true });
     cpSync(join(next, 'releases', newer.vsn), join(root, 'releases', newer.vsn), { recursive: true });
     createReleases(root, older);
-    const cookieFile = join(root, 'releases', 'COOKIE');
-    writeFileSync(cookieFile, randomBytes(24).toString('hex'), { mode: 0o600 });
-    const name = `rehearse_${randomBytes(4).toString('hex')}@127.0.0.1`;
-    node = boot(root, older, name);
-    gw = await attachWhenUp(name, cookieFile, node);
-    if (o.warmup) await gw.rpc('Elixir.Code', 'eval_string', [Buffer.from(existsSync(o.warmup) ? readFileSync(o.warmup, 'utf8') : o.warmup)], 60_000);
+    const booted = bootRelease(root, { ...older, root });
+    node = booted.vm;
+    gw = await attachWhenUp(booted.name, booted.cookieFile, node);
+    if (warmup) await gw.rpc('beam_live_rehearse', 'warmup', [Buffer.from(existsSync(warmup) ? readFileSync(warmup, 'utf8') : warmup)], 60_000);
 
     // What BEAM Live would do with the same change, from the new beams and the appups' instructions.
     const planned: PlannedModule[] = relup.instructions.flatMap((a) => {
@@ -138,23 +141,6 @@ function createReleases(root: string, older: ReleaseDir): void {
     { R: root, REL: `${older.rel.replace(older.root, root)}.rel` },
     'release_handler:create_RELEASES failed',
   );
-}
-
-/** The old release's own start script, in the foreground, on loopback only. */
-function boot(root: string, older: ReleaseDir, name: string): ChildProcess {
-  const bin = join(root, 'bin', older.name);
-  if (!existsSync(bin)) throw new ReleaseError(`${older.root} has no bin/${older.name}: give a release built by mix release.`);
-  return spawn(bin, ['start'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: {
-      ...process.env,
-      RELEASE_DISTRIBUTION: 'name',
-      RELEASE_NODE: name,
-      ERL_EPMD_ADDRESS: '127.0.0.1',
-      ELIXIR_ERL_OPTIONS: '-kernel inet_dist_use_interface {127,0,0,1}',
-    },
-  });
 }
 
 async function attachWhenUp(name: string, cookieFile: string, node: ChildProcess): Promise<NodeGateway> {

@@ -2,7 +2,7 @@
 // (never by hand): the .appup each changed application lacks is generated from the two
 // builds and put into the new release's lib/APP-VSN/ebin first. No node is needed.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { decode } from '../beam/etf';
 import { decodeReply } from '../runtime/replies';
 import { Tuple, text, type Term } from '../beam/term';
@@ -11,6 +11,7 @@ import { appupInstructions, listing } from '../upgrade/appup';
 import { appupsBetween } from './appupFrom';
 import { appsIn, ReleaseError } from './builds';
 import { consultFile, evalErl } from './consult';
+import { withReleases } from './tarball';
 
 /** A release folder as mix release or relx builds it: its .rel, and its applications' vsns. */
 export interface ReleaseDir {
@@ -20,6 +21,8 @@ export interface ReleaseDir {
   /** releases/VSN/NAME, the .rel without its extension, as systools takes it. */
   rel: string;
   apps: Map<string, string>;
+  /** Who built it, which says how it boots: mix ships releases/VSN/elixir, relx does not. */
+  tool: 'mix' | 'relx';
 }
 
 export function readRelease(root: string): ReleaseDir {
@@ -33,7 +36,7 @@ export function readRelease(root: string): ReleaseDir {
     throw new ReleaseError(
       found.length
         ? `${root} holds ${found.length} releases (${found.join(', ')}): give the folder of one built release.`
-        : `${root} is not a release folder: no releases/VSN/NAME.rel. Give the folder mix release (_build/prod/rel/APP) or rebar3 release (_build/default/rel/NAME) built.`,
+        : `${root} is not a release: no releases/VSN/NAME.rel. Give the folder mix release (_build/prod/rel/APP) or rebar3 release (_build/default/rel/NAME) built, or its tarball (NAME-VSN.tar.gz).`,
     );
   }
   const file = found[0]!;
@@ -41,7 +44,7 @@ export function readRelease(root: string): ReleaseDir {
   if (!(top instanceof Tuple) || !(top.elements[1] instanceof Tuple) || !Array.isArray(top.elements[3])) throw new ReleaseError(`${file} is not a release file ({release, {Name, Vsn}, {erts, Vsn}, Apps}).`);
   const [name, vsn] = top.elements[1].elements.map((t) => text(t) ?? '') as [string, string];
   const apps = new Map((top.elements[3] as Term[]).flatMap((a) => (a instanceof Tuple ? [[text(a.elements[0]) ?? '', text(a.elements[1]) ?? ''] as const] : [])));
-  return { root, name, vsn, rel: file.slice(0, -'.rel'.length), apps };
+  return { root, name, vsn, rel: file.slice(0, -'.rel'.length), apps, tool: existsSync(join(dirname(file), 'elixir')) ? 'mix' : 'relx' };
 }
 
 function listRel(dir: string): string[] {
@@ -61,7 +64,23 @@ export interface RelupResult {
   error: string | null;
 }
 
-export async function makeRelup(oldRoot: string, newRoot: string): Promise<RelupResult> {
+/**
+ * OLD and NEW are release folders or tarballs; a NEW tarball is packed again with the relup
+ * and the .appups in it, the way release_handler:unpack_release wants it.
+ */
+export function makeRelup(oldPath: string, newPath: string): Promise<RelupResult> {
+  return withReleases([oldPath, newPath], async ([older, newer]) => {
+    const r = await relupBetween(older!.root, newer!.root);
+    if (r.ok) newer!.repack();
+    // Paths into a tarball's temporary folder would name nothing once it is gone.
+    if (!newer!.tarball) return r;
+    const inTar = (p: string) => `${newer!.tarball}:${relative(newer!.root, p)}`;
+    return { ...r, relup: r.relup && inTar(r.relup), appups: r.appups.map((a) => ({ ...a, path: inTar(a.path) })), instructions: r.instructions.map((i) => ({ ...i, ebin: inTar(i.ebin) })) };
+  });
+}
+
+/** The relup between two release folders, written into the newer one. */
+export async function relupBetween(oldRoot: string, newRoot: string): Promise<RelupResult> {
   const older = readRelease(oldRoot);
   const newer = readRelease(newRoot);
   if (older.name !== newer.name) throw new ReleaseError(`${oldRoot} is release ${older.name} and ${newRoot} is ${newer.name}: a relup goes between two versions of one release.`);

@@ -3,7 +3,7 @@
 // no node the rehearsal started survives it.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { twoReleases } from './releases';
 import { cli, run, startLsp } from '../helpers';
@@ -12,6 +12,32 @@ import { cli, run, startLsp } from '../helpers';
 async function vmsUnder(prefix: string): Promise<string> {
   const r = await run('ps', ['-eo', 'pid,args']);
   return r.stdout.split('\n').filter((l) => l.includes('beam.smp') && l.includes(prefix)).join('\n');
+}
+
+/** Every command line of the rehearsal's processes that passes a cookie, polled until stopped. */
+export function watchForCookieArgs(): { stop(): Promise<string[]> } {
+  const seen = new Set<string>();
+  let rehearsalSeen = false;
+  const poll = setInterval(() => {
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let line = '';
+      try {
+        line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        continue;
+      }
+      if (!line.includes('beam-live-rehearse-')) continue;
+      rehearsalSeen = true;
+      if (/-setcookie|--cookie/.test(line)) seen.add(line);
+    }
+  }, 50);
+  return {
+    stop: async () => {
+      clearInterval(poll);
+      assert.ok(rehearsalSeen, 'the rehearsal node was never seen');
+      return [...seen];
+    },
+  };
 }
 
 let root: string;
@@ -23,7 +49,9 @@ test('rehearse: release_handler upgrades and downgrades for real; each code_chan
   // relup first: the rehearsal then reads the appup the new release ships with.
   assert.equal((await cli(['relup', '--from', join(root, 'v1'), '--to', join(root, 'v2')])).code, 0);
 
-  // The warm-up gives Counter a state to carry through the upgrade and back.
+  // The warm-up gives Counter a state to carry through the upgrade and back. Meanwhile every
+  // command line is watched: the throw-away node's cookie must be in none of them.
+  const leaks = watchForCookieArgs();
   const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--warmup', 'SampleApp.Counter.increment(); SampleApp.Counter.increment()', '--json']);
   const out = JSON.parse(r.stdout || '{}') as {
     ok: boolean;
@@ -45,6 +73,7 @@ test('rehearse: release_handler upgrades and downgrades for real; each code_chan
   assert.match(c.up.after.state, /count => 2/, 'the state survived the upgrade');
   assert.match(c.down.after.state, /count => 2/, 'and the downgrade');
   assert.equal(await vmsUnder(root), '', 'no rehearsal node left running');
+  assert.deepEqual(await leaks.stop(), [], 'the rehearsal node took its cookie from a command line');
 });
 
 test('rehearse a broken appup: a code_change with no clause for the running vsn fails install_release; exit 1 names the process and the reason; the node is stopped', async () => {
@@ -62,7 +91,7 @@ test('the editor asks the same over LSP (beamLive/rehearse), with no node attach
     const r = await lsp.conn.sendRequest<{ ok: boolean; processes: Array<{ module: string }> }>('beamLive/rehearse', { from: join(root, 'v1'), to: join(root, 'v2') });
     assert.equal(r.ok, true);
     assert.ok(r.processes.some((p) => p.module === 'Elixir.SampleApp.Counter'));
-    await assert.rejects(lsp.conn.sendRequest('beamLive/rehearse', { from: join(root, 'nothing'), to: join(root, 'v2') }), /is not a release folder/);
+    await assert.rejects(lsp.conn.sendRequest('beamLive/rehearse', { from: join(root, 'nothing'), to: join(root, 'v2') }), /is not a release: no releases\/VSN\/NAME.rel/);
   } finally {
     await lsp.stop();
   }
