@@ -252,7 +252,7 @@ export const COMMANDS: Record<string, Command> = {
     // new release folders) are for scripts; the palette asks for both folders.
     run: (ctx) => (from?: unknown, to?: unknown) =>
       shown(async () => {
-        const older = typeof from === 'string' ? from : await pickFolder('The OLD release folder (built by mix release)');
+        const older = typeof from === 'string' ? from : await pickFolder('The OLD release folder (built by mix release or rebar3 release)');
         const newer = older && (typeof to === 'string' ? to : await pickFolder('The NEW release folder'));
         if (!older || !newer) return undefined;
         const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'BEAM Live: rehearsing the release upgrade…' }, () =>

@@ -204,11 +204,11 @@ export interface LspClient {
  */
 export async function startLsp(
   dir: string,
-  opts: { capabilities?: object; initializationOptions?: object; setup?: (conn: LspClient['conn']) => void } = {},
+  opts: { capabilities?: object; initializationOptions?: object; setup?: (conn: LspClient['conn']) => void; env?: NodeJS.ProcessEnv } = {},
 ): Promise<LspClient> {
   const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = await import('vscode-jsonrpc/node');
   const { pathToFileURL } = await import('node:url');
-  const server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: opts.env ?? loopbackEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
   const conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
   if (process.env.BEAM_LIVE_DEBUG) conn.onNotification('window/logMessage', (m: { message: string }) => console.error('[server]', m.message));
   opts.setup?.(conn);

@@ -2,7 +2,7 @@
 // be reached or the arguments are wrong (1 is kept for an upgrade that ran and failed).
 import { CompileError } from '../compile/compile';
 import { ProjectError } from '../compile/project';
-import { ReleaseError } from '../release/builds';
+import { ReleaseError } from '../release/releaseError';
 import { NodeError } from '../runtime/errors';
 import { UsageError } from './args';
 import { appupCommand } from './appup';

@@ -7,7 +7,7 @@ import { AppupEntry, appupHomes, AppupModule, formatAppup } from '../upgrade/app
 import type { Project } from '../compile/project';
 import { instructionFor } from '../upgrade/plan';
 import type { AppBuild } from './builds';
-import { ReleaseError } from './builds';
+import { ReleaseError } from './releaseError';
 import { join } from 'node:path';
 import { moduleName } from '../text/names';
 

@@ -7,7 +7,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ReleaseError } from './builds';
+import { ReleaseError } from './releaseError';
 import type { ReleaseDir } from './relup';
 
 export interface Booted {

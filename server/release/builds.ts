@@ -9,6 +9,8 @@ import { CompileError, compileFailure } from '../compile/buildFaults';
 import { detectProject, Project } from '../compile/project';
 import { appFileIn, readAppVsn } from '../upgrade/appup';
 import { BeamOnDisk, readBeamDirs } from '../upgrade/beams';
+import { ReleaseError } from './releaseError';
+import { isTarball, withReleases } from './tarball';
 
 /** One application as built: its vsn (from its .app) and its modules' beams. */
 export interface AppBuild {
@@ -16,10 +18,6 @@ export interface AppBuild {
   vsn: string;
   ebin: string;
   beams: Map<string, BeamOnDisk>;
-}
-
-export class ReleaseError extends Error {
-  override name = 'ReleaseError';
 }
 
 /** The applications in these ebin folders (each with its .app); consolidated protocols are not an application. */
@@ -42,15 +40,14 @@ export async function currentBuild(project: Project): Promise<Map<string, AppBui
 }
 
 /**
- * The older side: the lib/APP-VSN/ebin folders of a release (a folder built by mix release or
- * relx), or the project built at a git ref in a temporary folder (the ref's files, the
+ * The older side: the lib/APP-VSN/ebin folders of a release (a folder or tarball built by mix
+ * release or relx), or the project built at a git ref in a temporary folder (the ref's files, the
  * project's deps and _build copied in so that only the project's own code compiles).
  */
 export async function olderBuild(project: Project, from: string): Promise<{ apps: Map<string, AppBuild>; what: string }> {
-  if (existsSync(join(from, 'lib'))) {
-    const ebins = readdirSync(join(from, 'lib')).map((d) => join(from, 'lib', d, 'ebin'));
-    return { apps: appsIn(ebins), what: `the release in ${from}` };
-  }
+  // The beams are read into memory: a tarball's temporary folder can go at once.
+  if (isTarball(from)) return withReleases([from], async ([r]) => ({ apps: releaseApps(r!.root), what: `the release ${from}` }));
+  if (existsSync(join(from, 'lib'))) return { apps: releaseApps(from), what: `the release in ${from}` };
   const top = git(project.dir, ['rev-parse', '--show-toplevel']);
   if (top === undefined) throw new ReleaseError(`${from} is neither a release folder (with lib/) nor usable as a git ref: ${project.dir} is not in a git repository.`);
   if (git(project.dir, ['rev-parse', '--verify', '--quiet', `${from}^{commit}`]) === undefined) {
@@ -74,6 +71,10 @@ export async function olderBuild(project: Project, from: string): Promise<{ apps
     // The beams are read into memory above: the folder can go.
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+function releaseApps(root: string): Map<string, AppBuild> {
+  return appsIn(readdirSync(join(root, 'lib')).map((d) => join(root, 'lib', d, 'ebin')));
 }
 
 /** Only the project's applications: a dependency that changed is its own release's concern. */

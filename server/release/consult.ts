@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { decode } from '../beam/etf';
 import type { Term } from '../beam/term';
 import { installHint, ToolchainError, which } from '../runtime/erlangBuild';
-import { ReleaseError } from './builds';
+import { ReleaseError } from './releaseError';
 
 /** Runs `erl -noshell -eval Script` (paths travel in env, never on the command line); its stdout, or a ReleaseError naming `what`. */
 export function evalErl(script: string, env: Record<string, string>, what: string): string {

@@ -9,7 +9,8 @@ import { Tuple, text, type Term } from '../beam/term';
 import type { GeneratedAppup, Instruction } from '../protocol';
 import { appupInstructions, listing } from '../upgrade/appup';
 import { appupsBetween } from './appupFrom';
-import { appsIn, ReleaseError } from './builds';
+import { appsIn } from './builds';
+import { ReleaseError } from './releaseError';
 import { consultFile, evalErl } from './consult';
 import { withReleases } from './tarball';
 

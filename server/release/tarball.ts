@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReleaseError } from './builds';
+import { ReleaseError } from './releaseError';
 
 export interface ReleaseFolder {
   /** The folder with bin/, lib/ and releases/. */

@@ -3,42 +3,10 @@
 // no node the rehearsal started survives it.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { twoReleases } from './releases';
-import { cli, run, startLsp } from '../helpers';
-
-/** The beam.smp processes running a release from under these folders (ours all live in a fresh temp folder). */
-async function vmsUnder(prefix: string): Promise<string> {
-  const r = await run('ps', ['-eo', 'pid,args']);
-  return r.stdout.split('\n').filter((l) => l.includes('beam.smp') && l.includes(prefix)).join('\n');
-}
-
-/** Every command line of the rehearsal's processes that passes a cookie, polled until stopped. */
-export function watchForCookieArgs(): { stop(): Promise<string[]> } {
-  const seen = new Set<string>();
-  let rehearsalSeen = false;
-  const poll = setInterval(() => {
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let line = '';
-      try {
-        line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      } catch {
-        continue;
-      }
-      if (!line.includes('beam-live-rehearse-')) continue;
-      rehearsalSeen = true;
-      if (/-setcookie|--cookie/.test(line)) seen.add(line);
-    }
-  }, 50);
-  return {
-    stop: async () => {
-      clearInterval(poll);
-      assert.ok(rehearsalSeen, 'the rehearsal node was never seen');
-      return [...seen];
-    },
-  };
-}
+import { rehearsingIn, twoReleases, vmsUnder, watchForCookieArgs } from './releases';
+import { cli, startLsp } from '../helpers';
 
 let root: string;
 before(async () => {
@@ -51,8 +19,8 @@ test('rehearse: release_handler upgrades and downgrades for real; each code_chan
 
   // The warm-up gives Counter a state to carry through the upgrade and back. Meanwhile every
   // command line is watched: the throw-away node's cookie must be in none of them.
-  const leaks = watchForCookieArgs();
-  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--warmup', 'SampleApp.Counter.increment(); SampleApp.Counter.increment()', '--json']);
+  const leaks = watchForCookieArgs(root);
+  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2'), '--warmup', 'SampleApp.Counter.increment(); SampleApp.Counter.increment()', '--json'], rehearsingIn(root));
   const out = JSON.parse(r.stdout || '{}') as {
     ok: boolean;
     summary: string;
@@ -78,7 +46,7 @@ test('rehearse: release_handler upgrades and downgrades for real; each code_chan
 
 test('rehearse a broken appup: a code_change with no clause for the running vsn fails install_release; exit 1 names the process and the reason; the node is stopped', async () => {
   const { root } = await twoReleases('rehearsebad', { broken: true });
-  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2')]);
+  const r = await cli(['rehearse', '--from', join(root, 'v1'), '--to', join(root, 'v2')], rehearsingIn(root));
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /install_release 0\.2\.0 failed: .*code_change_failed/);
   assert.match(r.stdout, /SampleApp\.Counter.*code_change failed in the upgrade: .*function_clause/);
@@ -86,7 +54,7 @@ test('rehearse a broken appup: a code_change with no clause for the running vsn 
 });
 
 test('the editor asks the same over LSP (beamLive/rehearse), with no node attached', async () => {
-  const lsp = await startLsp(root);
+  const lsp = await startLsp(root, { env: rehearsingIn(root) });
   try {
     const r = await lsp.conn.sendRequest<{ ok: boolean; processes: Array<{ module: string }> }>('beamLive/rehearse', { from: join(root, 'v1'), to: join(root, 'v2') });
     assert.equal(r.ok, true);
@@ -101,7 +69,7 @@ test('the editor asks the same over LSP (beamLive/rehearse), with no node attach
 test('rehearse a wider change: the gen_statem and the DynamicSupervisor workers as predicted; a comment-only change and module add/delete through the relup; the process outside the tree, missed by the plan, killed by the downgrade and named', async () => {
   const wide = await twoReleases('rehearsewide', { wide: true });
   assert.equal((await cli(['relup', '--from', wide.v1, '--to', wide.v2])).code, 0);
-  const r = await cli(['rehearse', '--from', wide.v1, '--to', wide.v2, '--json']);
+  const r = await cli(['rehearse', '--from', wide.v1, '--to', wide.v2, '--json'], rehearsingIn(wide.root));
   const out = JSON.parse(r.stdout || '{}') as {
     appups?: unknown;
     differences: string[];

@@ -3,7 +3,8 @@
 // started by the test runner and attached to.
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { BeamLiveApi } from '../../../extension/main';
@@ -254,5 +255,38 @@ suite('BEAM Live in VS Code', () => {
     }
     await vscode.commands.executeCommand('beamLive.detach');
     await until('detached', () => !a.ctx.status.attached);
+  });
+
+  test('Rehearse Release Upgrade… installs a real release upgrade and downgrade on a throw-away node; the Upgrades view lists each process with its code_change', async function () {
+    this.timeout(300_000);
+    const a = await api();
+    const root = mkdtempSync(join(tmpdir(), 'beam-live-vscode-rel-'));
+    const mix = (args: string[], cwd: string) =>
+      new Promise<void>((resolve, reject) =>
+        execFile('mix', args, { cwd, env: { ...process.env, MIX_ENV: 'prod' }, timeout: 180_000 }, (err, stdout, stderr) => (err ? reject(new Error(`mix ${args.join(' ')}: ${stderr}${stdout}`)) : resolve())),
+      );
+    try {
+      // Two releases of the workspace's app, the second with Counter's code and the version changed.
+      const dir = join(root, 'app');
+      cpSync(folder(), dir, { recursive: true, filter: (f) => !f.includes('/_build') });
+      await mix(['release', '--quiet', '--overwrite', '--path', join(root, 'v1')], dir);
+      const counter = join(dir, 'lib/sample_app/counter.ex');
+      writeFileSync(counter, readFileSync(counter, 'utf8').replace('@vsn "1"', '@vsn "2"').replace(/\nend\s*$/, '\n  def release, do: 2\nend\n'));
+      writeFileSync(join(dir, 'mix.exs'), readFileSync(join(dir, 'mix.exs'), 'utf8').replace('version: "0.1.0"', 'version: "0.2.0"'));
+      // Mix compares whole-second mtimes: an edit in the second of the first build would look built.
+      rmSync(join(dir, '_build/prod/lib/sample_app'), { recursive: true, force: true });
+      await mix(['release', '--quiet', '--overwrite', '--path', join(root, 'v2')], dir);
+
+      const r = (await vscode.commands.executeCommand('beamLive.rehearse', join(root, 'v1'), join(root, 'v2'))) as { ok: boolean; summary: string };
+      assert.equal(r.ok, true, r.summary);
+      const [top] = a.ctx.upgrades.getChildren();
+      assert.equal((top as { kind: string }).kind, 'rehearsal');
+      const lines = a.ctx.upgrades.getChildren(top).map((n) => a.ctx.upgrades.getTreeItem(n));
+      const counterLine = lines.find((i) => String(i.label).includes('Counter'));
+      assert.ok(counterLine, lines.map((i) => i.label).join(', '));
+      assert.match(String(counterLine.description), /^up: code_change\("1"\) ok · down: code_change\(\{:down, "1"\}\) ok$/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
