@@ -14,6 +14,7 @@ import {
   RehearseRequest,
   ProcessStateRequest,
   ProcessesRequest,
+  ClusterRequest,
   RollbackParams,
   RollbackRequest,
   UpgradeNowRequest,
@@ -81,6 +82,7 @@ connection.onRequest(UpgradeNowRequest.type, () => s().upgrade('command'));
 connection.onRequest(IdleRequest.type, () => s().saves.idle().then(() => null));
 connection.onRequest(PlanRequest.type, () => s().plan());
 connection.onRequest(ProcessesRequest.type, (p) => s().processes(p));
+connection.onRequest(ClusterRequest.type, () => s().cluster());
 connection.onRequest(ProcessStateRequest.type, (p) => s().processState(p));
 // By method name: the params are optional, and other editors send none.
 connection.onRequest(RollbackRequest.method, (p?: RollbackParams) => s().rollback(p ?? {}));

@@ -233,6 +233,8 @@ export interface UpgradeReport {
   /** Over LSP: which upgrade this is (as in its beamLive/upgradeStarted) and what started it. */
   id?: number;
   trigger?: 'save' | 'command';
+  /** A cluster-scoped upgrade: each node's part (the attached node's is also the report itself). */
+  cluster?: ClusterReport;
 }
 
 /** `beam-live rollback --json`. */
@@ -369,10 +371,12 @@ export interface LiveApplication {
   module: string | null;
 }
 
-export type ProcessesParams =
+/** `node`: another node of the attached node's cluster (beamLive/cluster lists them); the attached node by default. */
+export type ProcessesParams = (
   | { kind: 'applications' }
   | { kind: 'children'; supervisor: string; offset?: number; limit?: number }
-  | { kind: 'unsupervised'; offset?: number; limit?: number };
+  | { kind: 'unsupervised'; offset?: number; limit?: number }
+) & { node?: string };
 
 export interface ProcessesPage<T> {
   items: T[];
@@ -389,6 +393,8 @@ export namespace ProcessesRequest {
 export interface ProcessStateParams {
   /** A pid (<0.1.0>) or a registered name in atom form. */
   process: string;
+  /** Another node of the cluster; the attached node by default. */
+  node?: string;
   syntax?: 'elixir' | 'erlang';
 }
 
@@ -579,6 +585,76 @@ export interface UpgradeOptions {
   confirmKills?: boolean;
   /** Hold the upgrade (push nothing) when the checks predict harm. */
   holdRisky?: boolean;
+  /** `cluster`: every node the attached one sees, in two phases, all or nothing. */
+  scope?: UpgradeScope;
+  /** These nodes of the cluster only (the attached node always takes part); implies cluster scope. */
+  nodes?: string[];
+  clusterOrder?: ClusterOrder;
+  /** Upgrade each node from the old code it runs, where the nodes run different ones. */
+  allowSkew?: boolean;
+  /** Fault injection: pause between a cluster's prepare and its commit. */
+  pauseBeforeCommitMs?: number;
+}
+
+export type UpgradeScope = 'node' | 'cluster';
+export type ClusterOrder = 'parallel' | 'serial';
+
+/**
+ * How far each node of a cluster upgrade got: refused in prepare; prepared but not committed
+ * (another node stopped the upgrade); upgraded; failed in its own commit (and undone there);
+ * rolled back after another node failed; or gone during its commit, what it runs unknown.
+ */
+export type ClusterOutcome = 'refused' | 'not_committed' | 'upgraded' | 'failed' | 'rolled_back' | 'unknown';
+
+export interface ClusterNodeResult {
+  node: string;
+  outcome: ClusterOutcome;
+  error: string | null;
+  /** Its project modules that run another MD5 than the attached node's. */
+  skew: VersionSkew[];
+  /** The new binaries its loader refused in prepare. */
+  invalid: Array<{ module: string; reason: string }>;
+  /** What its prepare found: the processes its upgrade suspends, and those its load would kill. */
+  reach: number;
+  kills: KilledProcess[];
+  pitfalls: UpgradePitfall[];
+  /** Its own upgrade, as one node's report (modules, processes, code_change results, timings). */
+  report: UpgradeReport | null;
+  /** Its downgrade when another node failed. */
+  rollback: RollbackReport | null;
+  /** The MD5s it runs of the changed modules after all (null: it could not be asked). */
+  runs: Array<{ module: string; md5: string | null }> | null;
+}
+
+export interface VersionSkew {
+  module: string;
+  node: string;
+  md5: string | null;
+  /** What the attached node runs. */
+  expected: string | null;
+}
+
+/** The attached node and the nodes it sees (beamLive/cluster, `status --cluster`). */
+export interface ClusterStatus {
+  /** The attached node first. A node that could not be asked has a null status and an error. */
+  nodes: Array<{ node: string; status: NodeStatus | null; error: string | null }>;
+  /** Project modules another node runs in another version than the attached node. */
+  skew: VersionSkew[];
+}
+
+export namespace ClusterRequest {
+  export const method = 'beamLive/cluster';
+  export const type = new RequestType0<ClusterStatus, void>(method);
+}
+
+export interface ClusterReport {
+  order: ClusterOrder;
+  /** The phase the upgrade stopped in, or done. */
+  phase: 'prepare' | 'commit' | 'done';
+  nodes: ClusterNodeResult[];
+  /** Nodes the attached one sees that could not be connected (they take no part: the upgrade stops). */
+  unreachable: Array<{ node: string; error: string }>;
+  timings: { prepareMs: number; commitMs: number; abortMs: number };
 }
 
 /** The beamLive.* settings the server reads (workspace/configuration, section "beamLive"). */
@@ -589,7 +665,16 @@ export interface ServerSettings {
   upgradeOnSave: 'never' | 'manual' | 'always';
   /** In always mode, hold a save whose checks predict a failure or lost state instead of pushing it. */
   holdRiskyUpgrades: boolean;
-  upgrade: { mode: UpgradeMode; onFailure: FailurePolicy; parallel: boolean; suspendTimeoutMs: number; codeChangeTimeoutMs: number };
+  upgrade: {
+    mode: UpgradeMode;
+    onFailure: FailurePolicy;
+    parallel: boolean;
+    suspendTimeoutMs: number;
+    codeChangeTimeoutMs: number;
+    scope: UpgradeScope;
+    clusterOrder: ClusterOrder;
+    allowSkew: boolean;
+  };
   compile: { warm: boolean };
   processes: { refreshSeconds: number; pageSize: number };
   state: { maxBytes: number };
@@ -601,7 +686,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   cookieFile: '',
   upgradeOnSave: 'always',
   holdRiskyUpgrades: true,
-  upgrade: { mode: 'release', onFailure: 'rollback', parallel: false, suspendTimeoutMs: 5000, codeChangeTimeoutMs: 5000 },
+  upgrade: { mode: 'release', onFailure: 'rollback', parallel: false, suspendTimeoutMs: 5000, codeChangeTimeoutMs: 5000, scope: 'node', clusterOrder: 'parallel', allowSkew: false },
   compile: { warm: true },
   processes: { refreshSeconds: 5, pageSize: 200 },
   state: { maxBytes: 65536 },

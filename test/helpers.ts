@@ -62,7 +62,9 @@ export interface TestNode {
 }
 
 /** A cookie in a file of its own, as a user's ~/.erlang.cookie: never on a command line. */
-export function makeCookieHome(): { home: string; cookieFile: string; cookie: string } {
+export type CookieHome = { home: string; cookieFile: string; cookie: string };
+
+export function makeCookieHome(): CookieHome {
   const home = tmp('home');
   const cookie = randomBytes(12).toString('hex').toUpperCase();
   const cookieFile = join(home, '.erlang.cookie');
@@ -85,12 +87,12 @@ export async function prepareProject(fixture = 'sample_app'): Promise<string> {
  * Starts a mix project as a node on loopback, and waits until its app runs. Named NAME@localhost,
  * or, with `hostless`, started as users do (`--sname NAME`): NAME@<this machine's short name>.
  */
-export async function startNode(opts: { dir?: string; name?: string; env?: Record<string, string>; hostless?: boolean } = {}): Promise<TestNode> {
+export async function startNode(opts: { dir?: string; name?: string; env?: Record<string, string>; hostless?: boolean; cookie?: CookieHome } = {}): Promise<TestNode> {
   const dir = opts.dir ?? (await prepareProject());
   return launchNode(opts.name ?? 'bltest', dir, (name) => [
     'elixir',
     ['--sname', opts.hostless ? name.split('@')[0]! : name, '--erl', '-kernel inet_dist_use_interface {127,0,0,1}', '-S', 'mix', 'run', '--no-halt', '-e', 'IO.puts("beam-live-test-ready")'],
-  ], { MIX_ENV: 'dev', ...opts.env }, opts.hostless ? hostname().split('.')[0] : 'localhost');
+  ], { MIX_ENV: 'dev', ...opts.env }, opts.hostless ? hostname().split('.')[0] : 'localhost', opts.cookie);
 }
 
 /** Copies a rebar3 fixture, builds it with rebar3, and starts its application as a plain Erlang node. */
@@ -106,9 +108,10 @@ export async function startRebarNode(fixture: string, app: string, name = 'rebar
   ]);
 }
 
-async function launchNode(prefix: string, dir: string, command: (name: string) => [string, string[]], env: Record<string, string> = {}, host = 'localhost'): Promise<TestNode> {
+/** `cookie`: a HOME shared with other nodes, so that they can form a cluster. */
+async function launchNode(prefix: string, dir: string, command: (name: string) => [string, string[]], env: Record<string, string> = {}, host = 'localhost', cookie = makeCookieHome()): Promise<TestNode> {
   const name = `${prefix}_${randomBytes(3).toString('hex')}@${host}`;
-  const { home, cookieFile } = makeCookieHome();
+  const { home, cookieFile } = cookie;
   mkdirSync(join(home, '.mix'), { recursive: true });
   const [cmd, args] = command(name);
   const proc = spawn(cmd, args, { cwd: dir, env: loopbackEnv({ HOME: home, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });

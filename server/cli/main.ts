@@ -21,6 +21,9 @@ const USAGE = `Usage: beam-live <command> [options]
 Commands:
   status     --node NAME [--cookie-file F] [--name-type sname|name] [--json]
              node, OTP release, applications with vsn, process count
+  status     --node NAME --cluster [--project DIR] [--json]
+             the same for every node the attached one sees, and the project's modules that run
+             another MD5 there than on it (version skew: exit 1)
   processes  --node NAME [--cookie-file F] [--json] [--limit N] [--app APP]...
              each running application's supervision tree, and project processes outside them
   beam       FILE... [--json]
@@ -31,7 +34,10 @@ Commands:
              compile, diff and plan the upgrade; changes nothing on the node
   upgrade    --node NAME --project DIR [--mode release|all] [--on-failure rollback|resume]
              [--parallel] [--suspend-timeout MS] [--code-change-timeout MS] [--json]
-             compile, then suspend/load/code_change/resume in the node, transactionally
+             [--cluster | --nodes A@H,B@H] [--cluster-order parallel|serial] [--allow-skew]
+             compile, then suspend/load/code_change/resume in the node, transactionally;
+             --cluster: on every node the attached one sees, prepared on all before any
+             commits, and rolled back everywhere if one fails
              exit 0: upgraded; 1: failed after a load (rolled back or resumed); 2: nothing changed
   watch      --node NAME --project DIR [upgrade options]
              upgrade on every save, one line per upgrade

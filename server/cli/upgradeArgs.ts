@@ -1,5 +1,5 @@
 // Options shared by plan, upgrade, watch and rollback.
-import type { FailurePolicy, UpgradeMode } from '../protocol';
+import type { ClusterOrder, FailurePolicy, UpgradeMode } from '../protocol';
 import type { UpgradeOptions } from '../protocol';
 import { NODE_OPTIONS, UsageError, positiveInt } from './args';
 
@@ -13,6 +13,10 @@ export const UPGRADE_OPTIONS = {
   'code-change-timeout': { type: 'string' },
   'restore-snapshot': { type: 'boolean' },
   force: { type: 'boolean' },
+  cluster: { type: 'boolean' },
+  nodes: { type: 'string' },
+  'cluster-order': { type: 'string' },
+  'allow-skew': { type: 'boolean' },
 } as const;
 
 export function upgradeOptions(v: Record<string, unknown>): UpgradeOptions {
@@ -20,8 +24,16 @@ export function upgradeOptions(v: Record<string, unknown>): UpgradeOptions {
   if (mode !== 'release' && mode !== 'all') throw new UsageError(`--mode must be release or all, not ${mode}`);
   const onFailure = (v['on-failure'] ?? 'rollback') as string;
   if (onFailure !== 'rollback' && onFailure !== 'resume') throw new UsageError(`--on-failure must be rollback or resume, not ${onFailure}`);
+  const order = (v['cluster-order'] ?? 'parallel') as string;
+  if (order !== 'parallel' && order !== 'serial') throw new UsageError(`--cluster-order must be parallel or serial, not ${order}`);
+  const nodes = typeof v.nodes === 'string' ? v.nodes.split(',').map((n) => n.trim()).filter(Boolean) : undefined;
   return {
     mode: mode as UpgradeMode,
+    scope: v.cluster === true || nodes?.length ? 'cluster' : 'node',
+    ...(nodes?.length ? { nodes } : {}),
+    clusterOrder: order as ClusterOrder,
+    allowSkew: v['allow-skew'] === true,
+    pauseBeforeCommitMs: positiveInt(process.env.BEAM_LIVE_TEST_PAUSE_BEFORE_COMMIT_MS, 'BEAM_LIVE_TEST_PAUSE_BEFORE_COMMIT_MS'),
     onFailure: onFailure as FailurePolicy,
     parallel: v.parallel === true,
     suspendTimeoutMs: positiveInt(v['suspend-timeout'], '--suspend-timeout'),

@@ -6,6 +6,9 @@
 %% only connects, loads the agent and relays calls, so that nothing per process crosses the wire.
 %%
 %% Frames in:  {Id, Request}          Frames out: {reply, Id, Result} | {event, Name, Data}
+%%
+%% The attached node is the target. The other nodes of its cluster are peers: connected with
+%% the same cookie and given the agent on request (connect_peers), then called by name.
 -module(beam_live_bridge).
 -export([main/0]).
 
@@ -19,7 +22,7 @@ main() ->
     group_leader(whereis(standard_error), self()),
     Port = open_port({fd, 0, 1}, [{packet, 4}, binary, eof]),
     process_flag(trap_exit, true),
-    loop(#{port => Port, target => undefined}).
+    loop(#{port => Port, target => undefined, peers => #{}}).
 
 loop(#{port := Port} = S) ->
     receive
@@ -35,7 +38,7 @@ loop(#{port := Port} = S) ->
             loop(S);
         {nodedown, Node} ->
             send(Port, {event, nodedown, Node}),
-            loop(S#{target := undefined});
+            loop(gone(Node, S));
         {'EXIT', Port, _} ->
             halt(0);
         _Other ->
@@ -59,18 +62,25 @@ handle(Id, {connect, Opts}, #{port := Port} = S) ->
     Result = connect(Opts),
     send(Port, {reply, Id, Result}),
     case Result of
-        {ok, _} -> S#{target := maps:get(target, Opts)};
+        %% The cookie stays in this VM's memory for the peers of the same cluster.
+        {ok, _} -> S#{target := maps:get(target, Opts), cookie => maps:get(cookie, Opts), confirmed => maps:get(confirmed, Opts, false)};
         _ -> S
     end;
-handle(Id, {call, M, F, A, Timeout}, #{target := Target} = S) ->
+handle(Id, {connect_peers, Which}, #{port := Port} = S) ->
+    {Results, S1} = connect_peers(Which, S),
+    send(Port, {reply, Id, {ok, Results}}),
+    S1;
+handle(Id, {call, Node, M, F, A, Timeout}, S) ->
     Self = self(),
-    spawn_link(fun() -> Self ! {reply, Id, call(Target, M, F, A, Timeout)} end),
+    To = known(Node, S),
+    spawn_link(fun() -> Self ! {reply, Id, call(To, M, F, A, Timeout)} end),
     S;
-handle(Id, {call_watched, M, F, [Req], Timeout}, #{target := Target} = S) when is_map(Req) ->
+handle(Id, {call_watched, Node, M, F, [Req], Timeout}, S) when is_map(Req) ->
     %% The agent's watchdog monitors this worker: if the bridge dies, the upgrade is undone
     %% and everything it suspended is resumed.
     Self = self(),
-    spawn_link(fun() -> Self ! {reply, Id, call(Target, M, F, [Req#{caller => self()}], Timeout)} end),
+    To = known(Node, S),
+    spawn_link(fun() -> Self ! {reply, Id, call(To, M, F, [Req#{caller => self()}], Timeout)} end),
     S;
 handle(Id, {consult, Path}, #{port := Port} = S) ->
     %% An .appup is Erlang terms: read here, by Erlang, never on the target.
@@ -86,13 +96,58 @@ handle(Id, {compile_erl, Req}, S) ->
                                            catch C:R -> {error, {compile_erl, C, R}}
                                            end} end),
     S;
-handle(Id, disconnect, #{port := Port, target := Target} = S) ->
-    Target =/= undefined andalso erlang:disconnect_node(Target),
+handle(Id, disconnect, #{port := Port, target := Target, peers := Peers} = S) ->
+    [erlang:disconnect_node(N) || N <- [Target | maps:keys(Peers)], N =/= undefined],
     send(Port, {reply, Id, {ok, ok}}),
-    S#{target := undefined};
+    S#{target := undefined, peers := #{}};
 handle(Id, Other, #{port := Port} = S) ->
     send(Port, {reply, Id, {error, {unknown_request, Other}}}),
     S.
+
+%% Only the target and the connected peers are called: erpc to any other name would connect
+%% with a cookie nobody chose.
+known(Node, #{target := Node}) when Node =/= undefined -> Node;
+known(Node, #{peers := Peers}) when is_map_key(Node, Peers) -> Node;
+known(_Node, _S) -> undefined.
+
+gone(Node, #{target := Node} = S) -> S#{target := undefined};
+gone(Node, #{peers := Peers} = S) -> S#{peers := maps:remove(Node, Peers)}.
+
+%% The nodes the target sees (visible ones: hidden nodes are tools like this bridge), or the
+%% given ones; each connected with the attached node's cookie and checked and given the agent
+%% as the target was. A node connected before is only reported.
+connect_peers(_Which, #{target := undefined} = S) ->
+    {[], S};
+connect_peers(Which, #{target := Target, peers := Peers} = S) ->
+    Nodes = case Which of
+                all -> try erpc:call(Target, erlang, nodes, [visible], 5000) catch _:_ -> [] end;
+                List -> [N || N <- List, N =/= Target]
+            end,
+    Results = [{N, case is_map_key(N, Peers) of
+                       true -> ok;
+                       false -> connect_peer(N, S)
+                   end} || N <- Nodes],
+    Ok = [N || {N, ok} <- Results],
+    {[#{node => N, result => R} || {N, R} <- Results], S#{peers := maps:merge(Peers, maps:from_keys(Ok, true))}}.
+
+connect_peer(Node, #{cookie := Cookie, confirmed := Confirmed}) ->
+    erlang:set_cookie(Node, binary_to_atom(Cookie, utf8)),
+    case net_kernel:connect_node(Node) of
+        true ->
+            erlang:monitor_node(Node, true),
+            case needs_confirmation(Node, host_of(Node), Confirmed) of
+                false ->
+                    case load_agent(Node) of
+                        ok -> ok;
+                        {error, E} -> {error, E}
+                    end;
+                Why ->
+                    erlang:disconnect_node(Node),
+                    {error, {needs_confirmation, Why}}
+            end;
+        _ ->
+            {error, not_reachable}
+    end.
 
 call(undefined, _M, _F, _A, _Timeout) ->
     {error, not_attached};

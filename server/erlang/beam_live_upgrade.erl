@@ -89,7 +89,17 @@ plan(Req) ->
       facts => beam_live_agent:pitfall_facts(#{modules => Mods, scan => Planned, supervised => Procs}),
       old_code => beam_live_agent:old_code_users_of(OldCode),
       versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs],
+      invalid => case maps:get(validate, Req, false) of true -> invalid(Specs); false -> [] end,
       scan => beam_live_keeper:stash(Scan)}.
+
+%% A cluster's prepare phase: erlang:prepare_loading/2 on each new binary, never followed by
+%% finish_loading, so nothing is installed; what this node's loader would refuse (a corrupt
+%% binary, a sticky module, a beam of another OTP). A module with an on_load function cannot be
+%% prepared this way, and is loaded by code:load_binary in the upgrade: not a refusal.
+invalid(Specs) ->
+    [#{module => M, reason => iolist_to_binary(io_lib:format("~0tp", [R]))}
+     || #spec{module = M, binary = Bin} <- Specs, is_binary(Bin),
+        {error, R} <- [erlang:prepare_loading(M, Bin)], R =/= on_load_not_allowed].
 
 %% Undoes the last successful upgrade as a downgrade (beam_live_keeper).
 -spec rollback(map()) -> map().

@@ -2,6 +2,7 @@
 // The LSP wiring is in server/main.ts; everything here is reachable without it.
 import { Connection, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import {
+  ClusterStatus,
   AttachParams,
   AttachResult,
   NEEDS_CONFIRMATION,
@@ -28,6 +29,8 @@ import {
 } from '../protocol';
 import { NodeError } from '../runtime/errors';
 import { NodeGateway } from '../runtime/gateway';
+import { clusterStatus } from '../runtime/cluster';
+import { readBeamDirs } from '../upgrade/beams';
 import { SaveHandler } from '../save/saveHandler';
 import { appupsSince } from '../release/since';
 import { configChange } from '../upgrade/configChange';
@@ -52,6 +55,8 @@ export class NotAttachedError extends Error {
 
 export class LiveServer {
   private session: NodeGateway | undefined;
+  /** The cluster's other nodes, through the session's bridge (gone with it). */
+  private peers = new Map<string, NodeGateway>();
   private engine: UpgradeEngine | undefined;
   private status: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
   readonly diagnostics: DiagnosticsPublisher;
@@ -100,7 +105,16 @@ export class LiveServer {
 
   private upgradeOptions(): UpgradeOptions {
     const u = this.settings.value.upgrade;
-    return { mode: u.mode, onFailure: u.onFailure, parallel: u.parallel, suspendTimeoutMs: u.suspendTimeoutMs, codeChangeTimeoutMs: u.codeChangeTimeoutMs };
+    return {
+      mode: u.mode,
+      onFailure: u.onFailure,
+      parallel: u.parallel,
+      suspendTimeoutMs: u.suspendTimeoutMs,
+      codeChangeTimeoutMs: u.codeChangeTimeoutMs,
+      scope: u.scope,
+      clusterOrder: u.clusterOrder,
+      allowSkew: u.allowSkew,
+    };
   }
 
   /** A failed attach leaves the current session as it was; the new one replaces it only once it works. */
@@ -127,6 +141,7 @@ export class LiveServer {
     this.everAttached = true;
     this.lastAttach = opts;
     this.session = session;
+    this.peers = new Map();
     try {
       this.engine = new UpgradeEngine(session, this.root, { warm: this.settings.value.compile.warm, log: this.log });
       await this.engine.keepOldBinaries();
@@ -177,6 +192,7 @@ export class LiveServer {
     }
     const s = this.session;
     this.session = undefined;
+    this.peers = new Map();
     this.engine?.dispose();
     this.engine = undefined;
     this.stopWatchingNode();
@@ -396,16 +412,37 @@ export class LiveServer {
     return this.needEngine().generateAppups();
   }
 
-  async processes(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>> {
+  /** The attached node and the nodes it sees; their gateways kept for the Live view's pages. */
+  async cluster(): Promise<ClusterStatus> {
     const { session } = this.need();
+    const modules = [...(this.engine?.lastBuild?.modules.keys() ?? readBeamDirs(this.engine?.beamDirs ?? []).modules.keys())];
+    const { status, peers } = await clusterStatus(session, modules);
+    this.peers = new Map(peers.map((g) => [g.node, g]));
+    return status;
+  }
+
+  /** The attached node's gateway, or a cluster peer's. */
+  private async on(node: string | undefined): Promise<NodeGateway> {
+    const { session } = this.need();
+    if (!node || node === session.node) return session;
+    const known = this.peers.get(node);
+    if (known) return known;
+    const { peers, failed } = await session.peers([node]);
+    if (!peers[0]) throw new Error(`${node} is not reachable from ${session.node}: ${failed[0]?.error ?? 'not connected'}`);
+    this.peers.set(node, peers[0]);
+    return peers[0];
+  }
+
+  async processes(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>> {
+    const session = await this.on(p.node);
     const limit = Math.min(p.kind === 'applications' ? 0 : (p.limit ?? this.settings.value.processes.pageSize), this.settings.value.processes.pageSize);
     if (p.kind === 'applications') return session.page({ kind: 'applications' });
     const page = { offset: p.offset ?? 0, limit };
     return session.page(p.kind === 'children' ? { kind: 'children', supervisor: p.supervisor, ...page } : { kind: 'unsupervised', ...page });
   }
 
-  processState(p: ProcessStateParams): Promise<ProcessState> {
-    const { session } = this.need();
+  async processState(p: ProcessStateParams): Promise<ProcessState> {
+    const session = await this.on(p.node);
     return session.processState(p.process, { syntax: p.syntax, maxBytes: this.settings.value.state.maxBytes, timeoutMs: 2000 });
   }
 

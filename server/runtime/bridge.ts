@@ -172,22 +172,36 @@ export class Bridge extends EventEmitter {
     }
   }
 
-  /** Calls `beam_live_agent:fn(args...)` on the target. */
-  agent(fn: string, args: Encodable[], timeoutMs = 15_000): Promise<Term> {
-    return this.call(AGENT, atom(fn), args, timeoutMs, `beam_live_agent:${fn}`);
+  /** Calls `beam_live_agent:fn(args...)` on `node` (the target or a connected peer). */
+  agent(fn: string, args: Encodable[], timeoutMs = 15_000, node = this.node): Promise<Term> {
+    return this.call(AGENT, atom(fn), args, timeoutMs, `beam_live_agent:${fn}`, false, node);
   }
 
   /**
-   * Calls mod:fn(args...) on the target. `watched` calls pass the bridge-side caller in the
+   * Calls mod:fn(args...) on `node`. `watched` calls pass the bridge-side caller in the
    * request map (the first argument), so that the agent's watchdog can see the bridge vanish.
    */
-  async call(mod: Atom, fn: Atom, args: Encodable[], timeoutMs: number, what = `${mod.name}:${fn.name}`, watched = false): Promise<Term> {
+  async call(mod: Atom, fn: Atom, args: Encodable[], timeoutMs: number, what = `${mod.name}:${fn.name}`, watched = false, node = this.node): Promise<Term> {
     this.nodeCalls++;
     // The bridge's own erpc timeout fires first; ours only catches a wedged bridge.
-    const reply = await this.request(tuple(atom(watched ? 'call_watched' : 'call'), mod, fn, args as Term[], timeoutMs), timeoutMs + 2000, what);
+    const reply = await this.request(tuple(atom(watched ? 'call_watched' : 'call'), atom(node), mod, fn, args as Term[], timeoutMs), timeoutMs + 2000, what);
     const r = unwrapResult(reply);
-    if (!r.ok) throw callError(this.node, what, r.value);
+    if (!r.ok) throw callError(node, what, r.value);
     return r.value;
+  }
+
+  /**
+   * Connects the other nodes of the target's cluster (all it sees, or these), with the same
+   * cookie, the same confirmation rule, and the agent loaded; each with ok or why not.
+   */
+  async connectPeers(nodes: string[] | 'all'): Promise<Array<{ node: string; error: string | null }>> {
+    const r = unwrapResult(await this.request(tuple(atom('connect_peers'), nodes === 'all' ? atom('all') : nodes.map(atom)), 30_000, 'connecting the cluster'));
+    if (!r.ok) throw callError(this.node, 'connecting the cluster', r.value);
+    return (r.value as Term[]).map((t) => {
+      const m = t as ErlMap;
+      const result = m.get('result');
+      return { node: text(m.get('node')) ?? '', error: isAtom(result, 'ok') ? null : formatTerm(result instanceof Tuple ? result.elements[1]! : result!) };
+    });
   }
 
   /** Saved Erlang modules compiled in the bridge's VM, on this machine (beam_live_erlc). */
@@ -264,7 +278,7 @@ export class Bridge extends EventEmitter {
       this.pending.delete(a);
       p?.resolve(b!);
     } else if (isAtom(tag, 'event') && a instanceof Atom) {
-      if (a.name === 'nodedown') this.log(`node ${this.node} went down`);
+      if (a.name === 'nodedown') this.log(`node ${text(b) ?? this.node} went down`);
       this.emit(a.name, b);
     }
   }

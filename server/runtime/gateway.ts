@@ -34,6 +34,8 @@ export interface UpgradeRequest {
   hooks: { pause_after_suspend: number; pause_after_load: number; pause_mid_code_change: number };
   /** The plan whose scan of the node's processes this upgrade reuses. */
   scan?: number;
+  /** The plan asks the node's loader about each new binary (erlang:prepare_loading/2). */
+  validate?: boolean;
 }
 
 export interface RollbackRequest {
@@ -56,6 +58,8 @@ export class NodeGateway {
   private constructor(
     private readonly bridge: Bridge,
     readonly attached: Attached,
+    /** False for a peer's gateway: it shares the attached node's bridge, which it must not close. */
+    private readonly owns = true,
   ) {}
 
   static async attach(opts: AttachOptions): Promise<NodeGateway> {
@@ -65,6 +69,26 @@ export class NodeGateway {
 
   get node(): string {
     return this.attached.node;
+  }
+
+  /**
+   * The other nodes of this node's cluster (those it sees, or these), connected through the
+   * same bridge with the same cookie: a gateway for each one connected, and why for the rest.
+   */
+  async peers(nodes: string[] | 'all' = 'all'): Promise<{ peers: NodeGateway[]; failed: Array<{ node: string; error: string }> }> {
+    const r = await this.bridge.connectPeers(nodes);
+    return {
+      peers: r.filter((p) => !p.error).map((p) => new NodeGateway(this.bridge, { node: p.node, otpRelease: this.attached.otpRelease }, false)),
+      failed: r.flatMap((p) => (p.error ? [{ node: p.node, error: p.error }] : [])),
+    };
+  }
+
+  /** Whether the node still answers (a node killed a moment ago may not have been noticed yet). */
+  async alive(timeoutMs = 2000): Promise<boolean> {
+    return this.call(atom('erlang'), atom('node'), [], timeoutMs).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Bytes received from the node so far, for the benchmarks. */
@@ -79,7 +103,10 @@ export class NodeGateway {
 
   /** Calls back once when the node goes down or the bridge exits; returns the way to stop listening. */
   onGone(fn: (why: 'nodedown' | 'exit') => void): () => void {
-    const down = () => done('nodedown');
+    const down = (node: unknown) => {
+      if (node instanceof Atom && node.name !== this.node) return;
+      done('nodedown');
+    };
     const exit = () => done('exit');
     const done = (why: 'nodedown' | 'exit') => {
       off();
@@ -89,7 +116,7 @@ export class NodeGateway {
       this.bridge.off('nodedown', down);
       this.bridge.off('exit', exit);
     };
-    this.bridge.once('nodedown', down);
+    this.bridge.on('nodedown', down);
     this.bridge.once('exit', exit);
     return off;
   }
@@ -162,7 +189,7 @@ export class NodeGateway {
 
   /** Each application's env against this configuration ([{App, [{Key, Value}]}]); `apply` sets it and calls config_change/3. */
   async config(apps: Term[], apply: boolean): Promise<ConfigChange[]> {
-    return decodeReply(await this.bridge.call(atom('beam_live_config'), atom(apply ? 'apply_changes' : 'changes'), [apps], 60_000));
+    return decodeReply(await this.call(atom('beam_live_config'), atom(apply ? 'apply_changes' : 'changes'), [apps], 60_000));
   }
 
   /**
@@ -172,17 +199,17 @@ export class NodeGateway {
    */
   async plan(req: UpgradeRequest, projectModules: string[]): Promise<PlanReply> {
     const asked = { ...req, project_modules: projectModules.map(atom) };
-    return decodeReply(await this.bridge.call(UPGRADE, atom('plan'), [encodeRequest(asked)], 60_000, 'the plan'));
+    return decodeReply(await this.call(UPGRADE, atom('plan'), [encodeRequest(asked)], 60_000, 'the plan'));
   }
 
   /** The transactional upgrade; watched by the agent's watchdog for as long as its deadline. */
   async upgrade(req: UpgradeRequest): Promise<UpgradeReply> {
-    return decodeReply(await this.bridge.call(UPGRADE, atom('upgrade'), [encodeRequest(req)], replyTimeout(req.deadline), 'the upgrade', true));
+    return decodeReply(await this.call(UPGRADE, atom('upgrade'), [encodeRequest(req)], replyTimeout(req.deadline), 'the upgrade', true));
   }
 
   /** The downgrade of the last upgrade the node remembers (beam_live_keeper). */
   async rollback(req: RollbackRequest): Promise<RollbackReply> {
-    return decodeReply(await this.bridge.call(UPGRADE, atom('rollback'), [encodeRequest(req)], replyTimeout(req.deadline), 'the rollback', true));
+    return decodeReply(await this.call(UPGRADE, atom('rollback'), [encodeRequest(req)], replyTimeout(req.deadline), 'the rollback', true));
   }
 
   /** Saved Erlang modules compiled in the bridge's VM, on this machine (beam_live_erlc). */
@@ -198,14 +225,18 @@ export class NodeGateway {
 
   /** Any function on the node: for the tests and the benchmarks, which drive the node itself. */
   rpc(mod: string, fn: string, args: Encodable[], timeoutMs = 15_000): Promise<Term> {
-    return this.bridge.call(atom(mod), atom(fn), args, timeoutMs);
+    return this.call(atom(mod), atom(fn), args, timeoutMs);
   }
 
   close(): void {
-    this.bridge.close();
+    if (this.owns) this.bridge.close();
   }
 
   private agent(fn: string, args: Encodable[], timeoutMs = 15_000): Promise<Term> {
-    return this.bridge.agent(fn, args, timeoutMs);
+    return this.bridge.agent(fn, args, timeoutMs, this.node);
+  }
+
+  private call(mod: Atom, fn: Atom, args: Encodable[], timeoutMs: number, what?: string, watched = false): Promise<Term> {
+    return this.bridge.call(mod, fn, args, timeoutMs, what, watched, this.node);
   }
 }

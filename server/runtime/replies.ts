@@ -97,6 +97,8 @@ export interface PlanReply {
   oldCode: OldCodeUser[];
   /** The scan, kept on the node for the upgrade of this plan (beam_live_keeper:stash/1). */
   scan: number;
+  /** With `validate`: the new binaries this node's loader refuses (erlang:prepare_loading/2). */
+  invalid: Array<{ module: string; reason: string }>;
 }
 
 /** beam_live_upgrade:upgrade/1; a runner that died leaves some of it out. */

@@ -59,6 +59,12 @@ export function printUpgrade(r: UpgradeReport, out: Out = console.log, err: Out 
   for (const w of r.warnings) out(`warning: ${w.message}`);
   if (r.errorDetail) err(r.errorDetail);
   if (r.release) err(r.release);
+  for (const n of r.cluster?.nodes ?? []) {
+    const own = n.report ?? (n.node === r.node ? r : null);
+    const changed = own ? own.processes.filter((p) => p.codeChange === 'ok').length : 0;
+    (n.outcome === 'upgraded' ? out : err)(`  node ${n.node}: ${n.outcome.replace('_', ' ')}${own?.pushed ? `, ${changed} code_change(s) ok` : ''}${n.kills.length ? `, ${n.kills.length} kill(s) estimated` : ''}${n.error ? ` (${n.error})` : ''}`);
+  }
+  for (const u of r.cluster?.unreachable ?? []) err(`  node ${u.node}: not reachable (${u.error})`);
   if (r.modules.length) {
     const t = r.timings;
     out(`timings: compile ${t.compileMs} ms, plan ${t.planMs} ms, suspend ${t.suspendMs} ms, load ${t.loadMs} ms, code_change ${t.codeChangeMs} ms, resume ${t.resumeMs} ms, total ${t.totalMs} ms`);

@@ -23,6 +23,7 @@ import { expandScript, LibOf, scriptBlocks } from './script';
 import { emptyReport, mergeUpgradeReply, summarize } from './report';
 import { upgradeRequest } from './request';
 import { rollbackLast } from './rollback';
+import { applyCluster, ClusterInput, upgradeCluster } from './cluster';
 
 export interface EngineOptions {
   /** Compile mix projects in a warm build VM (long-lived engines: the editor, watch). */
@@ -38,6 +39,8 @@ export interface UpgradeHooks {
   onTurn?: () => void;
   /** The plan's scan of the node's processes, kept on the node, still describes it after the upgrade. */
   scanned?: (scan: number) => void;
+  /** A cluster upgrade prepared every node and commits next. */
+  prepared?: () => void;
 }
 
 /** What a compile and a diff against the node give; the plan, the checks and the request read it. */
@@ -245,7 +248,8 @@ export class UpgradeEngine {
 
   /** The plan call, with the project's modules so that its one scan of the node serves the checks after the upgrade too. */
   private planOnNode(p: Prepared, opts: UpgradeOptions) {
-    const req = upgradeRequest(p.planned, p.loaded, this.store, opts);
+    // A cluster's prepare asks each node's loader about the new binaries, this one's too.
+    const req = { ...upgradeRequest(p.planned, p.loaded, this.store, opts), ...(clusterScoped(opts) ? { validate: true } : {}) };
     return { req, plan: this.session.plan(req, [...(p.build?.modules.keys() ?? [])]) };
   }
 
@@ -332,6 +336,25 @@ export class UpgradeEngine {
         hooks.scanned?.(plan.scan);
         return done();
       }
+      if (clusterScoped(opts)) {
+        const input: ClusterInput = {
+          attached: this.session,
+          req,
+          plan,
+          pitfalls: report.pitfalls,
+          planned: p.planned,
+          loaded: p.loaded,
+          projectModules: [...(p.build?.modules.keys() ?? [])],
+          store: this.store,
+          opts,
+          checks: (gw, nodePlan) => this.checks(p, nodePlan, gw),
+          nodeReport: (node) => emptyReport(node, opts, p.compile),
+          prepared: hooks.prepared,
+        };
+        const cluster = await upgradeCluster(input);
+        applyCluster(report, cluster, input.attachedReply);
+        return done();
+      }
       const r = await this.session.upgrade({ ...req, scan: plan.scan });
       mergeUpgradeReply(report, r);
       if (r.storedFuns?.length) report.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: r.storedFuns }));
@@ -355,10 +378,10 @@ export class UpgradeEngine {
   }
 
   /** The pitfalls of the planned modules, found against the node as the plan saw it. */
-  private async checks(p: Prepared, plan: PlanReply): Promise<UpgradePitfall[]> {
+  private async checks(p: Prepared, plan: PlanReply, gateway = this.session): Promise<UpgradePitfall[]> {
     const planned = new Set(p.planned.map((m) => m.module));
     const input = await gatherPitfallInput(
-      this.pitfallSource({ compile: p.compile, build: p.build, only: planned, facts: plan.facts, oldCode: plan.oldCode, loadedUnder: p.loadedUnder }),
+      this.pitfallSource({ gateway, compile: p.compile, build: p.build, only: planned, facts: plan.facts, oldCode: plan.oldCode, loadedUnder: p.loadedUnder }),
     );
     return analyze(input)
       .pitfalls.filter((x) => x.module && planned.has(x.module))
@@ -399,6 +422,10 @@ export class UpgradeEngine {
   rollback(opts: UpgradeOptions = {}): Promise<RollbackReport> {
     return this.serial(() => rollbackLast(this.session, opts));
   }
+}
+
+function clusterScoped(opts: UpgradeOptions): boolean {
+  return opts.scope === 'cluster' || (opts.nodes?.length ?? 0) > 0;
 }
 
 /** A build none of whose modules the node runs is another project's, or one not started yet. */

@@ -1,6 +1,6 @@
 // The upgrade report's frame, and the one line that sums it up.
 import type { CompileResult } from '../compile/compile';
-import type { KilledProcess, RollbackReport, UpgradeOptions, UpgradeReport } from '../protocol';
+import type { ClusterNodeResult, ClusterReport, KilledProcess, RollbackReport, UpgradeOptions, UpgradeReport } from '../protocol';
 import type { RollbackReply, UpgradeReply } from '../runtime/replies';
 import { killText, moduleName, vsnText } from '../text/names';
 
@@ -79,6 +79,7 @@ export function summarize(r: UpgradeReport, totalMs: number): UpgradeReport {
   } else {
     r.summary = `Upgrade failed${r.rolledBack ? ' and was rolled back' : ', new code kept'}: ${r.error ?? 'unknown error'}${tag}`;
   }
+  if (r.cluster) r.summary = `${clusterSummary(r.cluster)}. ${r.summary}`;
   return r;
 }
 
@@ -146,4 +147,17 @@ export function rollbackReport(node: string, r: RollbackReply): RollbackReport {
   if (report.error === 'no_upgrade_to_roll_back') report.error = `${node} has no upgrade to roll back (none since it started, or it was already rolled back).`;
   report.summary = rollbackSummary(report);
   return report;
+}
+
+/** One line for the cluster, before the attached node's own summary. */
+export function clusterSummary(c: ClusterReport): string {
+  const n = c.nodes.length;
+  const by = (o: ClusterNodeResult['outcome']) => c.nodes.filter((x) => x.outcome === o).map((x) => x.node);
+  if (c.nodes.every((x) => x.outcome === 'upgraded') && !c.unreachable.length) return `Cluster of ${n}: upgraded on every node (${c.order})`;
+  if (c.phase === 'prepare') {
+    const refused = [...by('refused'), ...c.unreachable.map((u) => u.node)];
+    return `Cluster of ${n}: nothing changed on any node; ${refused.join(', ')} stopped it in prepare`;
+  }
+  const parts = [['failed', by('failed')], ['rolled back', by('rolled_back')], ['unknown', by('unknown')], ['not committed', by('not_committed')]] as const;
+  return `Cluster of ${n}: ${parts.filter(([, l]) => l.length).map(([w, l]) => `${w}: ${l.join(', ')}`).join('; ')}`;
 }
