@@ -12,12 +12,12 @@ import { codeChangeTimeout, deadlineMs, suspendTimeout } from '../server/runtime
 import type { UpgradeReply } from '../server/runtime/replies';
 import { NodeGateway } from '../server/runtime/gateway';
 import { UpgradeEngine } from '../server/upgrade/engine';
-import { FIXTURES, ROOT, loopbackEnv, run, startLsp, startNode, startRebarNode, TestNode, tmp } from '../test/helpers';
+import { FIXTURES, ROOT, loopbackEnv, makeCookieHome, run, startLsp, startNode, startRebarNode, TestNode, tmp } from '../test/helpers';
 import type { UpgradeReport } from '../server/protocol';
 import { pathToFileURL } from 'node:url';
 
 const quick = process.argv.includes('--quick');
-/** --only a,b: just those groups (s2u, rebar3, 10k, attach, 100k, activate), for working on one. */
+/** --only a,b: just those groups (s2u, rebar3, 10k, attach, 100k, cluster, activate), for working on one. */
 const only = (() => {
   const i = process.argv.indexOf('--only');
   return i > 0 ? new Set(process.argv[i + 1]!.split(',')) : undefined;
@@ -433,6 +433,63 @@ async function activate(): Promise<void> {
   report('activate', ms, null, '≤ 50 ms, ≤ 1 MB', (_r, o) => (Number.isNaN(o.median) || o.median <= 50) && size <= 1024 * 1024, `dist/extension.js ${(size / 1024).toFixed(0)} KB${quick ? '; activation measured in the full run' : ''}`);
 }
 
+/**
+ * cluster-10: ten nodes of the sample app on this machine, connected to the attached one; one
+ * changed GenServer upgraded on all ten (prepare everywhere, then commit in parallel) against
+ * the same save on a copy of the project attached to one node alone, alternating, each with
+ * its own warm engine. (One project cannot alternate the two: a node-scoped save leaves the
+ * other nodes on the old code, which the next cluster save rightly calls version skew.)
+ */
+async function cluster10(): Promise<void> {
+  const dir = project('cluster');
+  const soloDir = project('cluster-solo');
+  const cookie = makeCookieHome();
+  const nodes: TestNode[] = [];
+  const closers: Array<() => void> = [];
+  try {
+    // Started two at a time: ten VMs booting at once on two cores starve each other.
+    for (let i = 0; i < 10; i += 2) nodes.push(...(await Promise.all([0, 1].map((k) => startNode({ dir, name: `bcl${i + k}`, cookie })))));
+    const solo = await startNode({ dir: soloDir, name: 'bclsolo', cookie });
+    nodes.push(solo);
+    const engineOn = async (node: TestNode, projectDir: string) => {
+      const s = await NodeGateway.attach({ node: node.name, cookieFile: cookie.cookieFile });
+      const engine = new UpgradeEngine(s, projectDir, { warm: true });
+      closers.push(() => (engine.dispose(), s.close()));
+      await engine.keepOldBinaries();
+      await engine.warmUp();
+      return { s, engine };
+    };
+    const cluster = await engineOn(nodes[0]!, dir);
+    const single = await engineOn(solo, soloDir);
+    for (const n of nodes.slice(1, 10)) await cluster.s.rpc('net_kernel', 'connect_node', [atom(n.name)]);
+    const timed = async (e: UpgradeEngine, projectDir: string, tag: string, scope: 'node' | 'cluster') => {
+      await new Promise((res) => setTimeout(res, 1000)); // mix sees whole-second mtimes
+      writeFileSync(join(projectDir, 'lib', 'sample_app', 'counter.ex'), COUNTER(tag));
+      const t = now();
+      const r = await e.upgrade({ scope });
+      const ms = now() - t;
+      if (!r.ok || (scope === 'cluster' && r.cluster?.nodes.filter((n) => n.outcome === 'upgraded').length !== 10)) throw new Error(`cluster-10 (${scope}): ${r.summary}`);
+      return { ms, r };
+    };
+    // A first save of each: the peers connected and given the agent, the caches warm; untimed.
+    await timed(cluster.engine, dir, 'c0', 'cluster');
+    await timed(single.engine, soloDir, 's0', 'node');
+    const ours: number[] = [];
+    const anchor: number[] = [];
+    let phases = '';
+    for (let i = 0; i < RUNS; i++) {
+      const c = await timed(cluster.engine, dir, `c${i + 1}`, 'cluster');
+      ours.push(c.ms);
+      phases = `compile ${c.r.timings.compileMs} ms, prepare ${c.r.cluster!.timings.prepareMs} ms, commit ${c.r.cluster!.timings.commitMs} ms`;
+      anchor.push((await timed(single.engine, soloDir, `s${i + 1}`, 'node')).ms);
+    }
+    report('cluster-10', ours, anchor, 'ratio ≤ 2', (r) => r !== null && r <= 2, `ten nodes, save-to-upgraded from the file written to the report (engine); anchor: the same save on one node; last run: ${phases}`);
+  } finally {
+    for (const c of closers) c();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
 async function main(): Promise<void> {
   const stopEpmd = spawnSync('epmd', ['-names'], { env: loopbackEnv(), stdio: 'ignore' }).status === 0 ? () => undefined : startEpmd();
   const started = now();
@@ -442,6 +499,7 @@ async function main(): Promise<void> {
     if (want('10k')) await upgrade10k();
     if (want('attach')) await attach();
     if (!quick && want('100k')) await bigNode();
+    if (!quick && want('cluster')) await cluster10();
     if (want('activate')) await activate();
   } finally {
     stopEpmd();

@@ -342,17 +342,19 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx) => async (arg?: unknown) => {
       let process: string | undefined;
       let label: string | undefined;
+      let node: string | undefined;
       if (typeof arg === 'string') process = arg;
       else if (arg && typeof arg === 'object' && (arg as LiveNode).kind === 'process') {
-        const it = (arg as Extract<LiveNode, { kind: 'process' }>).item;
-        process = it.pid ?? it.name ?? undefined;
-        label = processName(it);
+        const el = arg as Extract<LiveNode, { kind: 'process' }>;
+        process = el.item.pid ?? el.item.name ?? undefined;
+        label = processName(el.item);
+        node = el.on;
       } else {
         process = await vscode.window.showInputBox({ title: 'Inspect Process State', prompt: 'A registered name (MyApp.Counter) or a pid (<0.123.0>)' });
       }
       if (!process) return;
       const elixir = (await vscode.workspace.findFiles('mix.exs', undefined, 1)).length > 0;
-      const uri = StateDocuments.uri(process, elixir ? 'elixir' : 'erlang', label ?? processName({ pid: null, name: process }));
+      const uri = StateDocuments.uri(process, elixir ? 'elixir' : 'erlang', label ?? processName({ pid: null, name: process }), node);
       // Opened again, the same document would show the earlier read: read it afresh.
       const open = vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString());
       const doc = await vscode.workspace.openTextDocument(uri);

@@ -13,6 +13,7 @@ import {
   LiveItem,
   ModulesRequest,
   ProcessStateRequest,
+  ClusterRequest,
   ProcessesPage,
   ProcessesParams,
   ProcessesRequest,
@@ -56,11 +57,12 @@ export class Ctx implements DebugHost {
     this.live = new LiveTree({
       status: () => this.status,
       page: (p) => this.page(p),
+      cluster: () => this.request(ClusterRequest.type),
       pageSize: () => config.pageSize(),
       annotations: () => this.annotations,
     });
     this.modules = new ModulesTree(() => this.request(ModulesRequest.type), () => this.status.attached);
-    this.states = new StateDocuments((process, syntax) => this.request(ProcessStateRequest.type, { process, syntax }));
+    this.states = new StateDocuments((process, syntax, node) => this.request(ProcessStateRequest.type, { process, syntax, ...(node ? { node } : {}) }));
     this.liveView = vscode.window.createTreeView('beamLive.live', { treeDataProvider: this.live, showCollapseAll: true });
     const upgradesView = vscode.window.createTreeView('beamLive.upgrades', { treeDataProvider: this.upgrades });
     this.upgrades.attachView(upgradesView);

@@ -1,19 +1,25 @@
 // The Live view: node → applications → supervision trees → processes, plus the processes no
 // tree reaches. Children load lazily, one page per request, collected and sorted on the node.
+// When the attached node is connected to others, each node of the cluster is a root, and a
+// project module another node runs in another version is badged there (version skew).
 import * as vscode from 'vscode';
-import type { LiveApplication, LiveItem, ProcessesPage, ProcessesParams, StatusParams } from '../../server/protocol';
+import type { ClusterStatus, LiveApplication, LiveItem, ProcessesPage, ProcessesParams, StatusParams, VersionSkew } from '../../server/protocol';
 import { isMd5Vsn, moduleName, processName, viaText, vsnText } from '../../server/text/names';
 
-export type LiveNode =
-  | { kind: 'node' }
+/** `on`: the cluster node it lives on, when it is not the attached node. */
+export type LiveNode = (
+  | { kind: 'node'; peer?: { node: string; otpRelease: string | null; error: string | null } }
   | { kind: 'app'; app: LiveApplication }
   | { kind: 'process'; item: LiveItem }
   | { kind: 'outside'; total: number }
-  | { kind: 'more'; parent: LiveNode; shown: number; total: number };
+  | { kind: 'more'; parent: LiveNode; shown: number; total: number }
+) & { on?: string };
 
 export interface LiveSource {
   status(): StatusParams;
   page(p: ProcessesParams): Promise<ProcessesPage<LiveItem | LiveApplication>>;
+  /** The attached node's cluster (just itself when it sees no other node). */
+  cluster(): Promise<ClusterStatus>;
   pageSize(): number;
   /** Pids on old code and pids a release upgrade would miss, from the last upgrade or plan. */
   annotations(): { oldCode: Map<string, string>; missed: Map<string, string> };
@@ -24,6 +30,8 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
   readonly onDidChangeTreeData = this.changed.event;
   /** Children already fetched, per parent, so that "Load more" appends one page. */
   private readonly cache = new Map<string, { items: LiveNode[]; total: number }>();
+  /** The cluster as the last refresh saw it: its skew, per node and module. */
+  private skew = new Map<string, Map<string, VersionSkew>>();
 
   constructor(private readonly src: LiveSource) {}
 
@@ -43,7 +51,7 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
 
   async getChildren(el?: LiveNode): Promise<LiveNode[]> {
     if (!this.src.status().attached) return [];
-    if (!el) return [{ kind: 'node' }];
+    if (!el) return this.roots();
     if (el.kind === 'more' || (el.kind === 'process' && el.item.type !== 'supervisor')) return [];
     if (el.kind === 'app') {
       const a = el.app;
@@ -60,26 +68,40 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
     const out = [...cached.items];
     if (el.kind === 'node') {
       // Fetched now (and kept for the expand) so that an empty one is not drawn as expandable.
-      const outside: LiveNode = { kind: 'outside', total: 0 };
+      const outside: LiveNode = { kind: 'outside', total: 0, on: el.on };
       const page = await this.fetch(outside, 0);
       if (page) this.cache.set(keyOf(outside), page);
-      out.push({ kind: 'outside', total: page?.total ?? 0 });
+      out.push({ kind: 'outside', total: page?.total ?? 0, on: el.on });
     }
     if (cached.total > cached.items.length) out.push({ kind: 'more', parent: el, shown: cached.items.length, total: cached.total });
     return out;
   }
 
+  /** The attached node alone, or every node of its cluster (the attached one first, expanded). */
+  private async roots(): Promise<LiveNode[]> {
+    const cluster = await this.src.cluster().catch(() => undefined);
+    this.skew = new Map();
+    for (const s of cluster?.skew ?? []) {
+      if (!this.skew.has(s.node)) this.skew.set(s.node, new Map());
+      this.skew.get(s.node)!.set(s.module, s);
+    }
+    if (!cluster || cluster.nodes.length < 2) return [{ kind: 'node' }];
+    return cluster.nodes.map((n, i): LiveNode => (i === 0 ? { kind: 'node' } : { kind: 'node', on: n.node, peer: { node: n.node, otpRelease: n.status?.otpRelease ?? null, error: n.error } }));
+  }
+
   private async fetch(el: LiveNode, offset: number): Promise<{ items: LiveNode[]; total: number } | undefined> {
     const limit = this.src.pageSize();
+    const on = el.on ? { node: el.on } : {};
     let page: ProcessesPage<LiveItem | LiveApplication>;
     if (el.kind === 'node') {
-      page = await this.src.page({ kind: 'applications' });
-      return { items: (page.items as LiveApplication[]).map((app) => ({ kind: 'app', app })), total: page.total };
+      if (el.peer?.error) return { items: [], total: 0 };
+      page = await this.src.page({ kind: 'applications', ...on });
+      return { items: (page.items as LiveApplication[]).map((app) => ({ kind: 'app', app, on: el.on })), total: page.total };
     }
-    if (el.kind === 'outside') page = await this.src.page({ kind: 'unsupervised', offset, limit });
-    else if (el.kind === 'process' && el.item.pid) page = await this.src.page({ kind: 'children', supervisor: el.item.pid, offset, limit });
+    if (el.kind === 'outside') page = await this.src.page({ kind: 'unsupervised', offset, limit, ...on });
+    else if (el.kind === 'process' && el.item.pid) page = await this.src.page({ kind: 'children', supervisor: el.item.pid, offset, limit, ...on });
     else return undefined;
-    return { items: (page.items as LiveItem[]).map((item) => ({ kind: 'process', item })), total: page.total };
+    return { items: (page.items as LiveItem[]).map((item) => ({ kind: 'process', item, on: el.on })), total: page.total };
   }
 
   getTreeItem(el: LiveNode): vscode.TreeItem {
@@ -87,10 +109,15 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
     switch (el.kind) {
       case 'node': {
         const s = this.src.status();
-        const t = new vscode.TreeItem(s.node ?? 'node', C.Expanded);
-        t.description = `OTP ${s.otpRelease ?? '?'} · attached`;
-        t.iconPath = new vscode.ThemeIcon('server-process');
+        const t = new vscode.TreeItem(el.peer?.node ?? s.node ?? 'node', el.peer ? C.Collapsed : C.Expanded);
+        const skewed = [...(this.skew.get(el.peer?.node ?? '')?.values() ?? [])];
+        t.description = el.peer?.error
+          ? `not reachable: ${el.peer.error}`
+          : [`OTP ${(el.peer ? el.peer.otpRelease : s.otpRelease) ?? '?'}`, el.peer ? 'in the cluster' : 'attached', skewed.length ? `⚠ version skew: ${skewed.map((k) => moduleName(k.module)).join(', ')}` : ''].filter(Boolean).join(' · ');
+        if (skewed.length) t.tooltip = `Runs other versions than ${s.node} of: ${skewed.map((k) => `${moduleName(k.module)} (${k.md5 ?? 'not loaded'} here, ${k.expected ?? 'not loaded'} there)`).join('; ')}. A cluster upgrade stops on it unless beamLive.upgrade.allowSkew is on.`;
+        t.iconPath = new vscode.ThemeIcon(skewed.length || el.peer?.error ? 'warning' : 'server-process');
         t.contextValue = 'node';
+        t.id = `node:${el.peer?.node ?? s.node}`;
         return t;
       }
       case 'app': {
@@ -114,7 +141,7 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
         return t;
       }
       case 'process':
-        return this.processItem(el.item);
+        return this.processItem(el.item, el.on);
     }
   }
 
@@ -122,7 +149,7 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
    * A row that fits the default sidebar: the process as people name it, then what it runs and
    * its vsn in the module's language; the pid, the full vsn and the why go to the tooltip.
    */
-  private processItem(p: LiveItem): vscode.TreeItem {
+  private processItem(p: LiveItem, on: string | undefined): vscode.TreeItem {
     const C = vscode.TreeItemCollapsibleState;
     const label = p.pid || p.name ? processName(p) : `${p.id ?? '?'} (${p.status})`;
     const expandable = p.type === 'supervisor' && p.pid && p.children !== 0;
@@ -137,6 +164,11 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
     if (p.pid && missed.has(p.pid)) {
       badges.push('missed by a release');
       why.push(missed.get(p.pid)!);
+    }
+    const skewed = on && p.module ? this.skew.get(on)?.get(p.module) : undefined;
+    if (skewed) {
+      badges.push('version skew');
+      why.push(`This node runs ${moduleName(skewed.module)} ${skewed.md5 ?? '(not loaded)'}; the attached node runs ${skewed.expected ?? '(not loaded)'}.`);
     }
     if (p.pid === null) badges.push(p.status);
     const mod = p.module ? moduleName(p.module) : '';
@@ -163,6 +195,10 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
 }
 
 function keyOf(el: LiveNode): string {
+  return `${el.on ?? ''}/${localKey(el)}`;
+}
+
+function localKey(el: LiveNode): string {
   switch (el.kind) {
     case 'node':
       return 'node';

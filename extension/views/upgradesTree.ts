@@ -1,7 +1,8 @@
 // The Upgrades view: each upgrade → modules (instruction, old → new vsn) → processes, with the
-// code_change result and reason, suspension time and timings. A failure badge stays until seen.
+// code_change result and reason, suspension time and timings; a cluster upgrade → each node →
+// its own modules and processes. A failure badge stays until seen.
 import * as vscode from 'vscode';
-import type { ConfigReport, ModuleChange, ProcessResult, RehearsalReport, RehearsedCall, RollbackReport, UpgradeReport } from '../../server/protocol';
+import type { ClusterNodeResult, ConfigReport, ModuleChange, ProcessResult, RehearsalReport, RehearsedCall, RollbackReport, UpgradeReport } from '../../server/protocol';
 import { moduleName, oldVsnText, processName, restartText, vsnText } from '../../server/text/names';
 
 export interface UpgradeEntry {
@@ -35,6 +36,7 @@ type Node =
   | { kind: 'rollback'; entry: RollbackEntry }
   | { kind: 'rehearsal'; entry: RehearsalEntry }
   | { kind: 'config'; entry: ConfigEntry }
+  | { kind: 'member'; entry: UpgradeEntry; result: ClusterNodeResult }
   | { kind: 'module'; entry: UpgradeEntry; module: ModuleChange }
   | { kind: 'process'; p: ProcessResult }
   | { kind: 'line'; label: string; description?: string; icon?: string };
@@ -132,29 +134,50 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
       if (r.error) out.push({ kind: 'line', label: 'error', description: r.error, icon: 'error' });
       return out;
     }
-    if (el.kind === 'upgrade') {
-      const r = el.entry.report;
-      const out: Node[] = r.modules.map((module) => ({ kind: 'module', entry: el.entry, module }));
-      if (r.error) out.push({ kind: 'line', label: 'error', description: r.error, icon: 'error' });
-      if (r.release) out.push({ kind: 'line', label: 'a real release', description: r.release, icon: 'info' });
-      if (r.undo) out.push({ kind: 'line', label: 'undone', description: `${r.undo.blocks} block(s) in reverse order: ${r.undo.states} state(s) put back, ${r.undo.resumed} resumed`, icon: 'discard' });
-      for (const k of r.killed) out.push({ kind: 'line', label: `killed ${processName(k)}`, description: `ran old code of ${moduleName(k.module)}; ${restartText(k)}`, icon: 'flame' });
-      for (const m of r.missed) out.push({ kind: 'line', label: `missed ${processName(m)}`, description: m.why, icon: 'warning' });
-      for (const w of r.warnings) out.push({ kind: 'line', label: 'warning', description: w.message, icon: 'warning' });
-      for (const x of r.pitfalls ?? []) out.push({ kind: 'line', label: `${x.risk ? 'held: ' : ''}${x.code}`, description: `${x.file}:${x.line}: ${x.message}`, icon: x.risk ? 'error' : 'warning' });
-      const t = r.timings;
-      out.push({
-        kind: 'line',
-        label: 'timings',
-        description: `compile ${t.compileMs} · suspend ${t.suspendMs} · load ${t.loadMs} · code_change ${t.codeChangeMs} · resume ${t.resumeMs} · total ${t.totalMs} ms`,
-        icon: 'watch',
-      });
+    if (el.kind === 'upgrade' && el.entry.report.cluster) {
+      const c = el.entry.report.cluster;
+      const out: Node[] = c.nodes.map((result) => ({ kind: 'member', entry: el.entry, result }));
+      for (const u of c.unreachable) out.push({ kind: 'line', label: u.node, description: `not reachable: ${u.error}`, icon: 'error' });
+      out.push({ kind: 'line', label: 'timings', description: `compile ${el.entry.report.timings.compileMs} · prepare ${c.timings.prepareMs} · commit ${c.timings.commitMs} (${c.order})${c.timings.abortMs ? ` · abort ${c.timings.abortMs}` : ''} · total ${el.entry.report.timings.totalMs} ms`, icon: 'watch' });
       return out;
     }
+    if (el.kind === 'member') {
+      const x = el.result;
+      const own = x.report ?? (x.node === el.entry.report.node ? el.entry.report : null);
+      const out: Node[] = [];
+      for (const k of x.skew) out.push({ kind: 'line', label: `version skew: ${moduleName(k.module)}`, description: `${k.md5 ?? 'not loaded'} here, ${k.expected ?? 'not loaded'} on ${el.entry.report.node}`, icon: 'warning' });
+      for (const i of x.invalid) out.push({ kind: 'line', label: `refused by the loader: ${moduleName(i.module)}`, description: i.reason, icon: 'error' });
+      if (x.rollback) out.push({ kind: 'line', label: 'rolled back', description: x.rollback.summary, icon: x.rollback.ok ? 'discard' : 'error' });
+      if (x.error && x.error !== own?.error) out.push({ kind: 'line', label: x.outcome.replace('_', ' '), description: x.error, icon: 'info' });
+      if (own) out.push(...this.reportChildren({ ...el.entry, report: { ...own, cluster: undefined } }));
+      return out;
+    }
+    if (el.kind === 'upgrade') return this.reportChildren(el.entry);
     if (el.kind === 'module') {
       return el.entry.report.processes.filter((p) => p.module === el.module.module).map((p) => ({ kind: 'process', p }));
     }
     return [];
+  }
+
+  /** One node's upgrade: its modules (each with its processes), then what went wrong or was found, and its timings. */
+  private reportChildren(entry: UpgradeEntry): Node[] {
+    const r = entry.report;
+    const out: Node[] = r.modules.map((module) => ({ kind: 'module', entry, module }));
+    if (r.error) out.push({ kind: 'line', label: 'error', description: r.error, icon: 'error' });
+    if (r.release) out.push({ kind: 'line', label: 'a real release', description: r.release, icon: 'info' });
+    if (r.undo) out.push({ kind: 'line', label: 'undone', description: `${r.undo.blocks} block(s) in reverse order: ${r.undo.states} state(s) put back, ${r.undo.resumed} resumed`, icon: 'discard' });
+    for (const k of r.killed) out.push({ kind: 'line', label: `killed ${processName(k)}`, description: `ran old code of ${moduleName(k.module)}; ${restartText(k)}`, icon: 'flame' });
+    for (const m of r.missed) out.push({ kind: 'line', label: `missed ${processName(m)}`, description: m.why, icon: 'warning' });
+    for (const w of r.warnings) out.push({ kind: 'line', label: 'warning', description: w.message, icon: 'warning' });
+    for (const x of r.pitfalls ?? []) out.push({ kind: 'line', label: `${x.risk ? 'held: ' : ''}${x.code}`, description: `${x.file}:${x.line}: ${x.message}`, icon: x.risk ? 'error' : 'warning' });
+    const t = r.timings;
+    out.push({
+      kind: 'line',
+      label: 'timings',
+      description: `compile ${t.compileMs} · suspend ${t.suspendMs} · load ${t.loadMs} · code_change ${t.codeChangeMs} · resume ${t.resumeMs} · total ${t.totalMs} ms`,
+      icon: 'watch',
+    });
+    return out;
   }
 
   getTreeItem(el: Node): vscode.TreeItem {
@@ -162,7 +185,7 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
     switch (el.kind) {
       case 'upgrade': {
         const r = el.entry.report;
-        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.modules.length || r.error || r.pitfalls?.length ? C.Collapsed : C.None);
+        const t = new vscode.TreeItem(`${el.entry.at.toLocaleTimeString()} · ${r.summary}`, r.modules.length || r.error || r.pitfalls?.length || r.cluster ? C.Collapsed : C.None);
         t.description = [el.entry.trigger, r.devOnly ? 'mode all (dev only)' : '', r.parallel ? 'parallel' : ''].filter(Boolean).join(' · ');
         // A failed upgrade, a skipped save (compile error) and a save that changed nothing each look their own.
         t.iconPath = r.ok
@@ -171,6 +194,16 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
             ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
             : new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground'));
         t.tooltip = r.errorDetail ? `${r.summary}\n\n${r.errorDetail}` : r.summary;
+        return t;
+      }
+      case 'member': {
+        const x = el.result;
+        const t = new vscode.TreeItem(x.node, C.Expanded);
+        t.description = [x.outcome.replace('_', ' '), x.node === el.entry.report.node ? 'attached' : '', x.kills.length ? `${x.kills.length} kill(s)` : ''].filter(Boolean).join(' · ');
+        t.tooltip = x.error ?? x.outcome;
+        t.iconPath = new vscode.ThemeIcon(
+          { upgraded: 'pass', rolled_back: 'discard', not_committed: 'circle-slash', refused: 'warning', failed: 'error', unknown: 'question' }[x.outcome],
+        );
         return t;
       }
       case 'rollback':

@@ -62,6 +62,7 @@ export class LiveServer {
   readonly diagnostics: DiagnosticsPublisher;
   /** Code lenses per file URI, from the last pitfall analysis. */
   lenses = new Map<string, Lens[]>();
+  private pitfallGeneration = 0;
   onLensesChanged: () => void = () => undefined;
   readonly saves: SaveHandler;
   private lastAttach: AttachParams | undefined;
@@ -318,14 +319,20 @@ export class LiveServer {
   async refreshPitfalls(scan?: number): Promise<void> {
     const engine = this.engine;
     if (!engine || !this.session) return;
+    // A refresh the poller started before an upgrade may finish after the upgrade's own: its
+    // older view of the node must not replace the newer one (a lens stuck on the old vsn).
+    const generation = ++this.pitfallGeneration;
     try {
       const input = await gatherPitfallInput(engine.pitfallSource({ scan }));
       const modules = input.code.map((c) => c.module);
-      this.pitfallSeen = { modules, stamp: await this.pitfallStamp(modules) };
+      const stamp = await this.pitfallStamp(modules);
+      if (generation !== this.pitfallGeneration) return;
+      this.pitfallSeen = { modules, stamp };
       const { pitfalls: found, lenses: predicted } = analyze(input);
       // What an upgrade left behind and is still true on the node: states of the old shape, a
       // renamed module still in use.
       const pitfalls = [...found, ...(await this.hazards.check(engine.session, input))];
+      if (generation !== this.pitfallGeneration) return;
       // Beside each prediction, what the last upgrade or rollback did there.
       const lenses = predicted.flatMap((l) => {
         const last = l.kind === 'code_change' && l.module ? this.outcomes.last.get(l.module) : undefined;

@@ -74,6 +74,8 @@ export class Bridge extends EventEmitter {
   bytesIn = 0;
   /** Calls made on the node so far (the bridge's own work, a compile or a consult, not counted). */
   nodeCalls = 0;
+  /** Nodes whose connection went down since they were connected (nodedown). */
+  readonly down = new Set<string>();
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -200,7 +202,9 @@ export class Bridge extends EventEmitter {
     return (r.value as Term[]).map((t) => {
       const m = t as ErlMap;
       const result = m.get('result');
-      return { node: text(m.get('node')) ?? '', error: isAtom(result, 'ok') ? null : formatTerm(result instanceof Tuple ? result.elements[1]! : result!) };
+      const node = text(m.get('node')) ?? '';
+      if (isAtom(result, 'ok')) this.down.delete(node);
+      return { node, error: isAtom(result, 'ok') ? null : formatTerm(result instanceof Tuple ? result.elements[1]! : result!) };
     });
   }
 
@@ -278,7 +282,10 @@ export class Bridge extends EventEmitter {
       this.pending.delete(a);
       p?.resolve(b!);
     } else if (isAtom(tag, 'event') && a instanceof Atom) {
-      if (a.name === 'nodedown') this.log(`node ${text(b) ?? this.node} went down`);
+      if (a.name === 'nodedown') {
+        this.log(`node ${text(b) ?? this.node} went down`);
+        this.down.add(text(b) ?? this.node);
+      }
       this.emit(a.name, b);
     }
   }

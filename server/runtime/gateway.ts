@@ -83,6 +83,11 @@ export class NodeGateway {
     };
   }
 
+  /** False once the node's connection went down (the bridge heard its nodedown); no round trip. */
+  get connected(): boolean {
+    return !this.bridge.down.has(this.node);
+  }
+
   /** Whether the node still answers (a node killed a moment ago may not have been noticed yet). */
   async alive(timeoutMs = 2000): Promise<boolean> {
     return this.call(atom('erlang'), atom('node'), [], timeoutMs).then(

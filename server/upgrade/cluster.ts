@@ -82,9 +82,10 @@ export async function upgradeCluster(c: ClusterInput): Promise<ClusterReport> {
 
   c.prepared?.();
   if (c.opts.pauseBeforeCommitMs) await new Promise((r) => setTimeout(r, c.opts.pauseBeforeCommitMs));
-  // A node gone since its prepare stops the commit everywhere: nothing has changed yet.
-  const alive = await Promise.all(members.map((m) => m.gw.alive()));
-  const gone = members.filter((_, i) => !alive[i]);
+  // A node gone since its prepare (its nodedown heard) stops the commit everywhere: nothing
+  // has changed yet. One that goes in the next instant fails its own commit, and the others
+  // roll back.
+  const gone = members.filter((m) => !m.gw.connected);
   if (gone.length) {
     for (const m of gone) refuse(m, 'went away after its prepare');
     return stop(`not committed: ${gone.map((m) => m.gw.node).join(', ')} went away after the prepare`);
@@ -123,20 +124,25 @@ export async function upgradeCluster(c: ClusterInput): Promise<ClusterReport> {
 /** One peer's prepare: what it runs, what its loader says, what its plan finds. */
 async function prepare(m: Member, c: ClusterInput): Promise<void> {
   try {
+    // The plan reports the MD5 each module runs there: skew is read from it, no extra round trip.
+    let plan = await m.gw.plan({ ...m.req, validate: true }, c.projectModules);
     const changed = c.planned.filter((p) => p.instruction !== 'add_module').map((p) => p.module);
-    const loaded = await m.gw.moduleInfos(changed);
-    m.result.skew = skewOf(m.gw.node, changed, loaded, c.loaded);
+    const running = new Map(plan.versions.map((v) => [v.module, v.oldMd5 ?? null]));
+    m.result.skew = skewOf(m.gw.node, changed, running, new Map([...c.loaded].map(([k, l]) => [k, l.md5 ?? null])));
     if (m.result.skew.length && !c.opts.allowSkew) {
       refuse(m, `version skew: ${m.result.skew.map((s) => `${s.module} runs ${s.md5 ?? 'nothing'} here, ${s.expected ?? 'nothing'} on ${c.attached.node}`).join('; ')} (allow it with allowSkew / --allow-skew: each node upgrades from its own)`);
       return;
     }
-    // Each node from the old code it runs: its kept binary is what an undo loads back there.
-    if (m.result.skew.length) m.req = upgradeRequest(c.planned, new Map([...c.loaded, ...loaded]), c.store, c.opts);
-    m.plan = await m.gw.plan({ ...m.req, validate: true }, c.projectModules);
-    m.result.reach = m.plan.reach.length;
-    m.result.kills = m.plan.kills;
-    m.result.invalid = m.plan.invalid;
-    m.result.pitfalls = await c.checks(m.gw, m.plan);
+    if (m.result.skew.length) {
+      // Each node from the old code it runs: its kept binary (where BEAM Live has it) is what an undo loads back there.
+      m.req = upgradeRequest(c.planned, new Map([...c.loaded, ...(await m.gw.moduleInfos(changed))]), c.store, c.opts);
+      plan = await m.gw.plan({ ...m.req, validate: true }, c.projectModules);
+    }
+    m.plan = plan;
+    m.result.reach = plan.reach.length;
+    m.result.kills = plan.kills;
+    m.result.invalid = plan.invalid;
+    m.result.pitfalls = await c.checks(m.gw, plan);
   } catch (e) {
     refuse(m, `prepare failed: ${(e as Error).message}`);
   }
@@ -168,9 +174,16 @@ async function commit(m: Member, c: ClusterInput): Promise<boolean> {
   return reply.ok === true;
 }
 
-/** Asks every node what it runs of the changed modules now (a node gone since is tried once more). */
+/**
+ * What every node runs of the changed modules now: the new build where all upgraded (each one's
+ * reply said so), else asked of each node (a node gone since is tried once more).
+ */
 async function finish(report: ClusterReport, members: Member[], c: ClusterInput): Promise<ClusterReport> {
   const modules = c.planned.map((p) => p.module);
+  if (members.every((m) => m.result.outcome === 'upgraded')) {
+    for (const m of members) m.result.runs = c.planned.map((p) => ({ module: p.module, md5: p.beam?.info.md5 ?? null }));
+    return report;
+  }
   await Promise.all(
     members.map(async (m) => {
       let gw = m.gw;
@@ -188,10 +201,10 @@ async function finish(report: ClusterReport, members: Member[], c: ClusterInput)
 }
 
 /** The changed modules this node runs in another version than the attached node. */
-export function skewOf(node: string, modules: string[], here: Map<string, LoadedInfo>, attached: Map<string, LoadedInfo>): VersionSkew[] {
+export function skewOf(node: string, modules: string[], here: Map<string, string | null>, attached: Map<string, string | null>): VersionSkew[] {
   return modules.flatMap((module) => {
-    const md5 = here.get(module)?.md5 ?? null;
-    const expected = attached.get(module)?.md5 ?? null;
+    const md5 = here.get(module) ?? null;
+    const expected = attached.get(module) ?? null;
     return md5 === expected ? [] : [{ module, node, md5, expected }];
   });
 }

@@ -78,8 +78,10 @@ test("one node's state makes its code_change raise: nothing changes anywhere, ev
   // Only node two's count (2) makes this code_change raise.
   writeSource(dir, COUNTER, counterV(3, 'def code_change(_old, %{count: 2}, _extra), do: raise "count 2 cannot move"\n  '));
   const r = await cli(['upgrade', '--node', nodes[0]!.name, '--cookie-file', nodes[0]!.cookieFile, '--project', dir, '--cluster', '--json']);
-  const report = JSON.parse(r.stdout || '{}') as { ok: boolean; summary: string; cluster: { nodes: Array<{ node: string; outcome: string; error: string }> } };
+  const report = JSON.parse(r.stdout || '{}') as { ok: boolean; summary: string; cluster: { nodes: Array<{ node: string; outcome: string; error: string; runs: Array<{ module: string; md5: string }> | null }> } };
   assert.equal(r.code, 1, r.stderr);
+  // The report says what each node runs at the end, asked of the node.
+  for (const [i, n] of nodes.entries()) assert.deepEqual(report.cluster.nodes.find((x) => x.node === n.name)!.runs, [{ module: COUNTER_MOD, md5: md5Before[i] }]);
   const outcome = new Map(report.cluster.nodes.map((n) => [n.node, n.outcome]));
   assert.equal(outcome.get(nodes[1]!.name), 'failed');
   assert.equal(outcome.get(nodes[0]!.name), 'rolled_back');

@@ -84,6 +84,9 @@ try {
     const dir = project('itest');
     const node = await startNode(dir, `vsattach_${process.pid}`);
     nodes.push(node);
+    // Two more nodes of the same app and cookie: the suite connects them to the first as a cluster.
+    const peers = await Promise.all(['a', 'b'].map((x) => startNode(dir, `vspeer_${x}_${process.pid}`)));
+    nodes.push(...peers);
     const results = join(home, 'results.json');
     const { runTests } = await import('@vscode/test-electron');
     let code = 0;
@@ -93,7 +96,7 @@ try {
         extensionDevelopmentPath: ROOT,
         extensionTestsPath: join(suiteOut, 'index'),
         launchArgs: [dir],
-        extensionTestsEnv: { ...env, BEAM_LIVE_TEST_NODE: node.name, BEAM_LIVE_TEST_COOKIE: join(home, '.erlang.cookie'), BEAM_LIVE_TEST_RESULTS: results },
+        extensionTestsEnv: { ...env, BEAM_LIVE_TEST_NODE: node.name, BEAM_LIVE_TEST_PEERS: peers.map((p) => p.name).join(','), BEAM_LIVE_TEST_COOKIE: join(home, '.erlang.cookie'), BEAM_LIVE_TEST_RESULTS: results },
       });
     } catch (e) {
       code = 1;

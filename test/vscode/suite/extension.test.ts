@@ -289,4 +289,39 @@ suite('BEAM Live in VS Code', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  test('the Live view shows each node of the cluster the attached node is connected to; one that leaves goes at the next refresh', async function () {
+    this.timeout(120_000);
+    const a = await api();
+    const node = process.env.BEAM_LIVE_TEST_NODE!;
+    const peers = process.env.BEAM_LIVE_TEST_PEERS!.split(',');
+    assert.equal(peers.length, 2, 'the runner started two more nodes');
+    await vscode.commands.executeCommand('beamLive.attach', node, { cookieFile: process.env.BEAM_LIVE_TEST_COOKIE });
+    await until('attached', () => a.ctx.status.attached && a.ctx.status.node === node);
+    try {
+      for (const p of peers) assert.equal(await onNode(node, `net_kernel:connect_node('${p}')`), 'true');
+      const labels = async () => (await a.ctx.live.getChildren()).map((n) => String(a.ctx.live.getTreeItem(n).label));
+      a.ctx.live.refresh();
+      assert.deepEqual(await labels(), [node, ...[...peers].sort()]);
+      // A peer's own applications and tree, asked of that node.
+      const roots = await a.ctx.live.getChildren();
+      const apps = await a.ctx.live.getChildren(roots[1]);
+      assert.ok(apps.some((x) => x.kind === 'app' && x.app.application === 'sample_app'), 'the peer lists sample_app');
+      assert.match(String(a.ctx.live.getTreeItem(roots[1]!).description), /in the cluster/);
+
+      // A node that leaves the cluster is gone from the view at the next refresh.
+      await onNode(node, `erlang:disconnect_node('${peers[1]}')`);
+      // (global may drop more links to keep the cluster fully connected: the view follows nodes().)
+      await until('the peer gone from the Live view', async () => {
+        a.ctx.live.refresh();
+        return !(await labels()).includes(peers[1]!) || undefined;
+      });
+      const seen = (await onNode(node, 'nodes()')).replace(/[[\]']/g, '').split(',').filter(Boolean).sort();
+      assert.deepEqual(await labels(), seen.length ? [node, ...seen] : [node]);
+    } finally {
+      for (const p of peers) await onNode(node, `erlang:disconnect_node('${p}')`);
+      await vscode.commands.executeCommand('beamLive.detach');
+      await until('detached', () => !a.ctx.status.attached);
+    }
+  });
 });
