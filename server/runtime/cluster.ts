@@ -4,6 +4,19 @@
 import type { ClusterStatus, VersionSkew } from '../protocol';
 import type { NodeGateway } from './gateway';
 
+/**
+ * The modules both nodes have loaded, in different versions. A module one node has not loaded
+ * yet (interactive mode loads on first call: a consolidated protocol, a module nobody called)
+ * is not skew: its first call there loads the build's.
+ */
+export function skewOf(node: string, modules: string[], here: Map<string, string | null>, attached: Map<string, string | null>): VersionSkew[] {
+  return modules.flatMap((module) => {
+    const md5 = here.get(module) ?? null;
+    const expected = attached.get(module) ?? null;
+    return md5 && expected && md5 !== expected ? [{ module, node, md5, expected }] : [];
+  });
+}
+
 export async function clusterStatus(gw: NodeGateway, modules: string[]): Promise<{ status: ClusterStatus; peers: NodeGateway[] }> {
   const { peers, failed } = await gw.peers('all');
   const all = [gw, ...peers.sort((a, b) => a.node.localeCompare(b.node))];
@@ -18,9 +31,7 @@ export async function clusterStatus(gw: NodeGateway, modules: string[]): Promise
     }),
   );
   const own = seen[0]!.md5s;
-  const skew: VersionSkew[] = own
-    ? seen.slice(1).flatMap((n) => (n.md5s ? modules.filter((m) => (n.md5s!.get(m) ?? null) !== (own.get(m) ?? null)).map((module) => ({ module, node: n.node, md5: n.md5s!.get(module) ?? null, expected: own.get(module) ?? null })) : []))
-    : [];
+  const skew: VersionSkew[] = own ? seen.slice(1).flatMap((n) => (n.md5s ? skewOf(n.node, modules, n.md5s, own) : [])) : [];
   return {
     status: { nodes: [...seen.map(({ node, status, error }) => ({ node, status, error })), ...failed.map((f) => ({ node: f.node, status: null, error: f.error }))], skew },
     peers,

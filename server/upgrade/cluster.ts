@@ -9,7 +9,7 @@
 //     downgrade as `rollback`, and a node that fails undoes itself as on one node.
 // A node that goes away before its commit stops everybody's; one that goes away during it is
 // reported as unknown, and asked what it runs when it can be reached again.
-import type { ClusterNodeResult, ClusterReport, UpgradeOptions, UpgradePitfall, UpgradeReport, VersionSkew } from '../protocol';
+import type { ClusterNodeResult, ClusterReport, UpgradeOptions, UpgradePitfall, UpgradeReport } from '../protocol';
 import type { NodeGateway, UpgradeRequest } from '../runtime/gateway';
 import type { LoadedInfo, PlanReply, UpgradeReply } from '../runtime/replies';
 import { atom } from '../beam/term';
@@ -18,6 +18,7 @@ import type { PlannedModule } from './plan';
 import { mergeUpgradeReply, rollbackReport } from './report';
 import { upgradeRequest } from './request';
 import { rollbackLast } from './rollback';
+import { skewOf } from '../runtime/cluster';
 
 export interface ClusterInput {
   attached: NodeGateway;
@@ -200,14 +201,6 @@ async function finish(report: ClusterReport, members: Member[], c: ClusterInput)
   return report;
 }
 
-/** The changed modules this node runs in another version than the attached node. */
-export function skewOf(node: string, modules: string[], here: Map<string, string | null>, attached: Map<string, string | null>): VersionSkew[] {
-  return modules.flatMap((module) => {
-    const md5 = here.get(module) ?? null;
-    const expected = attached.get(module) ?? null;
-    return md5 === expected ? [] : [{ module, node, md5, expected }];
-  });
-}
 
 /**
  * The cluster's outcome into the attached node's report: its own upgrade as on one node, and

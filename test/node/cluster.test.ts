@@ -4,7 +4,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeGateway } from '../../server/runtime/gateway';
 import { UpgradeEngine } from '../../server/upgrade/engine';
-import { cli, loadedMd5, makeCookieHome, onNode, prepareProject, startNode, stateOf, suspendedInSampleApp, TestNode, writeSource } from '../helpers';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { UpgradeReport } from '../../server/protocol';
+import { cli, loadedMd5, makeCookieHome, onNode, prepareProject, startLsp, startNode, stateOf, suspendedInSampleApp, TestNode, until, writeSource } from '../helpers';
 import { COUNTER } from './sources';
 
 const COUNTER_MOD = 'Elixir.SampleApp.Counter';
@@ -91,6 +94,46 @@ test("one node's state makes its code_change raise: nothing changes anywhere, ev
   assert.deepEqual(await states(), statesBefore, 'every state as it was');
   for (const n of nodes) assert.equal(await suspendedInSampleApp(n), '[]');
   for (const n of nodes) assert.equal(await onNode(n, `'Elixir.SampleApp.Counter':version()`), '2');
+});
+
+test('serially: the attached node commits first, the failing node stops the rest, and the first one rolls back', async () => {
+  const md5Before = await md5s();
+  const statesBefore = await states();
+  const r = await cli(['upgrade', '--node', nodes[0]!.name, '--cookie-file', nodes[0]!.cookieFile, '--project', dir, '--cluster', '--cluster-order', 'serial', '--json']);
+  const report = JSON.parse(r.stdout || '{}') as { cluster: { order: string; nodes: Array<{ node: string; outcome: string }> } };
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(report.cluster.order, 'serial');
+  // The attached node, then the others by name: only node two's state fails, so whoever comes after it is not committed.
+  const order = [nodes[0]!.name, ...[nodes[1]!.name, nodes[2]!.name].sort()];
+  const failedAt = order.indexOf(nodes[1]!.name);
+  assert.deepEqual(
+    report.cluster.nodes.map((n) => [n.node, n.outcome]),
+    order.map((n, i) => [n, i < failedAt ? 'rolled_back' : i === failedAt ? 'failed' : 'not_committed']),
+  );
+  assert.deepEqual(await md5s(), md5Before);
+  assert.deepEqual(await states(), statesBefore);
+});
+
+test('a save in the editor with beamLive.upgrade.scope "cluster": didSave upgrades all three, the report grouped by node', async () => {
+  writeSource(dir, COUNTER, counterV(6));
+  const finished: UpgradeReport[] = [];
+  const lsp = await startLsp(dir, {
+    initializationOptions: { upgrade: { scope: 'cluster' } },
+    setup: (c) => c.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r)),
+  });
+  try {
+    await lsp.conn.sendRequest('beamLive/attach', { node: nodes[0]!.name, cookieFile: nodes[0]!.cookieFile });
+    await lsp.conn.sendNotification('textDocument/didSave', { textDocument: { uri: pathToFileURL(join(dir, COUNTER)).toString() } });
+    const r = await until('upgradeFinished', () => finished[0]);
+    assert.equal(r.ok, true, r.summary);
+    assert.deepEqual(r.cluster?.nodes.map((n) => n.outcome), ['upgraded', 'upgraded', 'upgraded']);
+    for (const n of nodes) assert.equal(await onNode(n, `'Elixir.SampleApp.Counter':version()`), '6');
+    const cluster = await lsp.conn.sendRequest<{ nodes: Array<{ node: string }>; skew: unknown[] }>('beamLive/cluster');
+    assert.deepEqual(cluster.nodes.map((n) => n.node).sort(), nodes.map((n) => n.name).sort());
+    assert.deepEqual(cluster.skew, []);
+  } finally {
+    await lsp.stop();
+  }
 });
 
 test('version skew: a node that runs another Counter is shown, and stops a default upgrade before anything changes', async () => {
