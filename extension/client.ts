@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { config } from './config';
+import { logLevelName } from './logLevel';
 
 export class ServerStoppedError extends Error {
   constructor() {
@@ -15,7 +16,7 @@ export class ServerStoppedError extends Error {
 const WINDOW_MS = 3 * 60_000;
 const MAX_RESTARTS = 3;
 
-export function createClient(context: vscode.ExtensionContext, output: vscode.OutputChannel, stopped: (why: string) => void): LanguageClient {
+export function createClient(context: vscode.ExtensionContext, output: vscode.LogOutputChannel, stopped: (why: string) => void): LanguageClient {
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -29,10 +30,11 @@ export function createClient(context: vscode.ExtensionContext, output: vscode.Ou
       { scheme: 'file', language: 'erlang' },
     ],
     outputChannel: output,
-    initializationOptions: config.server(),
+    // The server's log lines come as beamLive/log with their level, and only from this level up.
+    initializationOptions: { ...config.server(), log: 'levelled', logLevel: logLevelName(output.logLevel) },
     synchronize: { configurationSection: 'beamLive' },
     initializationFailedHandler: (e) => {
-      output.appendLine(`The language server failed to start: ${e instanceof Error ? e.message : String(e)}`);
+      output.error(`The language server failed to start: ${e instanceof Error ? e.message : String(e)}`);
       stopped('it failed to start');
       return false;
     },
@@ -44,11 +46,11 @@ export function createClient(context: vscode.ExtensionContext, output: vscode.Ou
         crashes.push(now);
         while (crashes.length && crashes[0]! < now - WINDOW_MS) crashes.shift();
         if (crashes.length <= MAX_RESTARTS) {
-          output.appendLine(`The language server stopped; restarting it (${crashes.length} of ${MAX_RESTARTS} in 3 minutes).`);
+          output.warn(`The language server stopped; restarting it (${crashes.length} of ${MAX_RESTARTS} in 3 minutes).`);
           return { action: CloseAction.Restart, handled: true };
         }
         const why = `it stopped ${crashes.length} times in 3 minutes`;
-        output.appendLine(`The language server ${why}; it stays stopped until BEAM Live: Restart Language Server.`);
+        output.error(`The language server ${why}; it stays stopped until BEAM Live: Restart Language Server.`);
         stopped(why);
         return { action: CloseAction.DoNotRestart, handled: true };
       },

@@ -193,7 +193,7 @@ export const COMMANDS: Record<string, Command> = {
           );
           if (pick === restore) r = await ctx.request(RollbackRequest.type, { ...params, restoreSnapshot: true });
         }
-        ctx.output.appendLine(lines((o) => printRollback(r, o, o)));
+        ctx.output.info(lines((o) => printRollback(r, o, o)));
         ctx.onRollback(r);
         if (!r.ok) {
           void vscode.window.showWarningMessage(`BEAM Live: ${r.summary}`);

@@ -13,6 +13,8 @@ import {
   LiveItem,
   ModulesRequest,
   ProcessStateRequest,
+  LogNotification,
+  LogLevelNotification,
   ClusterRequest,
   ProcessesPage,
   ProcessesParams,
@@ -26,6 +28,7 @@ import {
 } from '../server/protocol';
 import { createClient, ServerStoppedError } from './client';
 import { config } from './config';
+import { logLevelName } from './logLevel';
 import { CookieStore } from './cookies';
 import { BeamLiveAdapter, BeamLiveConfigurationProvider, DebugHost } from './debug/adapter';
 import { StateDocuments, STATE_SCHEME } from './stateDocument';
@@ -36,7 +39,8 @@ import { ModulesTree } from './views/modulesTree';
 import { UpgradesTree } from './views/upgradesTree';
 
 export class Ctx implements DebugHost {
-  readonly output = vscode.window.createOutputChannel('BEAM Live');
+  /** Levels as VS Code's own logs have them (Developer: Set Log Level…); the server's lines arrive with theirs. */
+  readonly output = vscode.window.createOutputChannel('BEAM Live', { log: true });
   client: LanguageClient | undefined;
   status: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
   readonly live: LiveTree;
@@ -106,8 +110,11 @@ export class Ctx implements DebugHost {
         }
       }),
       client.onNotification(StatusNotification.type, (s) => this.onStatus(s)),
+      client.onNotification(LogNotification.type, (l) => this.output[l.level](l.message)),
+      // Lines under the channel's level are not even sent.
+      this.output.onDidChangeLogLevel((l) => void client.sendNotification(LogLevelNotification.type, { level: logLevelName(l) })),
       client.onNotification(UpgradeStartedNotification.type, (p) => {
-        this.output.appendLine(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`);
+        this.output.debug(`upgrade started (${p.trigger}${p.files.length ? `: ${p.files.join(', ')}` : ''})`);
       }),
       // A config file saved while attached: the node will not read it by itself.
       client.onNotification(ConfigSavedNotification.type, (p) => {
@@ -179,7 +186,7 @@ export class Ctx implements DebugHost {
     const at = r.errorSite ? ` (at ${r.errorSite.file}:${r.errorSite.line})` : '';
     const pick = await vscode.window.showErrorMessage(`BEAM Live: ${r.summary}${at}`, 'Show Details', 'Show Upgrades');
     if (pick === 'Show Details') {
-      this.output.appendLine(`${r.summary}\n${r.errorDetail ?? r.error ?? ''}`);
+      this.output.error(`${r.summary}\n${r.errorDetail ?? r.error ?? ''}`);
       this.output.show(true);
     }
     if (pick === 'Show Upgrades') void vscode.commands.executeCommand('beamLive.upgrades.focus');

@@ -18,13 +18,16 @@ import {
   RollbackParams,
   RollbackRequest,
   UpgradeNowRequest,
+  LOG_LEVELS,
+  LogLevelNotification,
 } from './protocol';
 import { LiveServer } from './lsp/liveServer';
+import { serverLog, ServerLog } from './lsp/log';
 import { rehearse } from './release/rehearse';
 import { Settings } from './lsp/settings';
 
 const connection = createConnection(ProposedFeatures.all);
-const log = (line: string) => connection.console.log(line);
+let log: ServerLog = serverLog(connection, { levelled: false, level: 'info' });
 let server: LiveServer | undefined;
 let settings: Settings | undefined;
 
@@ -33,6 +36,8 @@ connection.onInitialize((params) => {
   const root = rootUri ? fileURLToPath(rootUri) : process.cwd();
   settings = new Settings(connection, !!params.capabilities.workspace?.configuration);
   settings.seed(params.initializationOptions);
+  const init = (params.initializationOptions ?? {}) as { log?: string; logLevel?: string };
+  log = serverLog(connection, { levelled: init.log === 'levelled', level: LOG_LEVELS.find((l) => l === init.logLevel) ?? 'info' });
   server = new LiveServer(connection, root, settings, log);
   const lensRefresh = !!params.capabilities.workspace?.codeLens?.refreshSupport;
   server.onLensesChanged = () => {
@@ -52,6 +57,8 @@ connection.onInitialized(async () => {
   void connection.client.register(DidChangeConfigurationNotification.type, { section: 'beamLive' }).catch(() => undefined);
 });
 
+connection.onNotification(LogLevelNotification.type, (p) => LOG_LEVELS.includes(p.level) && log.setLevel(p.level));
+
 // The settings are read when they change, never on a save's path.
 connection.onDidChangeConfiguration((p) => void settings?.refresh(p.settings));
 
@@ -65,7 +72,7 @@ connection.onDidSaveTextDocument(async ({ textDocument }) => {
   const verdict = server.saves.onSave(file);
   if (verdict === 'not-attached') server.noteSkippedSave('not-attached');
   else if (verdict === 'config') server.noteConfigSaved(file);
-  else if (verdict === 'off' && server.attached) await server.checkWithoutUpgrade().catch((e) => log(`check failed: ${(e as Error).message}`));
+  else if (verdict === 'off' && server.attached) await server.checkWithoutUpgrade().catch((e) => log.warn(`check failed: ${(e as Error).message}`));
 });
 
 connection.onCodeLens(({ textDocument }) =>

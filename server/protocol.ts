@@ -647,6 +647,22 @@ export namespace ClusterRequest {
   export const type = new RequestType0<ClusterStatus, void>(method);
 }
 
+/** Levels of the server's log, lowest first. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A line of the server's log with its level: sent instead of window/logMessage to a client that asks (initializationOptions.log: "levelled"). */
+export namespace LogNotification {
+  export const method = 'beamLive/log';
+  export const type = new NotificationType<{ level: LogLevel; message: string }>(method);
+}
+
+/** The client's log level changed: lines under it are not sent. */
+export namespace LogLevelNotification {
+  export const method = 'beamLive/logLevel';
+  export const type = new NotificationType<{ level: LogLevel }>(method);
+}
+
 export interface ClusterReport {
   order: ClusterOrder;
   /** The phase the upgrade stopped in, or done. */

@@ -29,6 +29,7 @@ import {
 } from '../protocol';
 import { NodeError } from '../runtime/errors';
 import { NodeGateway } from '../runtime/gateway';
+import type { ServerLog } from './log';
 import { clusterStatus } from '../runtime/cluster';
 import { readBeamDirs } from '../upgrade/beams';
 import { SaveHandler } from '../save/saveHandler';
@@ -81,7 +82,7 @@ export class LiveServer {
     private readonly conn: Connection,
     readonly root: string,
     readonly settings: Settings,
-    private readonly log: (line: string) => void,
+    private readonly log: ServerLog,
   ) {
     this.diagnostics = new DiagnosticsPublisher(conn, root);
     this.outcomes = new Outcomes(root, (module) => this.locate(module));
@@ -129,9 +130,9 @@ export class LiveServer {
     };
     let session: NodeGateway;
     try {
-      session = await NodeGateway.attach({ ...opts, log: this.log });
+      session = await NodeGateway.attach({ ...opts, log: this.log.debug, trace: this.log.enabled('trace') ? this.log.trace : undefined });
     } catch (e) {
-      this.log(`attach to ${opts.node} failed: ${(e as Error).message}`);
+      this.log.warn(`attach to ${opts.node} failed: ${(e as Error).message}`);
       // The client asks the user, then attaches again with confirmed: true.
       if (e instanceof NodeError && e.code === 'needs-confirmation') throw new ResponseError(LSPErrorCodes.RequestFailed, e.message, { code: NEEDS_CONFIRMATION });
       // The code tells the client what to offer: the real name, or the cookie.
@@ -144,13 +145,13 @@ export class LiveServer {
     this.session = session;
     this.peers = new Map();
     try {
-      this.engine = new UpgradeEngine(session, this.root, { warm: this.settings.value.compile.warm, log: this.log });
+      this.engine = new UpgradeEngine(session, this.root, { warm: this.settings.value.compile.warm, log: this.log.debug });
       await this.engine.keepOldBinaries();
       void this.engine.warmUp();
     } catch (e) {
       // No project here (another editor's folder): attach still works for the views.
       this.engine = undefined;
-      this.log(`no upgrades from ${this.root}: ${(e as Error).message}`);
+      this.log.warn(`no upgrades from ${this.root}: ${(e as Error).message}`);
     }
     const onGone = () => {
       if (this.session !== session) return;
@@ -163,7 +164,7 @@ export class LiveServer {
     };
     session.onGone(onGone);
     this.setStatus({ attached: true, node: session.node, otpRelease: session.attached.otpRelease, state: 'idle', message: null });
-    this.log(`attached to ${session.node} (OTP ${session.attached.otpRelease})`);
+    this.log.info(`attached to ${session.node} (OTP ${session.attached.otpRelease})`);
     void this.refreshPitfalls();
     this.watchNode();
     return { node: session.node, otpRelease: session.attached.otpRelease };
@@ -199,7 +200,7 @@ export class LiveServer {
     this.stopWatchingNode();
     if (s) {
       s.close();
-      this.log(`detached from ${s.node}`);
+      this.log.info(`detached from ${s.node}`);
       this.diagnostics.clear('pitfalls');
       this.diagnostics.clear('config');
       this.diagnostics.clear('upgrade');
@@ -264,7 +265,7 @@ export class LiveServer {
     this.diagnostics.setPitfalls(this.outcomes.diagnostics(), 'upgrade');
     if (report.ok && report.pushed) this.hazards.noteUpgrade(report);
     void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
-    this.log(report.summary);
+    this.log.info(report.summary);
     await this.refreshPitfalls(scan);
     return report;
   }
@@ -308,7 +309,7 @@ export class LiveServer {
   async applyConfig(apply: boolean): Promise<ConfigReport> {
     const r = await configChange(this.need().session, this.root, apply);
     if (apply && r.ok) this.diagnostics.setPitfalls([], 'config');
-    if (apply) this.log(r.summary);
+    if (apply) this.log.info(r.summary);
     return r;
   }
 
@@ -347,7 +348,7 @@ export class LiveServer {
       this.lenses = byUri;
       this.onLensesChanged();
     } catch (e) {
-      this.log(`pitfall checks failed: ${(e as Error).message}`);
+      this.log.warn(`pitfall checks failed: ${(e as Error).message}`);
     }
   }
 

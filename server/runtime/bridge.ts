@@ -23,6 +23,8 @@ export interface AttachOptions {
   timeoutMs?: number;
   /** Receives the bridge's stderr and our own notes; never the cookie. */
   log?: (line: string) => void;
+  /** Receives a line per frame to and from the bridge: its kind and size, never its content. */
+  trace?: (line: string) => void;
   /** The user agreed to attach to a node that does not look like a development node. */
   confirmed?: boolean;
 }
@@ -81,6 +83,7 @@ export class Bridge extends EventEmitter {
     private readonly proc: ChildProcess,
     readonly node: string,
     private readonly log: (line: string) => void,
+    private readonly trace?: (line: string) => void,
   ) {
     super();
     const reader = new FrameReader();
@@ -141,7 +144,7 @@ export class Bridge extends EventEmitter {
       ['-hidden', '-noshell', '-noinput', '-dist_listen', 'false', '-pa', ebin, '-run', 'beam_live_bridge', 'main'],
       { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOME: home } },
     );
-    const bridge = new Bridge(proc, opts.node, log);
+    const bridge = new Bridge(proc, opts.node, log, opts.trace);
     const nameType = opts.nameType ?? inferNameType(opts.node);
     const timeoutMs = opts.timeoutMs ?? 10_000;
     try {
@@ -185,9 +188,11 @@ export class Bridge extends EventEmitter {
    */
   async call(mod: Atom, fn: Atom, args: Encodable[], timeoutMs: number, what = `${mod.name}:${fn.name}`, watched = false, node = this.node): Promise<Term> {
     this.nodeCalls++;
+    const t = performance.now();
     // The bridge's own erpc timeout fires first; ours only catches a wedged bridge.
     const reply = await this.request(tuple(atom(watched ? 'call_watched' : 'call'), atom(node), mod, fn, args as Term[], timeoutMs), timeoutMs + 2000, what);
     const r = unwrapResult(reply);
+    this.log(`${what} on ${node}: ${r.ok ? 'ok' : 'error'} in ${(performance.now() - t).toFixed(1)} ms`);
     if (!r.ok) throw callError(node, what, r.value);
     return r.value;
   }
@@ -262,7 +267,10 @@ export class Bridge extends EventEmitter {
         },
         what,
       });
-      this.proc.stdin!.write(frame(encode(tuple(id, req))));
+      const out = frame(encode(tuple(id, req)));
+      // What and how big, never the frame itself: the connect frame holds the cookie.
+      this.trace?.(`→ ${id} ${what} (${out.length} bytes)`);
+      this.proc.stdin!.write(out);
     });
   }
 
@@ -279,6 +287,7 @@ export class Bridge extends EventEmitter {
     const [tag, a, b] = msg.elements;
     if (isAtom(tag, 'reply') && typeof a === 'number') {
       const p = this.pending.get(a);
+      this.trace?.(`← ${a} ${p?.what ?? 'late reply'} (${f.length + 4} bytes)`);
       this.pending.delete(a);
       p?.resolve(b!);
     } else if (isAtom(tag, 'event') && a instanceof Atom) {

@@ -38,26 +38,15 @@ test('the cookie appears in no command line, log, report, LSP message or CLI out
     const upgrade = await cli(['upgrade', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json'], loopbackEnv({ BEAM_LIVE_DEBUG: '1' }));
     const wrong = await cli(['status', '--node', node.name, '--cookie-file', '/etc/hostname']);
 
-    // The language server: every message it sends, log messages included.
-    const server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let serverErr = '';
-    server.stderr!.setEncoding('utf8').on('data', (s: string) => (serverErr += s));
-    const conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-    const seen: unknown[] = [];
-    conn.onNotification((method, params) => seen.push({ method, params }));
-    conn.onRequest((method, params) => {
-      seen.push({ method, params });
-      return null;
-    });
-    conn.listen();
-    await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(node.dir).toString(), capabilities: {} });
-    await conn.sendNotification('initialized', {});
-    await conn.sendRequest('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
-    seen.push(await conn.sendRequest('beamLive/upgradeNow'));
-    seen.push(await conn.sendRequest('beamLive/processes', { kind: 'applications' }));
-    await conn.sendRequest('shutdown');
-    conn.dispose();
-    server.kill();
+    // The language server: every message it sends, its log at every level included, as VS Code
+    // gets it (beamLive/log with levels, from trace up) and as other editors do (window/logMessage).
+    const levelled = await lspSession(node, { log: 'levelled', logLevel: 'trace' });
+    const plain = await lspSession(node, { logLevel: 'trace' });
+    const seen = [...levelled.seen, ...plain.seen];
+    const serverErr = levelled.stderr + plain.stderr;
+    const levels = new Set(levelled.seen.flatMap((m) => ((m as { method: string }).method === 'beamLive/log' ? [(m as { params: { level: string } }).params.level] : [])));
+    for (const l of ['trace', 'debug', 'info']) assert.ok(levels.has(l), `no ${l} line was logged: ${[...levels].join(', ')}`);
+    assert.ok(JSON.stringify(levelled.seen).includes('→') && JSON.stringify(levelled.seen).includes('attaching to'), 'the frames were traced, the attach frame too');
 
     for (const [what, text] of [
       ['watch output', out],
@@ -68,7 +57,7 @@ test('the cookie appears in no command line, log, report, LSP message or CLI out
     ] as const) {
       assert.ok(!text.includes(cookie), `${what} holds the cookie`);
     }
-    assert.ok(JSON.stringify(seen).includes('window/logMessage'), 'the log was looked at');
+    assert.ok(JSON.stringify(plain.seen).includes('window/logMessage'), 'the plain log was looked at');
   } finally {
     await node.stop();
   }
@@ -102,3 +91,27 @@ test('a node whose name says production is attached to only after confirmation',
     await node.stop();
   }
 });
+
+/** One language server session: attach, upgrade, read the tree; every message it sent, and its stderr. */
+async function lspSession(node: { name: string; dir: string; cookieFile: string }, initializationOptions: object): Promise<{ seen: unknown[]; stderr: string }> {
+  const server = spawn(process.execPath, [join(ROOT, 'dist', 'server.js'), '--stdio'], { env: loopbackEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  server.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  const seen: unknown[] = [];
+  conn.onNotification((method, params) => seen.push({ method, params }));
+  conn.onRequest((method, params) => {
+    seen.push({ method, params });
+    return null;
+  });
+  conn.listen();
+  await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(node.dir).toString(), capabilities: {}, initializationOptions });
+  await conn.sendNotification('initialized', {});
+  await conn.sendRequest('beamLive/attach', { node: node.name, cookieFile: node.cookieFile });
+  seen.push(await conn.sendRequest('beamLive/upgradeNow'));
+  seen.push(await conn.sendRequest('beamLive/processes', { kind: 'applications' }));
+  await conn.sendRequest('shutdown');
+  conn.dispose();
+  server.kill();
+  return { seen, stderr };
+}
