@@ -168,6 +168,8 @@ export class Ctx implements DebugHost {
   }
 
   onReport(r: UpgradeReport, trigger: string): void {
+    // The walkthrough's "save a module" step is done once a save upgraded something.
+    if (r.ok && r.modules.length) void vscode.commands.executeCommand('setContext', 'beamLive.upgraded', true);
     this.upgrades.add(r, trigger);
     // The summary is in the log already (the server's line); a failure is said where the user is.
     if (!r.ok && r.pushed) void this.failed(r);

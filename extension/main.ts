@@ -19,6 +19,8 @@ export function activate(context: vscode.ExtensionContext): BeamLiveApi | undefi
   try {
     ctx = new Ctx(context);
     context.subscriptions.push(...registerCommands(ctx));
+    // The walkthrough's first step: an Elixir or Erlang project is open (activation says so).
+    void vscode.commands.executeCommand('setContext', 'beamLive.project', (vscode.workspace.workspaceFolders?.length ?? 0) > 0);
     // The server starts in the background: activation must not wait for a process to spawn.
     const ready = ctx.start().catch((e: Error) => {
       void vscode.window.showErrorMessage(`BEAM Live could not start its language server: ${e.message}`, 'Open Log').then((p) => p && ctx?.output.show());

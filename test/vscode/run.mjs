@@ -119,6 +119,11 @@ try {
     const r = await walkThrough({ dir, node: node.name, env });
     passed += r.passed;
     failed += r.failed;
+    const { publishScreenshots } = await import('./screenshots.mjs');
+    const problems = publishScreenshots();
+    for (const p of problems) console.error(`screenshots: ${p}`);
+    if (problems.length) failed++;
+    else passed++;
   }
 } finally {
   for (const n of nodes) await n.stop();

@@ -172,6 +172,17 @@ export async function walkThrough({ dir, node, env }) {
       await page.waitForTimeout(300);
     });
     await page.keyboard.press('Escape');
+
+    await step('the Get started walkthrough lists its four steps', async () => {
+      await palette('Welcome: Open Walkthrough...');
+      await page.waitForSelector('.quick-input-widget .monaco-list-row', { timeout: 10_000 });
+      await page.keyboard.type('BEAM Live', { delay: 5 });
+      await page.waitForTimeout(400);
+      await page.keyboard.press('Enter');
+      for (const title of ['Open an Elixir or Erlang project', 'Launch or attach to a node', 'Save a module and watch the Upgrades view', 'Read a pitfall']) {
+        await waitText('.part.editor', title, 20_000);
+      }
+    });
   } finally {
     await browser.close().catch(() => undefined);
     await server.stop();

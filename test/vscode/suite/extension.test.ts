@@ -324,4 +324,12 @@ suite('BEAM Live in VS Code', () => {
       await until('detached', () => !a.ctx.status.attached);
     }
   });
+
+  test('the Get started walkthrough opens', async () => {
+    await api();
+    await vscode.commands.executeCommand('workbench.action.openWalkthrough', 'beam-live.beam-live#gettingStarted', false);
+    const tab = await until('the walkthrough tab', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => /Welcome|Walkthrough|BEAM Live/.test(t.label)));
+    assert.ok(tab);
+    await vscode.window.tabGroups.close(tab);
+  });
 });
