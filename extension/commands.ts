@@ -373,6 +373,10 @@ export const COMMANDS: Record<string, Command> = {
       if (active?.scheme === STATE_SCHEME) ctx.states.refresh(active);
     },
   },
+  'beamLive.getStarted': {
+    // The walkthrough, from the palette as well as from the Welcome page.
+    run: () => () => vscode.commands.executeCommand('workbench.action.openWalkthrough', 'beam-live.beam-live#gettingStarted', false),
+  },
   'beamLive.showLog': {
     run: (ctx) => () => ctx.output.show(true),
   },

@@ -75,9 +75,10 @@ connection.onDidSaveTextDocument(async ({ textDocument }) => {
   else if (verdict === 'off' && server.attached) await server.checkWithoutUpgrade().catch((e) => log.warn(`check failed: ${(e as Error).message}`));
 });
 
+// A lens on a line the client cannot place (0 or less) would fail the whole answer: it goes on the first line.
 connection.onCodeLens(({ textDocument }) =>
   (server?.lenses.get(textDocument.uri) ?? []).map((l) => ({
-    range: { start: { line: l.line - 1, character: 0 }, end: { line: l.line - 1, character: 0 } },
+    range: { start: { line: Math.max(0, l.line - 1), character: 0 }, end: { line: Math.max(0, l.line - 1), character: 0 } },
     command: { title: l.title, command: '' },
   })),
 );

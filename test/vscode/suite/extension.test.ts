@@ -327,7 +327,7 @@ suite('BEAM Live in VS Code', () => {
 
   test('the Get started walkthrough opens', async () => {
     await api();
-    await vscode.commands.executeCommand('workbench.action.openWalkthrough', 'beam-live.beam-live#gettingStarted', false);
+    await vscode.commands.executeCommand('beamLive.getStarted');
     const tab = await until('the walkthrough tab', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => /Welcome|Walkthrough|BEAM Live/.test(t.label)));
     assert.ok(tab);
     await vscode.window.tabGroups.close(tab);
