@@ -8,30 +8,23 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { UpgradeReport } from '../../server/protocol';
 import { cli, loadedMd5, makeCookieHome, onNode, prepareProject, startLsp, startNode, stateOf, suspendedInSampleApp, TestNode, until, writeSource } from '../helpers';
-import { COUNTER } from './sources';
+import { COUNTER, COUNTER_V2 } from './sources';
 
 const COUNTER_MOD = 'Elixir.SampleApp.Counter';
 
-/** Counter at vsn N: a label field, and code_change clauses up and down (the down one drops the label). */
-const counterV = (n: number, extra = '') => `defmodule SampleApp.Counter do
-  use GenServer
-  @vsn "${n}"
-  defstruct count: 0, label: nil
-  def start_link(_), do: GenServer.start_link(__MODULE__, [], name: __MODULE__)
-  def increment, do: GenServer.call(__MODULE__, :increment)
-  def value, do: GenServer.call(__MODULE__, :value)
-  def version, do: ${n}
+/** Counter at vsn N (the tests' vsn "2" Counter reworked): a label field, and code_change clauses up and down (the down one keeps the state). */
+const counterV = (n: number, extra = '') =>
+  COUNTER_V2.replace('@vsn "2"', `@vsn "${n}"`)
+    .replace('defstruct count: 0, label: "new", from_vsn: nil', 'defstruct count: 0, label: nil')
+    .replace(
+      /  @impl true\n  def code_change[\s\S]*$/,
+      `  def version, do: ${n}
   @impl true
-  def init(_), do: {:ok, %__MODULE__{}}
-  @impl true
-  def handle_call(:increment, _from, state), do: {:reply, state.count + 1, %{state | count: state.count + 1}}
-  def handle_call(:value, _from, state), do: {:reply, state.count, state}
-  @impl true
-  ${extra}
-  def code_change({:down, _}, state, _extra), do: {:ok, state}
+  ${extra}def code_change({:down, _}, state, _extra), do: {:ok, state}
   def code_change(_old, %{count: c} = state, _extra), do: {:ok, Map.merge(%__MODULE__{count: c}, %{label: Map.get(state, :label) || "v${n}"})}
 end
-`;
+`,
+    );
 
 let dir: string;
 let nodes: TestNode[];

@@ -3,55 +3,45 @@
 // a compile error reaches flymake. (eglot 1.9 has no code lenses.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { which } from '../../server/runtime/erlangBuild';
-import { loopbackEnv, ROOT, run, startNode, stateOf, tmp } from '../helpers';
-import { COUNTER, COUNTER_V2 } from './sources';
+import { loopbackEnv, ROOT, run, stateOf } from '../helpers';
+import { driveEditor } from './editors';
+import { COUNTER } from './sources';
 
 const ELPA = '/usr/share/emacs/site-lisp/elpa';
 const eglot = existsSync(ELPA) ? readdirSync(ELPA).find((d) => d.startsWith('eglot-')) : undefined;
 const skip = !which('emacs') ? 'Emacs is not installed (apt-get install emacs-nox elpa-eglot): the Emacs test is skipped' : !eglot ? 'eglot is not installed (apt-get install elpa-eglot): the Emacs test is skipped' : false;
 
-test('Emacs + eglot: beam-live-attach, a save upgrades the node, a compile error reaches flymake', { skip, timeout: 240_000 }, async () => {
-  const node = await startNode({ name: 'emacs' });
-  try {
-    const work = tmp('emacs');
-    const v2 = join(work, 'v2.ex');
-    const broken = join(work, 'broken.ex');
-    writeFileSync(v2, COUNTER_V2);
-    writeFileSync(broken, COUNTER_V2.replace('def value, do: GenServer.call(__MODULE__, :value)', 'def value, do: missing_fun()'));
-    const outFile = join(work, 'out.json');
-    const r = await run(
-      'emacs',
-      ['--batch', '-Q', '--eval', `(progn (add-to-list 'load-path "${join(ELPA, eglot!)}") (setq beam-live-server "${join(ROOT, 'dist', 'server.js')}"))`, '-l', join(ROOT, 'editors', 'emacs', 'beam-live.el'), '-l', join(ROOT, 'test', 'emacs', 'drive.el')],
-      {
-        cwd: node.dir,
-        timeoutMs: 220_000,
-        env: loopbackEnv({
-          BEAM_LIVE_EMACS_FILE: join(node.dir, COUNTER),
-          BEAM_LIVE_EMACS_NODE: node.name,
-          BEAM_LIVE_EMACS_COOKIE: node.cookieFile,
-          BEAM_LIVE_EMACS_V2: v2,
-          BEAM_LIVE_EMACS_BROKEN: broken,
-          BEAM_LIVE_EMACS_OUT: outFile,
-        }),
-      },
-    );
-    let out: { failed: string | null; messages: string; diagnostics: Array<{ line: number; type: string; text: string }> | null };
-    try {
-      out = JSON.parse(readFileSync(outFile, 'utf8'));
-    } catch {
-      throw new Error(`emacs wrote no result (exit ${r.code}): ${r.stderr}${r.stdout}`);
-    }
-    assert.equal(out.failed, null, `${out.failed}\n${out.messages}`);
-    assert.match(out.messages, /BEAM Live: attached to emacs_\w+@localhost \(OTP \d+\)/);
-    assert.match(out.messages, /BEAM Live: Upgraded 1 module, 1 process/);
-    const error = out.diagnostics?.find((d) => d.type === 'eglot-error');
-    assert.equal(error?.line, 7);
-    assert.match(error?.text ?? '', /undefined function missing_fun\/0/);
-    assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /from_vsn => <<"1">>/);
-  } finally {
-    await node.stop();
-  }
-});
+test('Emacs + eglot: beam-live-attach, a save upgrades the node, a compile error reaches flymake', { skip, timeout: 240_000 }, () =>
+  driveEditor<{ failed: string | null; messages: string; diagnostics: Array<{ line: number; type: string; text: string }> | null }>(
+    'emacs',
+    (e) =>
+      run(
+        'emacs',
+        ['--batch', '-Q', '--eval', `(progn (add-to-list 'load-path "${join(ELPA, eglot!)}") (setq beam-live-server "${join(ROOT, 'dist', 'server.js')}"))`, '-l', join(ROOT, 'editors', 'emacs', 'beam-live.el'), '-l', join(ROOT, 'test', 'emacs', 'drive.el')],
+        {
+          cwd: e.node.dir,
+          timeoutMs: 220_000,
+          env: loopbackEnv({
+            BEAM_LIVE_EMACS_FILE: join(e.node.dir, COUNTER),
+            BEAM_LIVE_EMACS_NODE: e.node.name,
+            BEAM_LIVE_EMACS_COOKIE: e.node.cookieFile,
+            BEAM_LIVE_EMACS_V2: e.v2,
+            BEAM_LIVE_EMACS_BROKEN: e.broken,
+            BEAM_LIVE_EMACS_OUT: e.outFile,
+          }),
+        },
+      ),
+    async (out, node) => {
+      assert.equal(out.failed, null, `${out.failed}\n${out.messages}`);
+      assert.match(out.messages, /BEAM Live: attached to emacs_\w+@localhost \(OTP \d+\)/);
+      assert.match(out.messages, /BEAM Live: Upgraded 1 module, 1 process/);
+      const error = out.diagnostics?.find((d) => d.type === 'eglot-error');
+      assert.equal(error?.line, 7);
+      assert.match(error?.text ?? '', /undefined function missing_fun\/0/);
+      assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /from_vsn => <<"1">>/);
+    },
+  ),
+);

@@ -3,53 +3,42 @@
 // upgrades; the code lens and a compile error's diagnostic as Neovim reads them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { which } from '../../server/runtime/erlangBuild';
-import { loopbackEnv, ROOT, run, startNode, stateOf, tmp } from '../helpers';
-import { COUNTER, COUNTER_V2 } from './sources';
+import { loopbackEnv, ROOT, run, stateOf } from '../helpers';
+import { driveEditor } from './editors';
+import { COUNTER } from './sources';
 
 const skip = which('nvim') ? false : 'Neovim is not installed (apt-get install neovim): the Neovim test is skipped';
 
-test('Neovim: :BeamLiveAttach, a save upgrades the node, the lens and a diagnostic show through vim.lsp', { skip, timeout: 240_000 }, async () => {
-  const node = await startNode({ name: 'nvim' });
-  try {
-    const work = tmp('nvim');
-    const v2 = join(work, 'v2.ex');
-    const broken = join(work, 'broken.ex');
-    writeFileSync(v2, COUNTER_V2);
-    writeFileSync(broken, COUNTER_V2.replace('def value, do: GenServer.call(__MODULE__, :value)', 'def value, do: missing_fun()'));
-    const outFile = join(work, 'out.json');
-    const r = await run('nvim', ['--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `luafile ${join(ROOT, 'test', 'nvim', 'drive.lua')}`], {
-      cwd: node.dir,
-      timeoutMs: 220_000,
-      env: loopbackEnv({
-        BEAM_LIVE_NVIM_PLUGIN: join(ROOT, 'editors', 'nvim', 'beam-live.lua'),
-        BEAM_LIVE_SERVER: join(ROOT, 'dist', 'server.js'),
-        BEAM_LIVE_NVIM_FILE: join(node.dir, COUNTER),
-        BEAM_LIVE_NVIM_NODE: node.name,
-        BEAM_LIVE_NVIM_COOKIE: node.cookieFile,
-        BEAM_LIVE_NVIM_V2: v2,
-        BEAM_LIVE_NVIM_BROKEN: broken,
-        BEAM_LIVE_NVIM_OUT: outFile,
+test('Neovim: :BeamLiveAttach, a save upgrades the node, the lens and a diagnostic show through vim.lsp', { skip, timeout: 240_000 }, () =>
+  driveEditor<{ failed?: string; messages: string; lenses?: string[]; lens?: string; diagnostic?: { line: number; message: string } }>(
+    'nvim',
+    (e) =>
+      run('nvim', ['--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `luafile ${join(ROOT, 'test', 'nvim', 'drive.lua')}`], {
+        cwd: e.node.dir,
+        timeoutMs: 220_000,
+        env: loopbackEnv({
+          BEAM_LIVE_NVIM_PLUGIN: join(ROOT, 'editors', 'nvim', 'beam-live.lua'),
+          BEAM_LIVE_SERVER: join(ROOT, 'dist', 'server.js'),
+          BEAM_LIVE_NVIM_FILE: join(e.node.dir, COUNTER),
+          BEAM_LIVE_NVIM_NODE: e.node.name,
+          BEAM_LIVE_NVIM_COOKIE: e.node.cookieFile,
+          BEAM_LIVE_NVIM_V2: e.v2,
+          BEAM_LIVE_NVIM_BROKEN: e.broken,
+          BEAM_LIVE_NVIM_OUT: e.outFile,
+        }),
       }),
-    });
-    let out: { failed?: string; steps: Array<{ name: string; ok: boolean }>; messages: string; lens?: string; diagnostic?: { line: number; message: string; source: string } };
-    try {
-      out = JSON.parse(readFileSync(outFile, 'utf8'));
-    } catch {
-      throw new Error(`nvim wrote no result (exit ${r.code}): ${r.stderr}${r.stdout}`);
-    }
-    assert.equal(out.failed, undefined, `${out.failed}\n${out.messages}\nlenses: ${JSON.stringify((out as { lenses?: unknown }).lenses)}`);
-    // The one-line summary in the message area, the lens, the diagnostic.
-    assert.match(out.messages, /BEAM Live: attached to nvim_\w+@localhost/);
-    assert.match(out.messages, /BEAM Live: Upgraded 1 module, 1 process/);
-    assert.equal(out.lens, '1 live process · running vsn "2" · saved vsn "2"');
-    assert.equal(out.diagnostic?.line, 6);
-    assert.match(out.diagnostic?.message ?? '', /undefined function missing_fun\/0/);
-    // And on the node itself: Counter's code_change ran with the old vsn.
-    assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /from_vsn => <<"1">>/);
-  } finally {
-    await node.stop();
-  }
-});
+    async (out, node) => {
+      assert.equal(out.failed, undefined, `${out.failed}\n${out.messages}\nlenses: ${JSON.stringify(out.lenses)}`);
+      // The one-line summary in the message area, the lens, the diagnostic.
+      assert.match(out.messages, /BEAM Live: attached to nvim_\w+@localhost/);
+      assert.match(out.messages, /BEAM Live: Upgraded 1 module, 1 process/);
+      assert.equal(out.lens, '1 live process · running vsn "2" · saved vsn "2"');
+      assert.equal(out.diagnostic?.line, 6);
+      assert.match(out.diagnostic?.message ?? '', /undefined function missing_fun\/0/);
+      // And on the node itself: Counter's code_change ran with the old vsn.
+      assert.match(await stateOf(node, 'Elixir.SampleApp.Counter'), /from_vsn => <<"1">>/);
+    },
+  ),
+);
