@@ -61,6 +61,11 @@ export async function walkThrough({ dir, node, env }) {
     await page.waitForTimeout(2000);
 
     await step('open the BEAM Live container', async () => {
+      // The walkthrough first, as a new user meets it: VS Code records its steps' events from
+      // the moment the walkthrough (or the Welcome page) was first shown in the window.
+      await palette('BEAM Live: Get Started');
+      await waitText('.part.editor', 'Launch or attach to a node', 20_000);
+      await palette('View: Close Editor');
       await page.locator('.part.activitybar [aria-label^="BEAM Live"]').first().click();
       await waitText('.part.sidebar', 'Not attached to a node');
     });
@@ -179,6 +184,14 @@ export async function walkThrough({ dir, node, env }) {
       await palette('BEAM Live: Get Started');
       for (const title of ['Open an Elixir or Erlang project', 'Launch or attach to a node', 'Save a module and watch the Upgrades view', 'Read a pitfall']) {
         await waitText('.part.editor', title, 20_000);
+      }
+      // What the walk-through did since ticked the steps off: attached, a save upgraded, Problems opened.
+      for (const id of ['attach', 'save', 'pitfall']) {
+        const ticked = page.locator(`button.getting-started-step[data-step-id$="#${id}"][aria-checked="true"]`).first();
+        await ticked.waitFor({ timeout: 10_000 }).catch(async () => {
+          const seen = await page.$$eval('button.getting-started-step', (bs) => bs.map((b) => `${b.getAttribute('data-step-id')}=${b.getAttribute('aria-checked')}`));
+          throw new Error(`the ${id} step is not ticked: ${seen.join(', ')}`);
+        });
       }
     });
   } finally {
