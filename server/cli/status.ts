@@ -28,7 +28,7 @@ async function clusterCommand(values: Record<string, unknown>): Promise<number> 
   } catch {
     modules = [];
   }
-  const { status } = await withSession(values, (s) => clusterStatus(s, modules));
+  const status = await withSession(values, (s) => clusterStatus(s, () => modules));
   if (values.json) {
     console.log(JSON.stringify(status, null, 2));
     return status.skew.length ? 1 : 0;

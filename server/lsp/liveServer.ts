@@ -56,8 +56,6 @@ export class NotAttachedError extends Error {
 
 export class LiveServer {
   private session: NodeGateway | undefined;
-  /** The cluster's other nodes, through the session's bridge (gone with it). */
-  private peers = new Map<string, NodeGateway>();
   private engine: UpgradeEngine | undefined;
   private status: StatusParams = { attached: false, node: null, otpRelease: null, state: 'detached', message: null };
   readonly diagnostics: DiagnosticsPublisher;
@@ -143,7 +141,6 @@ export class LiveServer {
     this.everAttached = true;
     this.lastAttach = opts;
     this.session = session;
-    this.peers = new Map();
     try {
       this.engine = new UpgradeEngine(session, this.root, { warm: this.settings.value.compile.warm, log: this.log.debug });
       await this.engine.keepOldBinaries();
@@ -194,7 +191,6 @@ export class LiveServer {
     }
     const s = this.session;
     this.session = undefined;
-    this.peers = new Map();
     this.engine?.dispose();
     this.engine = undefined;
     this.stopWatchingNode();
@@ -420,24 +416,19 @@ export class LiveServer {
     return this.needEngine().generateAppups();
   }
 
-  /** The attached node and the nodes it sees; their gateways kept for the Live view's pages. */
+  /** The attached node and the nodes it sees. */
   async cluster(): Promise<ClusterStatus> {
     const { session } = this.need();
-    const modules = [...(this.engine?.lastBuild?.modules.keys() ?? readBeamDirs(this.engine?.beamDirs ?? []).modules.keys())];
-    const { status, peers } = await clusterStatus(session, modules);
-    this.peers = new Map(peers.map((g) => [g.node, g]));
-    return status;
+    const modules = () => [...(this.engine?.lastBuild?.modules.keys() ?? readBeamDirs(this.engine?.beamDirs ?? []).modules.keys())];
+    return clusterStatus(session, modules);
   }
 
-  /** The attached node's gateway, or a cluster peer's. */
+  /** The attached node's gateway, or a cluster peer's (the bridge answers for a peer it already connected, without asking the node). */
   private async on(node: string | undefined): Promise<NodeGateway> {
     const { session } = this.need();
     if (!node || node === session.node) return session;
-    const known = this.peers.get(node);
-    if (known) return known;
     const { peers, failed } = await session.peers([node]);
     if (!peers[0]) throw new Error(`${node} is not reachable from ${session.node}: ${failed[0]?.error ?? 'not connected'}`);
-    this.peers.set(node, peers[0]);
     return peers[0];
   }
 

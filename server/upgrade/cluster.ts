@@ -18,7 +18,7 @@ import type { PlannedModule } from './plan';
 import { mergeUpgradeReply, rollbackReport } from './report';
 import { upgradeRequest } from './request';
 import { rollbackLast } from './rollback';
-import { skewOf } from '../runtime/cluster';
+import { md5sOf, skewOf } from '../runtime/cluster';
 
 export interface ClusterInput {
   attached: NodeGateway;
@@ -38,8 +38,6 @@ export interface ClusterInput {
   nodeReport: (node: string) => UpgradeReport;
   /** Every node prepared, nothing committed yet (tests stop a node here). */
   prepared?: () => void;
-  /** Set by the commit: the attached node's own upgrade reply. */
-  attachedReply?: UpgradeReply;
 }
 
 interface Member {
@@ -47,6 +45,8 @@ interface Member {
   req: UpgradeRequest;
   plan: PlanReply | null;
   result: ClusterNodeResult;
+  /** Its commit's reply, once it committed. */
+  reply?: UpgradeReply;
 }
 
 /** The attached node first, then the others by name: the order `serial` commits in. */
@@ -54,7 +54,8 @@ function ordered(members: Member[]): Member[] {
   return [members[0]!, ...members.slice(1).sort((a, b) => a.gw.node.localeCompare(b.gw.node))];
 }
 
-export async function upgradeCluster(c: ClusterInput): Promise<ClusterReport> {
+/** The cluster's report, and the attached node's own upgrade reply when it committed (its part of the top-level report). */
+export async function upgradeCluster(c: ClusterInput): Promise<{ cluster: ClusterReport; attachedReply: UpgradeReply | undefined }> {
   const order = c.opts.clusterOrder ?? 'parallel';
   const t0 = Date.now();
   const { peers, failed } = await c.attached.peers(c.opts.nodes ?? 'all');
@@ -68,14 +69,16 @@ export async function upgradeCluster(c: ClusterInput): Promise<ClusterReport> {
     ...peers.map((gw) => ({ gw, req: c.req, plan: null, result: blank(gw.node) })),
   ]);
   report.nodes = members.map((m) => m.result);
+  const done = async () => ({ cluster: await finish(report, members, c), attachedReply: members[0]!.reply });
 
   // Prepare, everywhere at once; nothing changes.
-  await Promise.all(members.slice(1).map((m) => prepare(m, c)));
+  const expected = md5sOf(c.loaded);
+  await Promise.all(members.slice(1).map((m) => prepare(m, c, expected)));
   for (const m of members) if (m.result.invalid.length) refuse(m, `its loader refuses ${m.result.invalid.map((i) => `${i.module} (${i.reason})`).join(', ')}`);
   report.timings.prepareMs = Date.now() - t0;
   const stop = (why: string) => {
     for (const m of members) if (m.result.outcome === 'not_committed' && !m.result.error) m.result.error = why;
-    return finish(report, members, c);
+    return done();
   };
   if (report.unreachable.length) return stop(`not committed: ${report.unreachable.map((u) => `${u.node} could not be prepared (${u.error})`).join('; ')}`);
   const refused = members.filter((m) => m.result.outcome === 'refused');
@@ -119,17 +122,17 @@ export async function upgradeCluster(c: ClusterInput): Promise<ClusterReport> {
     report.timings.abortMs = Date.now() - ta;
   }
   report.phase = 'done';
-  return finish(report, members, c);
+  return done();
 }
 
 /** One peer's prepare: what it runs, what its loader says, what its plan finds. */
-async function prepare(m: Member, c: ClusterInput): Promise<void> {
+async function prepare(m: Member, c: ClusterInput, expected: Map<string, string | null>): Promise<void> {
   try {
     // The plan reports the MD5 each module runs there: skew is read from it, no extra round trip.
     let plan = await m.gw.plan({ ...m.req, validate: true }, c.projectModules);
     const changed = c.planned.filter((p) => p.instruction !== 'add_module').map((p) => p.module);
     const running = new Map(plan.versions.map((v) => [v.module, v.oldMd5 ?? null]));
-    m.result.skew = skewOf(m.gw.node, changed, running, new Map([...c.loaded].map(([k, l]) => [k, l.md5 ?? null])));
+    m.result.skew = skewOf(m.gw.node, changed, running, expected);
     if (m.result.skew.length && !c.opts.allowSkew) {
       refuse(m, `version skew: ${m.result.skew.map((s) => `${s.module} runs ${s.md5 ?? 'nothing'} here, ${s.expected ?? 'nothing'} on ${c.attached.node}`).join('; ')} (allow it with allowSkew / --allow-skew: each node upgrades from its own)`);
       return;
@@ -156,7 +159,6 @@ function refuse(m: Member, why: string): void {
 
 /** The node's own transactional upgrade; true when it upgraded. */
 async function commit(m: Member, c: ClusterInput): Promise<boolean> {
-  const report = c.nodeReport(m.gw.node);
   let reply: UpgradeReply;
   try {
     // A cluster is all or nothing: a node that fails undoes itself, whatever onFailure says.
@@ -166,10 +168,9 @@ async function commit(m: Member, c: ClusterInput): Promise<boolean> {
     m.result.error = `went away during its commit: ${(e as Error).message}`;
     return false;
   }
-  mergeUpgradeReply(report, reply);
+  m.reply = reply;
   // The attached node's part is the cluster report's own top level.
-  m.result.report = m.gw === c.attached ? null : report;
-  if (m.gw === c.attached) c.attachedReply = reply;
+  if (m.gw !== c.attached) m.result.report = mergeUpgradeReply(c.nodeReport(m.gw.node), reply);
   m.result.outcome = reply.ok ? 'upgraded' : 'failed';
   if (!reply.ok) m.result.error = reply.error ?? 'its upgrade failed';
   return reply.ok === true;
@@ -200,7 +201,6 @@ async function finish(report: ClusterReport, members: Member[], c: ClusterInput)
   );
   return report;
 }
-
 
 /**
  * The cluster's outcome into the attached node's report: its own upgrade as on one node, and

@@ -351,8 +351,8 @@ export class UpgradeEngine {
           nodeReport: (node) => emptyReport(node, opts, p.compile),
           prepared: hooks.prepared,
         };
-        const cluster = await upgradeCluster(input);
-        applyCluster(report, cluster, input.attachedReply);
+        const { cluster, attachedReply } = await upgradeCluster(input);
+        applyCluster(report, cluster, attachedReply);
         return done();
       }
       const r = await this.session.upgrade({ ...req, scan: plan.scan });
