@@ -75,6 +75,12 @@ function lastTag(dir: string): string | undefined {
   return r.status === 0 ? r.stdout.trim() || undefined : undefined;
 }
 
+/** The summary as information, or as an error when it failed; the result passes through. */
+function told<T extends { ok: boolean; summary: string }>(r: T): T {
+  void (r.ok ? vscode.window.showInformationMessage : vscode.window.showErrorMessage)(`BEAM Live: ${r.summary}`);
+  return r;
+}
+
 async function pickFolder(title: string): Promise<string | undefined> {
   const picked = await vscode.window.showOpenDialog({ title, canSelectFolders: true, canSelectFiles: false, canSelectMany: false, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
   return picked?.[0]?.fsPath;
@@ -242,9 +248,7 @@ export const COMMANDS: Record<string, Command> = {
       shown(async () => {
         const r = await ctx.request(ApplyConfigRequest.type, { apply: true });
         ctx.upgrades.addConfig(r);
-        const show = r.ok ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
-        void show(`BEAM Live: ${r.summary}`);
-        return r;
+        return told(r);
       }),
   },
   'beamLive.rehearse': {
@@ -260,9 +264,7 @@ export const COMMANDS: Record<string, Command> = {
         );
         ctx.upgrades.addRehearsal(r);
         void vscode.commands.executeCommand('beamLive.upgrades.focus');
-        const show = r.ok ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
-        void show(`BEAM Live: ${r.summary}`);
-        return r;
+        return told(r);
       }),
   },
   'beamLive.setCookie': {

@@ -8,7 +8,7 @@ import { isMd5Vsn, moduleName, processName, viaText, vsnText } from '../../serve
 
 /** `on`: the cluster node it lives on, when it is not the attached node. */
 export type LiveNode = (
-  | { kind: 'node'; peer?: { node: string; otpRelease: string | null; error: string | null } }
+  | { kind: 'node'; peer?: { otpRelease: string | null; error: string | null } }
   | { kind: 'app'; app: LiveApplication }
   | { kind: 'process'; item: LiveItem }
   | { kind: 'outside'; total: number }
@@ -86,7 +86,7 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
       this.skew.get(s.node)!.set(s.module, s);
     }
     if (!cluster || cluster.nodes.length < 2) return [{ kind: 'node' }];
-    return cluster.nodes.map((n, i): LiveNode => (i === 0 ? { kind: 'node' } : { kind: 'node', on: n.node, peer: { node: n.node, otpRelease: n.status?.otpRelease ?? null, error: n.error } }));
+    return cluster.nodes.map((n, i): LiveNode => (i === 0 ? { kind: 'node' } : { kind: 'node', on: n.node, peer: { otpRelease: n.status?.otpRelease ?? null, error: n.error } }));
   }
 
   private async fetch(el: LiveNode, offset: number): Promise<{ items: LiveNode[]; total: number } | undefined> {
@@ -109,15 +109,15 @@ export class LiveTree implements vscode.TreeDataProvider<LiveNode> {
     switch (el.kind) {
       case 'node': {
         const s = this.src.status();
-        const t = new vscode.TreeItem(el.peer?.node ?? s.node ?? 'node', el.peer ? C.Collapsed : C.Expanded);
-        const skewed = [...(this.skew.get(el.peer?.node ?? '')?.values() ?? [])];
+        const t = new vscode.TreeItem(el.on ?? s.node ?? 'node', el.peer ? C.Collapsed : C.Expanded);
+        const skewed = [...(this.skew.get(el.on ?? '')?.values() ?? [])];
         t.description = el.peer?.error
           ? `not reachable: ${el.peer.error}`
           : [`OTP ${(el.peer ? el.peer.otpRelease : s.otpRelease) ?? '?'}`, el.peer ? 'in the cluster' : 'attached', skewed.length ? `⚠ version skew: ${skewed.map((k) => moduleName(k.module)).join(', ')}` : ''].filter(Boolean).join(' · ');
         if (skewed.length) t.tooltip = `Runs other versions than ${s.node} of: ${skewed.map((k) => `${moduleName(k.module)} (${k.md5 ?? 'not loaded'} here, ${k.expected ?? 'not loaded'} there)`).join('; ')}. A cluster upgrade stops on it unless beamLive.upgrade.allowSkew is on.`;
         t.iconPath = new vscode.ThemeIcon(skewed.length || el.peer?.error ? 'warning' : 'server-process');
         t.contextValue = 'node';
-        t.id = `node:${el.peer?.node ?? s.node}`;
+        t.id = `node:${el.on ?? s.node}`;
         return t;
       }
       case 'app': {
