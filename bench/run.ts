@@ -187,6 +187,7 @@ async function alternateWithEngine(s: NodeGateway, dir: string, anchor: () => Pr
       ours.push(now() - t);
       if (!r.ok || r.modules.length !== 1) throw new Error(`${what}: ${r.summary}`);
       if (i === 0) console.log(`bench: ${what} round trips to the node per save: ${s.roundTrips - trips}`);
+      if (i === RUNS - 1) console.log(`bench: ${what} (last run, phases in ms, ${r.compiler}) ${JSON.stringify(r.timings)}`);
       await new Promise((res) => setTimeout(res, 1000));
       writeFileSync(counter, COUNTER(`a${i}`));
       t = now();

@@ -225,7 +225,7 @@ export interface UpgradeReport {
   /** The risky findings that held this upgrade back: nothing was pushed. */
   held?: UpgradePitfall[];
   diagnostics: CompileDiagnostic[];
-  /** What compiled the save: the warm build VM, mix, the bridge's warm Erlang compiler, rebar3, erlc. */
+  /** What compiled the save: the warm build VM's mix or its Elixir compiler alone, mix, the bridge's warm Erlang compiler, rebar3, erlc. */
   compiler?: string;
   timings: UpgradeTimings;
   /** One line for a status bar or a terminal. */

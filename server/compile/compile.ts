@@ -21,8 +21,11 @@ export interface CompileResult {
   beamDirs: string[];
   apps: string[];
   ms: number;
-  /** What compiled: the warm build VM, mix, the bridge's warm Erlang compiler, rebar3, erlc. */
-  tool?: 'mix (warm)' | 'mix' | 'erlang (warm)' | 'rebar3' | 'erlc';
+  /**
+   * What compiled: the warm build VM's mix, or its Elixir compiler alone on the changed sources;
+   * mix; the bridge's warm Erlang compiler; rebar3; erlc.
+   */
+  tool?: 'mix (warm)' | 'elixir (warm)' | 'mix' | 'erlang (warm)' | 'rebar3' | 'erlc';
 }
 
 function runTool(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
@@ -114,7 +117,7 @@ async function compileMix(p: Project, warm?: WarmMixVm): Promise<Omit<CompileRes
   }
   if (warm) {
     const line = await warm.compile().catch(() => undefined);
-    if (line) return { ...parseMixResult(line, p), tool: 'mix (warm)' };
+    if (line) return fromHelper(line, p, true);
     // The warm VM could not answer: a fresh mix compile still can.
   }
   const { code, out } = await runTool('elixir', [mixHelper()], p.dir);
@@ -122,7 +125,12 @@ async function compileMix(p: Project, warm?: WarmMixVm): Promise<Omit<CompileRes
   if (!line) {
     throw new CompileError(`mix compile in ${p.dir} failed before it could report (exit ${code}):\n${out.trim().slice(-2000)}`);
   }
-  return { ...parseMixResult(line, p), tool: 'mix' };
+  return fromHelper(line, p, false);
+}
+
+function fromHelper(line: string, p: Project, warm: boolean): Omit<CompileResult, 'ms'> {
+  const { alone, ...r } = parseMixResult(line, p);
+  return { ...r, tool: !warm ? 'mix' : alone ? 'elixir (warm)' : 'mix (warm)' };
 }
 
 async function compileRebar3(p: Project, opts: CompileOptions): Promise<Omit<CompileResult, 'ms'>> {

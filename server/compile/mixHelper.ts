@@ -31,9 +31,12 @@ export interface MixResult {
   beamDirs: string[];
   apps: string[];
   sources: SourceModule[];
+  /** The Elixir compiler alone compiled the changed sources, without mix (its manifest follows). */
+  alone: boolean;
 }
 
 interface HelperReply {
+  compiler?: 'mix' | 'elixir';
   status: string;
   diagnostics: Array<{ file: string | null; severity: string; message: string; line: number | null; column: number | null }>;
   apps: string[];
@@ -58,6 +61,6 @@ export function parseMixResult(line: string, p: Project): MixResult {
   if (r.consolidationPath && existsSync(r.consolidationPath)) beamDirs.push(r.consolidationPath);
   if (r.buildPath) for (const app of r.apps) beamDirs.push(join(r.buildPath, 'lib', app, 'ebin'));
   const sources = (r.sources ?? []).flatMap((f) => f.modules.map((m) => ({ ...m, file: f.file })));
-  return { ok: r.status !== 'error', diagnostics, beamDirs: beamDirs.filter((d) => existsSync(d)), apps: r.apps, sources };
+  return { ok: r.status !== 'error', diagnostics, beamDirs: beamDirs.filter((d) => existsSync(d)), apps: r.apps, sources, alone: r.compiler === 'elixir' };
 }
 

@@ -104,17 +104,20 @@ export class UpgradeEngine {
   }
 
   dispose(): void {
-    this.warm?.stop();
+    void this.warm?.stop();
   }
 
   get node(): string {
     return this.session.node;
   }
 
-  /** Upgrades run one at a time, in the order asked: the last saved code wins. */
+  /**
+   * Upgrades run one at a time, in the order asked: the last saved code wins. After each, the
+   * warm build VM's mix records what its compile built, before the next job reads the build.
+   */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
+    this.queue = next.catch(() => undefined).then(() => this.warm?.settle());
     return next;
   }
 
@@ -398,6 +401,7 @@ export class UpgradeEngine {
 
   /** The project's modules as built vs as loaded, and who still runs old code (the Modules view). */
   async modules(): Promise<ModuleRow[]> {
+    await this.queue;
     // The beams the last save read, unless the folders changed since (a build outside the editor).
     const beams = this.lastBuild && !writtenSince(this.lastBuild, this.beamDirs) ? this.lastBuild : readBeamDirs(this.beamDirs);
     const loaded = await this.session.moduleInfos([...beams.modules.keys()]);
