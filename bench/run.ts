@@ -16,6 +16,19 @@ import { FIXTURES, ROOT, loopbackEnv, makeCookieHome, run, startLsp, startNode, 
 import type { UpgradeReport } from '../server/protocol';
 import { pathToFileURL } from 'node:url';
 
+
+if (process.env.BENCH_PROF) {
+  const proto = NodeGateway.prototype as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const m of ['plan', 'upgrade', 'buildFacts', 'moduleInfos', 'pitfallFacts', 'oldCodeUsers', 'consult', 'status', 'loadedUnder', 'pitfallStamp']) {
+    const orig = proto[m]!;
+    proto[m] = async function (this: unknown, ...a: unknown[]) {
+      const t = performance.now();
+      const r = await orig.apply(this, a);
+      console.log(`PROF ${m} ${(performance.now() - t).toFixed(1)}${m === 'upgrade' ? ' ' + JSON.stringify((r as { timings: unknown }).timings) : ''}`);
+      return r;
+    };
+  }
+}
 const quick = process.argv.includes('--quick');
 /** --only a,b: just those groups (s2u, rebar3, 10k, attach, 100k, cluster, activate), for working on one. */
 const only = (() => {
@@ -154,6 +167,9 @@ async function ourUpgrade(s: NodeGateway, module: string, v: { binary: Buffer; f
     hooks: { pause_after_suspend: 0, pause_after_load: 0, pause_mid_code_change: 0 },
   })) as UpgradeReply & { timings: { agentMs: number; maxSuspendedMs: number } & Record<string, number>; processes: unknown[] };
   if (!r.ok) throw new Error(`our upgrade failed: ${r.error}`);
+  // The soft purge follows the reply; eval_script's time has its purges in it, so ours does too.
+  const purge = r.purge ? await s.purged(r.purge) : undefined;
+  r.timings.agentMs += purge?.softPurgeMs ?? 0;
   return r;
 }
 

@@ -23,6 +23,7 @@ import {
   StatusNotification,
   StatusParams,
   UpgradeFinishedNotification,
+  UpgradePurgedNotification,
   UpgradeReport,
   UpgradeStartedNotification,
 } from '../server/protocol';
@@ -124,6 +125,12 @@ export class Ctx implements DebugHost {
       }),
       // The report says what started it: a save landing while Upgrade Now runs cannot relabel it.
       client.onNotification(UpgradeFinishedNotification.type, (r) => this.onReport(r, r.trigger ?? 'save')),
+      // Who still runs old code is known once the soft purge after the upgrade ended.
+      client.onNotification(UpgradePurgedNotification.type, (p) => {
+        const r = this.upgrades.purged(p);
+        if (r) this.annotations = { ...this.annotations, oldCode: new Map(r.oldCode.map((o) => [o.pid, o.module])) };
+        this.live.refresh();
+      }),
     );
     this.client = client;
     await client.start();

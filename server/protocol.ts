@@ -217,8 +217,15 @@ export interface UpgradeReport {
   processes: ProcessResult[];
   missed: MissedProcess[];
   killed: KilledProcess[];
+  /** Who still runs old code after the soft purge that follows the upgrade, and the modules it could not purge. */
   oldCode: Array<ProcessRef & { reason: string }>;
   unpurged: string[];
+  /**
+   * The soft purge is still running on the node (it follows the reply: on a large node it is
+   * the slowest step, and the upgrade is complete without it). oldCode and unpurged come with
+   * beamLive/upgradePurged; the CLI waits for them.
+   */
+  purging?: boolean;
   warnings: PlanWarning[];
   /** The pitfall checks on this upgrade, run before anything was loaded. */
   pitfalls: UpgradePitfall[];
@@ -467,6 +474,30 @@ export namespace UpgradeStartedNotification {
 export namespace UpgradeFinishedNotification {
   export const method = 'beamLive/upgradeFinished';
   export const type = new NotificationType<UpgradeReport>(method);
+}
+
+/** What the soft purge after an upgrade found, once it ended. */
+export interface UpgradePurgedParams {
+  /** The report's id. */
+  id: number;
+  oldCode: UpgradeReport['oldCode'];
+  unpurged: string[];
+  softPurgeMs: number;
+}
+
+/** What the soft purge that followed the upgrade found, into its report (nothing known when the node forgot it). */
+export function applyPurge(report: UpgradeReport, p: Omit<UpgradePurgedParams, 'id'> | undefined): UpgradeReport {
+  report.oldCode = p?.oldCode ?? [];
+  report.unpurged = p?.unpurged ?? [];
+  report.timings.softPurgeMs = p?.softPurgeMs ?? 0;
+  delete report.purging;
+  return report;
+}
+
+/** server → client: the soft purge that followed a report's upgrade ended. */
+export namespace UpgradePurgedNotification {
+  export const method = 'beamLive/upgradePurged';
+  export const type = new NotificationType<UpgradePurgedParams>(method);
 }
 
 // ---- config changes (beam-live config, beamLive/applyConfig) --------------------------------

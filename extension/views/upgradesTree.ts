@@ -2,7 +2,7 @@
 // code_change result and reason, suspension time and timings; a cluster upgrade → each node →
 // its own modules and processes. A failure badge stays until seen.
 import * as vscode from 'vscode';
-import type { ClusterNodeResult, ConfigReport, ModuleChange, ProcessResult, RehearsalReport, RehearsedCall, RollbackReport, UpgradeReport } from '../../server/protocol';
+import { applyPurge, type ClusterNodeResult, type ConfigReport, type ModuleChange, type ProcessResult, type RehearsalReport, type RehearsedCall, type RollbackReport, type UpgradePurgedParams, type UpgradeReport } from '../../server/protocol';
 import { moduleName, oldVsnText, processName, restartText, vsnText } from '../../server/text/names';
 
 export interface UpgradeEntry {
@@ -68,6 +68,15 @@ export class UpgradesTree implements vscode.TreeDataProvider<Node> {
     }
     this.updateBadge();
     this.changed.fire(undefined);
+  }
+
+  /** The soft purge that followed an upgrade ended: its report is complete. */
+  purged(p: UpgradePurgedParams): UpgradeReport | undefined {
+    const entry = this.entries.find((e) => e.report.id === p.id);
+    if (!entry) return undefined;
+    applyPurge(entry.report, p);
+    this.changed.fire(undefined);
+    return entry.report;
   }
 
   addRollback(rollback: RollbackReport): void {

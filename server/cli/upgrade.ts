@@ -18,7 +18,13 @@ export async function planCommand(argv: string[]): Promise<number> {
 export async function upgradeCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, UPGRADE_OPTIONS);
   const opts = upgradeOptions(values);
-  const report = await withSession(values, (s) => new UpgradeEngine(s, projectDir(values)).upgrade(opts));
+  // A terminal prints the report once: with who still runs old code after the soft purge.
+  const report = await withSession(values, async (s) => {
+    const engine = new UpgradeEngine(s, projectDir(values));
+    const r = await engine.upgrade(opts);
+    await engine.purged(r);
+    return r;
+  });
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else printUpgrade(report);
   if (report.ok) return 0;

@@ -19,6 +19,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const run = async () => {
     try {
       const r = await engine.upgrade(opts);
+      await engine.purged(r);
       if (values.json) console.log(JSON.stringify(r));
       else if (r.ok) console.log(r.summary);
       else printUpgrade(r);

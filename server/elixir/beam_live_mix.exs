@@ -14,7 +14,7 @@ defmodule BeamLive.MixCompile do
   end
 
   def run(warm \\ false) do
-    files = BeamLive.Sources.stat(Mix.Project.config()[:elixirc_paths] || ["lib"])
+    files = BeamLive.Sources.stat()
     # Which compiled: mix, or the Elixir compiler alone on the changed files (BeamLive.SavedFiles).
     {compiler, {status, diagnostics}} =
       cond do
@@ -36,7 +36,7 @@ defmodule BeamLive.MixCompile do
 
   # Mix records what the saved-files compile built, off the save's path.
   def settle do
-    if BeamLive.SavedFiles.pending?(), do: recompile()
+    if BeamLive.SavedFiles.pending?(), do: BeamLive.SavedFiles.settle(&recompile/0)
     %{status: :ok, diagnostics: [], apps: apps()}
   end
 
@@ -91,12 +91,14 @@ end
 
 defmodule BeamLive.Sources do
   # Every Elixir source mix would compile, as mix names it, with {size, mtime in seconds}.
-  def stat(paths) do
-    for file <- Mix.Utils.extract_files(paths, [:ex]),
+  def stat do
+    for file <- files(),
         {:ok, %File.Stat{size: size, mtime: mtime}} <- [File.stat(file, time: :posix)],
         into: %{},
         do: {file, {size, mtime}}
   end
+
+  def files, do: Mix.Utils.extract_files(Mix.Project.config()[:elixirc_paths] || ["lib"], [:ex])
 
   def digest(file) do
     case File.read(file) do
@@ -127,7 +129,7 @@ defmodule BeamLive.SavedFiles do
     with false <- Mix.Project.umbrella?(),
          {:ok, _manifest, mtime, modules, sources} <- manifest(),
          true <- Map.keys(files) |> Enum.sort() == Map.keys(sources) |> Enum.sort(),
-         true <- unchanged_since?(mtime, config_and_erlang_and_externals(sources)),
+         true <- others_unchanged?(mtime, sources),
          stale = stale(files, sources, modules, mtime),
          :ok <- alone(stale, modules, sources) do
       if stale == [], do: {:noop, []}, else: build(stale, modules)
@@ -154,16 +156,17 @@ defmodule BeamLive.SavedFiles do
     end
   end
 
-  # What would make mix recompile more than the changed sources: config, Erlang sources, a
-  # source's external resources.
-  defp config_and_erlang_and_externals(sources) do
+  # Nothing that would make mix compile more than the changed sources: config, Erlang sources
+  # (each against its beam, as compile.erlang compares them), a source's external resources.
+  defp others_unchanged?(mtime, sources) do
     erlang = Mix.Utils.extract_files(Mix.Project.config()[:erlc_paths] || ["src"], [:erl, :hrl])
+    {erls, hrls} = Enum.split_with(erlang, &String.ends_with?(&1, ".erl"))
+    beam = fn erl -> Path.join(Mix.Project.compile_path(), Path.basename(erl, ".erl") <> ".beam") end
     externals = for {_, s} <- sources, e <- elem(s, 8), do: if(is_tuple(e), do: elem(e, 0), else: e)
-    [Mix.Project.config_mtime() | Enum.map(erlang ++ externals, &mtime/1)]
-  end
 
-  # Newer than the manifest in whole seconds, as mix compares them.
-  defp unchanged_since?(mtime, mtimes), do: Enum.all?(mtimes, &(&1 <= mtime))
+    Enum.all?([Mix.Project.config_mtime() | Enum.map(hrls ++ externals, &mtime/1)], &(&1 <= mtime)) and
+      Enum.all?(erls, &(File.exists?(beam.(&1)) and mtime(&1) <= mtime(beam.(&1))))
+  end
 
   defp mtime(file) do
     case File.stat(file, time: :posix) do
@@ -230,6 +233,18 @@ defmodule BeamLive.SavedFiles do
   end
 
   defp warning({file, position, message}), do: %{file: file, severity: :warning, message: message, position: position}
+
+  @doc """
+  Mix records what was compiled here. Mix reads a source once to compile it and again for its
+  digest: one saved meanwhile (the editor is in use while this runs) may be recorded with
+  content its beam was not built from. Such a source is compiled again at the next compile.
+  """
+  def settle(mix) do
+    before = Map.new(BeamLive.Sources.files(), &{&1, BeamLive.Sources.digest(&1)})
+    mix.()
+    moved = for {f, d} <- before, BeamLive.Sources.digest(f) != d, into: %{}, do: {f, :unknown}
+    Process.put(@pending, Map.merge(Process.get(@pending, %{}), moved))
+  end
 
   @doc "Before mix runs: it sees again each source compiled here, then forgets them."
   def before_mix do

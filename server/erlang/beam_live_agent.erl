@@ -709,7 +709,9 @@ child_module(_) -> undefined.
 %% The processes still running old code of each module that has some: one scan of the node,
 %% only for the modules that need it.
 -spec old_code_users([module()]) -> [map()].
-old_code_users(Mods) -> old_code_users_of(beam_live_reach:old_code_pids(Mods)).
+old_code_users(Mods) ->
+    beam_live_purge:idle(),
+    old_code_users_of(beam_live_reach:old_code_pids(Mods)).
 
 -spec old_code_users_of([{pid(), module()}]) -> [map()].
 old_code_users_of(OldCode) ->

@@ -276,7 +276,7 @@ reachable(Node, Cookie) ->
 %% Loading a module purges its old code, which would kill an agent process still running in it
 %% (the keeper, a watchdog): load only what the node does not already run in this very version.
 load_agent(Target) ->
-    load_agent(Target, [beam_live_agent, beam_live_sys, beam_live_reach, beam_live_keeper, beam_live_upgrade, beam_live_rehearse, beam_live_config]).
+    load_agent(Target, [beam_live_agent, beam_live_sys, beam_live_reach, beam_live_keeper, beam_live_purge, beam_live_upgrade, beam_live_rehearse, beam_live_config]).
 
 load_agent(_Target, []) ->
     ok;

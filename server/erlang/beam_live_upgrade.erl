@@ -58,6 +58,7 @@
 %%        code_change_timeout, deadline, caller, hooks}
 -spec upgrade(map()) -> map().
 upgrade(Req) ->
+    beam_live_purge:idle(),
     Specs = specs(Req),
     supervise_run(fun(Wd, Tab) -> run(Req, Specs, Tab, Wd) end, Req, Specs).
 
@@ -65,6 +66,7 @@ upgrade(Req) ->
 %% would kill; changes nothing.
 -spec plan(map()) -> map().
 plan(Req) ->
+    beam_live_purge:idle(),
     Specs = specs(Req),
     Mods = [S#spec.module || S <- Specs],
     ModSet = maps:from_list([{M, true} || M <- Mods]),
@@ -104,6 +106,7 @@ invalid(Specs) ->
 %% Undoes the last successful upgrade as a downgrade (beam_live_keeper).
 -spec rollback(map()) -> map().
 rollback(Req) ->
+    beam_live_purge:idle(),
     case last() of
         undefined -> #{ok => false, error => no_upgrade_to_roll_back};
         Last -> supervise_run(fun(_Wd, Tab) -> beam_live_keeper:downgrade(Last, Req, Tab) end, Req, [])
@@ -291,18 +294,15 @@ run(Req, Specs, Tab, _Wd) ->
                {failed, rollback} -> undo(Tab, Specs, O, late(Failure));
                {aborted, _} -> undo(Tab, Specs, O, #{})
            end,
-    T2 = now_us(),
-    %% Parallel mode started each block's soft purge right after its load (the suspended
-    %% processes run sys's code, not the old code); release mode purges now, as OTP does.
-    Purged = [await(P) || P <- purges(Done, Mods, O)],
-    {Unpurged, OldCode} = {lists:append([U || {U, _} <- Purged]), lists:append([Old || {_, Old} <- Purged])},
+    %% The soft purge of what this upgrade made old follows the reply (beam_live_purge).
+    Purge = beam_live_purge:start(Mods),
     Missed = await(MissedTask),
     T3 = now_us(),
     Reach = lists:append([B#block.reach || B <- Done]),
     Funs = stored_funs(sample_states(Tab, Reach), [M || M <- Mods, creates_funs(M)]),
     Rep = report(#{status => Status, blocks => Done, failure => Failure, undo => Undo, pushed => Pushed,
-                   versions => Versions, missed => Missed, opts => O, unpurged => Unpurged,
-                   old_code => OldCode, stored_funs => Funs, t => [T0, T1, T2, T3]}),
+                   versions => Versions, missed => Missed, opts => O, purge => Purge,
+                   stored_funs => Funs, t => [T0, T1, T3]}),
     case Status of
         ok ->
             beam_live_keeper:remember(
@@ -383,7 +383,6 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
     Killed = [beam_live_reach:kill(M, V, <<"ran old code purged by this load">>) || M <- lists:usort([M || {M, _} <- Victims]),
                             V <- [[X || {M2, X} <- Victims, M2 =:= M]]],
     Loads = [load(S) || S <- lists:reverse(Specs)],
-    Par andalso put({purge, I}, task(true, fun() -> beam_live_reach:soft_purge(Mods) end)),
     TL = now_us(),
     pause(pause_after_load, O),
     Skip = maps:from_list([{P, true} || #suspension{pid = P, result = {error, _}} <- Suspended]),
@@ -567,15 +566,6 @@ load(#spec{module = M, binary = Bin, file = File}) ->
         end,
     #{module => M, result => R, us => now_us() - S}.
 
-%% The soft purge of each block's modules: the task parallel mode started after the block's
-%% load, else one soft purge of every module now. -> [{done, V} | {pending, Ref}]
-purges(Done, Mods, #opts{parallel = true}) ->
-    Started = [erase({purge, B#block.index}) || B <- Done],
-    Ran = lists:append([[S#spec.module || S <- B#block.specs] || B <- Done]),
-    [T || T <- Started, T =/= undefined] ++ [{done, beam_live_reach:soft_purge(Mods -- Ran)}];
-purges(_Done, Mods, _O) ->
-    [{done, beam_live_reach:soft_purge(Mods)}].
-
 %% Work that may run beside the runner (parallel mode) or in it (release mode, OTP's order).
 task(false, F) -> {done, F()};
 task(true, F) ->
@@ -638,7 +628,7 @@ funs_in(_, _, B, Acc) ->
 
 report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, pushed := Pushed, versions := Versions,
          missed := Missed, opts := #opts{mode = Mode, parallel = Par, policy = Policy, extra = Extra},
-         unpurged := Unpurged, old_code := OldCode, stored_funs := Funs, t := [T0, T1, T2, T3]}) ->
+         purge := Purge, stored_funs := Funs, t := [T0, T1, T3]}) ->
     DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
     Procs = lists:append([block_processes(B, Status, DevOnly) || B <- Blocks]),
     Sum = fun(K) -> lists:sum([maps:get(K, B#block.t, 0) || B <- Blocks]) / 1000 end,
@@ -658,8 +648,7 @@ report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, p
       processes => Procs,
       missed => [strip(X) || X <- Missed],
       killed => [maps:without([pid_term, sup_term], K) || B <- Blocks, K <- B#block.victims],
-      old_code => OldCode,
-      unpurged => Unpurged,
+      purge => Purge,
       stored_funs => Funs,
       undo => show_undo(Undo),
       timings => #{discover_ms => (T1 - T0) / 1000 + Sum(discover),
@@ -669,7 +658,7 @@ report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, p
                    load_ms => Sum(load),
                    code_change_ms => Sum(code_change),
                    resume_ms => Sum(resume),
-                   soft_purge_ms => (T3 - T2) / 1000,
+                   soft_purge_ms => 0,
                    agent_ms => (T3 - T0) / 1000,
                    max_suspended_ms => lists:max([0 | [maps:get(suspended_ms, X) || X <- Procs]])}}.
 

@@ -23,6 +23,7 @@ import {
   StatusNotification,
   StatusParams,
   UpgradeFinishedNotification,
+  UpgradePurgedNotification,
   UpgradePlan,
   UpgradeReport,
   UpgradeStartedNotification,
@@ -263,6 +264,10 @@ export class LiveServer {
     void this.conn.sendNotification(UpgradeFinishedNotification.type, report);
     this.log.info(report.summary);
     await this.refreshPitfalls(scan);
+    if (await engine.purged(report)) {
+      void this.conn.sendNotification(UpgradePurgedNotification.type, { id, oldCode: report.oldCode, unpurged: report.unpurged, softPurgeMs: report.timings.softPurgeMs });
+      for (const o of report.oldCode) this.log.info(`${o.name ?? o.pid} still runs old code of ${o.module}: the next load of it kills this process`);
+    }
     return report;
   }
 

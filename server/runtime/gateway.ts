@@ -16,6 +16,7 @@ import {
   NodeFacts,
   OldCodeUser,
   PlanReply,
+  PurgeReply,
   RollbackReply,
   ShapeSample,
   UpgradeReply,
@@ -210,6 +211,15 @@ export class NodeGateway {
   /** The transactional upgrade; watched by the agent's watchdog for as long as its deadline. */
   async upgrade(req: UpgradeRequest): Promise<UpgradeReply> {
     return decodeReply(await this.call(UPGRADE, atom('upgrade'), [encodeRequest(req)], replyTimeout(req.deadline), 'the upgrade', true));
+  }
+
+  /**
+   * What the soft purge an upgrade started as it replied found (who still runs old code), once
+   * it ended; undefined when the node no longer knows it or it took longer than the timeout.
+   */
+  async purged(id: number, timeoutMs = 60_000): Promise<PurgeReply | undefined> {
+    const r = decodeReply<PurgeReply | string>(await this.call(atom('beam_live_purge'), atom('result'), [id, timeoutMs], timeoutMs + 5000));
+    return typeof r === 'string' ? undefined : r;
   }
 
   /** The downgrade of the last upgrade the node remembers (beam_live_keeper). */

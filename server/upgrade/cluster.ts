@@ -9,7 +9,7 @@
 //     downgrade as `rollback`, and a node that fails undoes itself as on one node.
 // A node that goes away before its commit stops everybody's; one that goes away during it is
 // reported as unknown, and asked what it runs when it can be reached again.
-import type { ClusterNodeResult, ClusterReport, UpgradeOptions, UpgradePitfall, UpgradeReport } from '../protocol';
+import { applyPurge, type ClusterNodeResult, type ClusterReport, type UpgradeOptions, type UpgradePitfall, type UpgradeReport } from '../protocol';
 import type { NodeGateway, UpgradeRequest } from '../runtime/gateway';
 import type { LoadedInfo, PlanReply, UpgradeReply } from '../runtime/replies';
 import { atom } from '../beam/term';
@@ -169,8 +169,12 @@ async function commit(m: Member, c: ClusterInput): Promise<boolean> {
     return false;
   }
   m.reply = reply;
-  // The attached node's part is the cluster report's own top level.
-  if (m.gw !== c.attached) m.result.report = mergeUpgradeReply(c.nodeReport(m.gw.node), reply);
+  // The attached node's part is the cluster report's own top level (its purge is the engine's to
+  // wait for, as on one node); a peer's report is whole when the commit ends.
+  if (m.gw !== c.attached) {
+    const report = mergeUpgradeReply(c.nodeReport(m.gw.node), reply);
+    m.result.report = reply.purge ? applyPurge(report, await m.gw.purged(reply.purge).catch(() => undefined)) : report;
+  }
   m.result.outcome = reply.ok ? 'upgraded' : 'failed';
   if (!reply.ok) m.result.error = reply.error ?? 'its upgrade failed';
   return reply.ok === true;

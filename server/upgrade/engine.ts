@@ -10,7 +10,7 @@ import { WarmMixVm } from '../compile/warmVm';
 import { detectProject, guessBeamDirs, Project } from '../compile/project';
 import { formatVsn } from '../beam/beamFile';
 import type { Term } from '../beam/term';
-import type { GeneratedAppup, ModuleRow, PlanWarning, RollbackReport, UpgradeOptions, UpgradePlan, UpgradePitfall, UpgradeReport } from '../protocol';
+import { applyPurge, type GeneratedAppup, type ModuleRow, type PlanWarning, type RollbackReport, type UpgradeOptions, type UpgradePlan, type UpgradePitfall, type UpgradeReport } from '../protocol';
 import { analyze } from '../analysis/pitfalls';
 import { gatherPitfallInput, PitfallSource } from '../analysis/collect';
 import { NodeGateway } from '../runtime/gateway';
@@ -70,6 +70,8 @@ export class UpgradeEngine {
   /** The beams that compile produced, read once and reused by the checks and the Modules view. */
   lastBuild: BeamSet | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The soft purge each report's upgrade left running on the node (beam_live_purge). */
+  private readonly purges = new WeakMap<UpgradeReport, number>();
 
   private readonly warm: WarmMixVm | undefined;
   /** Saved files not compiled yet: erlc projects compile only these. */
@@ -356,15 +358,29 @@ export class UpgradeEngine {
         };
         const { cluster, attachedReply } = await upgradeCluster(input);
         applyCluster(report, cluster, attachedReply);
+        if (attachedReply?.purge) this.purges.set(report, attachedReply.purge);
         return done();
       }
       const r = await this.session.upgrade({ ...req, scan: plan.scan });
       mergeUpgradeReply(report, r);
+      if (r.purge) this.purges.set(report, r.purge);
       if (r.storedFuns?.length) report.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: r.storedFuns }));
       // The scan still holds the processes, unless the load killed some (their restarts are new).
       if (!report.killed.length) hooks.scanned?.(plan.scan);
       return done();
     });
+  }
+
+  /**
+   * Waits for the soft purge that followed this report's upgrade and puts what it found into
+   * the report (who still runs old code); false when there was none to wait for.
+   */
+  async purged(report: UpgradeReport): Promise<boolean> {
+    const id = this.purges.get(report);
+    if (id === undefined) return false;
+    this.purges.delete(report);
+    applyPurge(report, await this.session.purged(id).catch(() => undefined));
+    return true;
   }
 
   /** What the pitfall checks read of this project, with what the caller already knows of the node. */

@@ -5,13 +5,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import type { StatusParams, UpgradeReport } from '../../server/protocol';
+import type { StatusParams, UpgradePurgedParams, UpgradeReport } from '../../server/protocol';
 import { LspClient, loadedMd5, onNode, startLsp, startNode, stateOf, TestNode, until, writeSource } from '../helpers';
 import { COUNTER, COUNTER_V2 } from './sources';
 
 let node: TestNode;
 let conn: MessageConnection;
 const finished: UpgradeReport[] = [];
+const purged: UpgradePurgedParams[] = [];
 const started: Array<{ id: number; trigger: string }> = [];
 const statuses: StatusParams[] = [];
 const diagnostics = new Map<string, Array<{ message: string; range: { start: { line: number } }; source: string }>>();
@@ -27,6 +28,7 @@ before(async () => {
   lsp = await startLsp(node.dir, {
     setup: (c) => {
       c.onNotification('beamLive/upgradeFinished', (r: UpgradeReport) => finished.push(r));
+      c.onNotification('beamLive/upgradePurged', (p: UpgradePurgedParams) => purged.push(p));
       c.onNotification('beamLive/upgradeStarted', (p: { id: number; trigger: string }) => started.push(p));
       c.onNotification('beamLive/status', (s: StatusParams) => statuses.push(s));
       c.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: never[] }) => diagnostics.set(p.uri, p.diagnostics));
@@ -160,6 +162,33 @@ test('a save that lands while Upgrade Now runs keeps its own label: each report 
   const reports = await until('both reports', () => finished.length >= before + 2 && finished.slice(before, before + 2));
   assert.deepEqual(reports.map((r) => r.trigger).sort(), ['command', 'save']);
   for (const r of reports) assert.equal(started.find((p) => p.id === r.id)?.trigger, r.trigger);
+});
+
+test('the soft purge follows the report: upgradeFinished comes first, beamLive/upgradePurged names who still runs old code', async () => {
+  const looper = 'lib/sample_app/looper.ex';
+  const pid = await onNode(node, 'pid_to_list(whereis(sample_looper))');
+  let before = finished.length;
+  writeSource(node.dir, looper, readFileSync(join(node.dir, looper), 'utf8').replace('send(from, {:pong, n})', 'send(from, {:pong, n * 10})'));
+  await save(looper);
+  const report = await until('upgradeFinished', () => finished[before]);
+  assert.equal(report.ok, true, report.summary);
+  assert.equal(report.purging, true);
+  assert.deepEqual(report.oldCode, []);
+  const p = await until('upgradePurged', () => purged.find((x) => x.id === report.id));
+  assert.deepEqual(p.oldCode.map((o) => o.pid), [pid]);
+  assert.deepEqual(p.unpurged, ['Elixir.SampleApp.Looper']);
+  assert.equal(await onNode(node, "atom_to_list(erlang:check_old_code('Elixir.SampleApp.Looper'))"), 'true');
+
+  // A module nobody runs in old code: the purge leaves none behind.
+  before = finished.length;
+  const machine = 'lib/sample_app/machine.ex';
+  writeSource(node.dir, machine, readFileSync(join(node.dir, machine), 'utf8').replace('flips: 1', 'flips: 2'));
+  await save(machine);
+  const second = await until('upgradeFinished', () => finished[before]);
+  assert.equal(second.ok, true, second.summary);
+  const q = await until('upgradePurged', () => purged.find((x) => x.id === second.id));
+  assert.deepEqual(q.unpurged, []);
+  assert.equal(await onNode(node, "atom_to_list(erlang:check_old_code('Elixir.SampleApp.Machine'))"), 'false');
 });
 
 test('plan, modules and rollback answer over LSP; detach leaves the node running', async () => {

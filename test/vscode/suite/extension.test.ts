@@ -59,8 +59,12 @@ function onNode(node: string, expr: string): Promise<string> {
   });
 }
 
-async function saveCounter(source: string): Promise<void> {
-  const uri = vscode.Uri.file(join(folder(), 'lib', 'sample_app', 'counter.ex'));
+function saveCounter(source: string): Promise<void> {
+  return saveSource('counter.ex', source);
+}
+
+async function saveSource(file: string, source: string): Promise<void> {
+  const uri = vscode.Uri.file(join(folder(), 'lib', 'sample_app', file));
   const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc);
   const edit = new vscode.WorkspaceEdit();
@@ -71,6 +75,7 @@ async function saveCounter(source: string): Promise<void> {
 
 suite('BEAM Live in VS Code', () => {
   const original = readFileSync(join(folder(), 'lib', 'sample_app', 'counter.ex'), 'utf8');
+  const looper = readFileSync(join(folder(), 'lib', 'sample_app', 'looper.ex'), 'utf8');
 
   test('every contributed command runs without throwing while not attached', async () => {
     const a = await api();
@@ -143,6 +148,14 @@ suite('BEAM Live in VS Code', () => {
       assert.equal(a.ctx.upgrades.entries.length, n + 1);
       assert.equal(a.ctx.upgrades.entries[0]!.trigger, 'command');
 
+      // A process left in old code is named once the soft purge after the report ended.
+      const looperPid = (await onNode(node, 'pid_to_list(whereis(sample_looper))')).replace(/"/g, '');
+      const m = a.ctx.upgrades.entries.length;
+      await saveSource('looper.ex', looper.replace('send(from, {:pong, n})', 'send(from, {:pong, n * 10})'));
+      const purged = await until('the purge in the Upgrades entry', () => a.ctx.upgrades.entries.length > m && !a.ctx.upgrades.entries[0]!.report.purging && a.ctx.upgrades.entries[0]!.report);
+      assert.equal(purged.ok, true, purged.summary);
+      assert.deepEqual(purged.oldCode.map((o) => o.pid), [looperPid]);
+
       // The Live view speaks Elixir and fits the sidebar: the name once, no pid, the vsn as written.
       const row = a.ctx.live.getTreeItem(await until('Counter again', () => findInLive(a, 'Elixir.SampleApp.Counter')));
       assert.equal(row.label, 'SampleApp.Counter');
@@ -170,6 +183,7 @@ suite('BEAM Live in VS Code', () => {
       await vscode.debug.stopDebugging();
       await until('detached', () => !a.ctx.status.attached);
       await saveCounter(original);
+      await saveSource('looper.ex', looper);
     }
     // Stopping the launched session stops the node too.
     await until('the launched node gone', async () => !(await onNode(node, 'ok').then(() => true, () => false)) || (await onNode(node, 'ok')).includes('badrpc'));
