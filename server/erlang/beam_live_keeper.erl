@@ -5,7 +5,7 @@
 %% process holds now is its own: a snapshot from the upgrade is put back only on request.
 -module(beam_live_keeper).
 -export([remember/5, keep_journal/1, last/0, stash/1, scan/1, scan/2, initial_table/0, forget_exited/1, downgrade/3, restore_binary/4]).
--export([keeper_loop/1]).
+-export([keeper_loop/1, registered/2]).
 -include("beam_live.hrl").
 
 -define(KEEPER, beam_live_keeper).
@@ -74,15 +74,20 @@ forget_exited(Tab) ->
         false -> ok
     end.
 
-keeper() ->
-    case whereis(?KEEPER) of
+keeper() -> registered(?KEEPER, fun() -> keeper_loop(undefined) end).
+
+%% The process registered as Name, started with Loop when there is none (two callers at once:
+%% one registers, the other's start goes).
+-spec registered(atom(), fun(() -> no_return())) -> pid().
+registered(Name, Loop) ->
+    case whereis(Name) of
         undefined ->
-            P = spawn(fun() -> keeper_loop(undefined) end),
-            try register(?KEEPER, P) of
+            P = spawn(Loop),
+            try register(Name, P) of
                 true -> P
             catch error:badarg ->
                 exit(P, kill),
-                whereis(?KEEPER)
+                whereis(Name)
             end;
         P -> P
     end.

@@ -39,18 +39,7 @@ idle(Timeout) ->
         _ -> case call(idle, Timeout) of timeout -> timeout; _ -> ok end
     end.
 
-purger() ->
-    case whereis(?PURGER) of
-        undefined ->
-            P = spawn(fun() -> purger_loop([]) end),
-            try register(?PURGER, P) of
-                true -> P
-            catch error:badarg ->
-                exit(P, kill),
-                whereis(?PURGER)
-            end;
-        P -> P
-    end.
+purger() -> beam_live_keeper:registered(?PURGER, fun() -> purger_loop([]) end).
 
 %% Purges first, in the order started: a question is answered once the purges before it ran.
 %% Fully qualified, so that a newer agent takes the loop over.

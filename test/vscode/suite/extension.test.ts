@@ -148,13 +148,6 @@ suite('BEAM Live in VS Code', () => {
       assert.equal(a.ctx.upgrades.entries.length, n + 1);
       assert.equal(a.ctx.upgrades.entries[0]!.trigger, 'command');
 
-      // A process left in old code is named once the soft purge after the report ended.
-      const looperPid = (await onNode(node, 'pid_to_list(whereis(sample_looper))')).replace(/"/g, '');
-      const m = a.ctx.upgrades.entries.length;
-      await saveSource('looper.ex', looper.replace('send(from, {:pong, n})', 'send(from, {:pong, n * 10})'));
-      const purged = await until('the purge in the Upgrades entry', () => a.ctx.upgrades.entries.length > m && !a.ctx.upgrades.entries[0]!.report.purging && a.ctx.upgrades.entries[0]!.report);
-      assert.equal(purged.ok, true, purged.summary);
-      assert.deepEqual(purged.oldCode.map((o) => o.pid), [looperPid]);
 
       // The Live view speaks Elixir and fits the sidebar: the name once, no pid, the vsn as written.
       const row = a.ctx.live.getTreeItem(await until('Counter again', () => findInLive(a, 'Elixir.SampleApp.Counter')));
@@ -183,7 +176,6 @@ suite('BEAM Live in VS Code', () => {
       await vscode.debug.stopDebugging();
       await until('detached', () => !a.ctx.status.attached);
       await saveCounter(original);
-      await saveSource('looper.ex', looper);
     }
     // Stopping the launched session stops the node too.
     await until('the launched node gone', async () => !(await onNode(node, 'ok').then(() => true, () => false)) || (await onNode(node, 'ok')).includes('badrpc'));
@@ -266,6 +258,19 @@ suite('BEAM Live in VS Code', () => {
     } finally {
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
       rmSync(configDir, { recursive: true, force: true });
+    }
+
+    // A process left in old code is named once the soft purge after the report ended.
+    const looperPid = (await onNode(node, 'pid_to_list(whereis(sample_looper))')).replace(/"/g, '');
+    const m = a.ctx.upgrades.entries.length;
+    try {
+      await saveSource('looper.ex', looper.replace('send(from, {:pong, n})', 'send(from, {:pong, n * 10})'));
+      const purged = await until('the purge in the Upgrades entry', () => a.ctx.upgrades.entries.length > m && !a.ctx.upgrades.entries[0]!.report.purging && a.ctx.upgrades.entries[0]!.report);
+      assert.equal(purged.ok, true, purged.summary);
+      assert.deepEqual(purged.oldCode.map((o) => o.pid), [looperPid]);
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      writeFileSync(join(folder(), 'lib', 'sample_app', 'looper.ex'), looper);
     }
     await vscode.commands.executeCommand('beamLive.detach');
     await until('detached', () => !a.ctx.status.attached);
