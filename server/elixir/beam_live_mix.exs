@@ -257,7 +257,7 @@ defmodule BeamLive.SavedFiles do
       # Mix would not look at these (their content is the manifest's): they are built again here.
       if back != [], do: compile_to_path(back)
       # Mix looks only at sources newer than its manifest, in whole seconds.
-      newest = pending |> Map.keys() |> Enum.map(&mtime/1) |> Enum.max()
+      newest = Enum.max(for(f <- Map.keys(pending), is_integer(m = mtime(f)), do: m), fn -> 0 end)
       if newest >= mtime, do: File.touch!(manifest, newest - 1)
     end
 

@@ -22,10 +22,20 @@ start(Mods) ->
     purger() ! {purge, Id, Mods},
     Id.
 
-%% #{unpurged, old_code, soft_purge_ms} of that purge once it ran; unknown when it is no longer kept (or
-%% the purger died); timeout when it has not ended within Timeout ms.
--spec result(pos_integer(), timeout()) -> map() | unknown | timeout.
-result(Id, Timeout) -> call({result, Id}, Timeout).
+%% #{unpurged, old_code, soft_purge_ms, ended_us} of those purges once they ran; unknown when one is no
+%% longer kept (or the purger died); timeout when they have not ended within Timeout ms.
+-spec result([pos_integer()], non_neg_integer()) -> map() | unknown | timeout.
+result(Ids, Timeout) ->
+    Deadline = erlang:monotonic_time(millisecond) + Timeout,
+    Rs = [call({result, Id}, max(0, Deadline - erlang:monotonic_time(millisecond))) || Id <- Ids],
+    case [R || R <- Rs, not is_map(R)] of
+        [] when Rs =/= [] -> #{unpurged => lists:append([U || #{unpurged := U} <- Rs]),
+                old_code => lists:append([O || #{old_code := O} <- Rs]),
+                soft_purge_ms => lists:sum([Ms || #{soft_purge_ms := Ms} <- Rs]),
+                ended_us => lists:max([E || #{ended_us := E} <- Rs])};
+        [Why | _] -> Why;
+        [] -> unknown
+    end.
 
 %% Returns once every purge started before has ended; one that takes longer than half a minute
 %% is not waited for (the question then scans beside it, as it would have without the wait).
@@ -62,7 +72,8 @@ purger_loop(Done) ->
 purge(Id, Mods, Done) ->
     T0 = erlang:monotonic_time(microsecond),
     {Unpurged, OldCode} = beam_live_reach:soft_purge(Mods),
-    R = #{unpurged => Unpurged, old_code => OldCode, soft_purge_ms => (erlang:monotonic_time(microsecond) - T0) / 1000},
+    T1 = erlang:monotonic_time(microsecond),
+    R = #{unpurged => Unpurged, old_code => OldCode, soft_purge_ms => (T1 - T0) / 1000, ended_us => T1},
     lists:sublist([{Id, R} | Done], ?KEEP).
 
 call(Msg, Timeout) ->

@@ -47,6 +47,8 @@
                 victims = [] :: [map()],
                 loads = [] :: [map()],
                 changes = [] :: [#change{}],
+                %% Parallel mode's soft purge of the block's modules, started after its load.
+                purge :: pos_integer() | undefined,
                 t = #{} :: map()}).
 
 -define(FUN_SAMPLE, 1000).
@@ -295,13 +297,13 @@ run(Req, Specs, Tab, _Wd) ->
                {aborted, _} -> undo(Tab, Specs, O, #{})
            end,
     %% The soft purge of what this upgrade made old follows the reply (beam_live_purge).
-    Purge = beam_live_purge:start(Mods),
+    Purges = purges(Done, Mods),
     Missed = await(MissedTask),
     T3 = now_us(),
     Reach = lists:append([B#block.reach || B <- Done]),
     Funs = stored_funs(sample_states(Tab, Reach), [M || M <- Mods, creates_funs(M)]),
     Rep = report(#{status => Status, blocks => Done, failure => Failure, undo => Undo, pushed => Pushed,
-                   versions => Versions, missed => Missed, opts => O, purge => Purge,
+                   versions => Versions, missed => Missed, opts => O, purges => Purges,
                    stored_funs => Funs, t => [T0, T1, T3]}),
     case Status of
         ok ->
@@ -383,6 +385,9 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
     Killed = [beam_live_reach:kill(M, V, <<"ran old code purged by this load">>) || M <- lists:usort([M || {M, _} <- Victims]),
                             V <- [[X || {M2, X} <- Victims, M2 =:= M]]],
     Loads = [load(S) || S <- lists:reverse(Specs)],
+    %% Parallel mode purges beside the block's code_changes: the suspended processes run sys's
+    %% code, not the old code. Release mode purges after the last resume, as OTP's order has it.
+    Purge = case Par of true -> beam_live_purge:start(Mods); false -> undefined end,
     TL = now_us(),
     pause(pause_after_load, O),
     Skip = maps:from_list([{P, true} || #suspension{pid = P, result = {error, _}} <- Suspended]),
@@ -396,7 +401,7 @@ run_block(I, Specs, Procs, #opts{journal = Tab, parallel = Par} = O) ->
                   {[], F} -> F
               end,
     ets:insert(Tab, {{changed, I}, [P || #change{pid = P, result = R} <- Changes, R =/= not_called]}),
-    B1 = B0#block{victims = lists:append(Killed), loads = Loads, changes = Changes},
+    B1 = B0#block{victims = lists:append(Killed), loads = Loads, changes = Changes, purge = Purge},
     case {Failure, O#opts.policy} of
         {none, _} ->
             Resumed = resume_block(SusPids, Par),
@@ -566,6 +571,13 @@ load(#spec{module = M, binary = Bin, file = File}) ->
         end,
     #{module => M, result => R, us => now_us() - S}.
 
+%% The soft purges that follow the reply: the ones parallel mode started with each block, and
+%% one of every module no block purged yet. -> [Id]
+purges(Done, Mods) ->
+    Started = [B#block.purge || B <- Done, B#block.purge =/= undefined],
+    Purged = lists:append([[S#spec.module || S <- B#block.specs] || B <- Done, B#block.purge =/= undefined]),
+    Started ++ case Mods -- Purged of [] -> []; Rest -> [beam_live_purge:start(Rest)] end.
+
 %% Work that may run beside the runner (parallel mode) or in it (release mode, OTP's order).
 task(false, F) -> {done, F()};
 task(true, F) ->
@@ -628,7 +640,7 @@ funs_in(_, _, B, Acc) ->
 
 report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, pushed := Pushed, versions := Versions,
          missed := Missed, opts := #opts{mode = Mode, parallel = Par, policy = Policy, extra = Extra},
-         purge := Purge, stored_funs := Funs, t := [T0, T1, T3]}) ->
+         purges := Purges, stored_funs := Funs, t := [T0, T1, T3]}) ->
     DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
     Procs = lists:append([block_processes(B, Status, DevOnly) || B <- Blocks]),
     Sum = fun(K) -> lists:sum([maps:get(K, B#block.t, 0) || B <- Blocks]) / 1000 end,
@@ -648,7 +660,8 @@ report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, p
       processes => Procs,
       missed => [strip(X) || X <- Missed],
       killed => [maps:without([pid_term, sup_term], K) || B <- Blocks, K <- B#block.victims],
-      purge => Purge,
+      %% Maps, not bare integers: a list of small integers travels as a string.
+      purges => [#{id => Id} || Id <- Purges],
       stored_funs => Funs,
       undo => show_undo(Undo),
       timings => #{discover_ms => (T1 - T0) / 1000 + Sum(discover),
@@ -660,6 +673,8 @@ report(#{status := Status, blocks := Blocks, failure := Failure, undo := Undo, p
                    resume_ms => Sum(resume),
                    soft_purge_ms => 0,
                    agent_ms => (T3 - T0) / 1000,
+                   %% When it started, on this node's monotonic clock (beam_live_purge's ended_us).
+                   started_us => T0,
                    max_suspended_ms => lists:max([0 | [maps:get(suspended_ms, X) || X <- Procs]])}}.
 
 block_processes(#block{reach = Reach, suspended = Suspended, changes = Changes, t = T}, Status, DevOnly) ->

@@ -214,11 +214,12 @@ export class NodeGateway {
   }
 
   /**
-   * What the soft purge an upgrade started as it replied found (who still runs old code), once
-   * it ended; undefined when the node no longer knows it or it took longer than the timeout.
+   * What the soft purges an upgrade started as it replied found (who still runs old code), once
+   * they ended; undefined when the node no longer knows one or they took longer than the timeout.
    */
-  async purged(id: number, timeoutMs = 60_000): Promise<PurgeReply | undefined> {
-    const r = decodeReply<PurgeReply | string>(await this.call(atom('beam_live_purge'), atom('result'), [id, timeoutMs], timeoutMs + 5000));
+  async purged(purges: Array<{ id: number }>, timeoutMs = 60_000): Promise<PurgeReply | undefined> {
+    const ids = purges.map((p) => p.id);
+    const r = decodeReply<PurgeReply | string>(await this.call(atom('beam_live_purge'), atom('result'), [ids, timeoutMs], timeoutMs + 5000));
     return typeof r === 'string' ? undefined : r;
   }
 

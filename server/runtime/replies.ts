@@ -119,14 +119,14 @@ export interface UpgradeReply {
   killed?: KilledProcess[];
   oldCode?: UpgradeReport['oldCode'];
   unpurged?: string[];
-  /** The soft purge of the old code, started as the upgrade replied (beam_live_purge:start/1). */
-  purge?: number;
+  /** The soft purges of the old code, started as the upgrade replied (beam_live_purge:start/1). */
+  purges?: Array<{ id: number }>;
   storedFuns?: Array<{ pid: string; name: string | null; module: string }>;
   timings?: Partial<Record<'suspendMs' | 'loadMs' | 'codeChangeMs' | 'resumeMs' | 'purgeMs' | 'softPurgeMs' | 'maxSuspendedMs' | 'totalMs', number>>;
 }
 
-/** beam_live_purge:result/2, once the purge ended. */
-export type PurgeReply = Omit<UpgradePurgedParams, 'id'>;
+/** beam_live_purge:result/2, once the purge ended; `endedUs` on the node's monotonic clock. */
+export type PurgeReply = Omit<UpgradePurgedParams, 'id'> & { endedUs: number };
 
 /** beam_live_upgrade:rollback/1. */
 export type RollbackReply = Partial<Omit<RollbackReport, 'node' | 'summary' | 'totalMs'>> & {

@@ -173,7 +173,7 @@ async function commit(m: Member, c: ClusterInput): Promise<boolean> {
   // wait for, as on one node); a peer's report is whole when the commit ends.
   if (m.gw !== c.attached) {
     const report = mergeUpgradeReply(c.nodeReport(m.gw.node), reply);
-    m.result.report = reply.purge ? applyPurge(report, await m.gw.purged(reply.purge).catch(() => undefined)) : report;
+    m.result.report = reply.purges?.length ? applyPurge(report, await m.gw.purged(reply.purges).catch(() => undefined)) : report;
   }
   m.result.outcome = reply.ok ? 'upgraded' : 'failed';
   if (!reply.ok) m.result.error = reply.error ?? 'its upgrade failed';

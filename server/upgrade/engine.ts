@@ -71,7 +71,7 @@ export class UpgradeEngine {
   lastBuild: BeamSet | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** The soft purge each report's upgrade left running on the node (beam_live_purge). */
-  private readonly purges = new WeakMap<UpgradeReport, number>();
+  private readonly purges = new WeakMap<UpgradeReport, Array<{ id: number }>>();
 
   private readonly warm: WarmMixVm | undefined;
   /** Saved files not compiled yet: erlc projects compile only these. */
@@ -358,12 +358,12 @@ export class UpgradeEngine {
         };
         const { cluster, attachedReply } = await upgradeCluster(input);
         applyCluster(report, cluster, attachedReply);
-        if (attachedReply?.purge) this.purges.set(report, attachedReply.purge);
+        if (attachedReply?.purges?.length) this.purges.set(report, attachedReply.purges);
         return done();
       }
       const r = await this.session.upgrade({ ...req, scan: plan.scan });
       mergeUpgradeReply(report, r);
-      if (r.purge) this.purges.set(report, r.purge);
+      if (r.purges?.length) this.purges.set(report, r.purges);
       if (r.storedFuns?.length) report.warnings.push(...planWarnings({ modules: [], users: [], noOldBinary: [], storedFuns: r.storedFuns }));
       // The scan still holds the processes, unless the load killed some (their restarts are new).
       if (!report.killed.length) hooks.scanned?.(plan.scan);
@@ -376,10 +376,10 @@ export class UpgradeEngine {
    * the report (who still runs old code); false when there was none to wait for.
    */
   async purged(report: UpgradeReport): Promise<boolean> {
-    const id = this.purges.get(report);
-    if (id === undefined) return false;
+    const ids = this.purges.get(report);
+    if (!ids) return false;
     this.purges.delete(report);
-    applyPurge(report, await this.session.purged(id).catch(() => undefined));
+    applyPurge(report, await this.session.purged(ids).catch(() => undefined));
     return true;
   }
 

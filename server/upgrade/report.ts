@@ -110,7 +110,7 @@ export function mergeUpgradeReply(report: UpgradeReport, r: UpgradeReply): Upgra
     oldCode: r.oldCode ?? [],
     unpurged: r.unpurged ?? [],
   });
-  if (r.purge !== undefined) report.purging = true;
+  if (r.purges?.length) report.purging = true;
   Object.assign(report.timings, {
     suspendMs: t.suspendMs ?? 0,
     loadMs: t.loadMs ?? 0,
