@@ -37,8 +37,16 @@ export async function walkThrough({ dir, node, env }) {
     }
   };
   const palette = async (command) => {
-    await page.keyboard.press('F1');
-    await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10_000 });
+    // A key press can land while a webview-like page (the walkthrough) holds the focus and be
+    // lost: press again, as a user would, up to three times.
+    for (let i = 0; ; i++) {
+      await page.keyboard.press('F1');
+      const open = await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 5_000 }).then(() => true, () => false);
+      if (open) break;
+      if (i === 2) throw new Error(`the command palette did not open for ${command}`);
+      await page.keyboard.press('Escape');
+      await page.locator('.part.titlebar').first().click().catch(() => undefined);
+    }
     await page.keyboard.type(`>${command}`, { delay: 5 });
     await page.waitForTimeout(400);
     await page.keyboard.press('Enter');
