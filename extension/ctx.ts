@@ -128,7 +128,7 @@ export class Ctx implements DebugHost {
       // Who still runs old code is known once the soft purge after the upgrade ended.
       client.onNotification(UpgradePurgedNotification.type, (p) => {
         const r = this.upgrades.purged(p);
-        if (r) this.annotations = { ...this.annotations, oldCode: new Map(r.oldCode.map((o) => [o.pid, o.module])) };
+        if (r) this.annotations = { ...this.annotations, oldCode: oldCodeOf(r) };
         this.live.refresh();
       }),
     );
@@ -182,7 +182,7 @@ export class Ctx implements DebugHost {
     if (!r.ok && r.pushed) void this.failed(r);
     if (r.held?.length) void this.held(r);
     this.annotations = {
-      oldCode: new Map(r.oldCode.map((p) => [p.pid, p.module])),
+      oldCode: oldCodeOf(r),
       missed: new Map(r.missed.map((m) => [m.pid, m.why])),
     };
     for (const l of this.reportListeners) l(r);
@@ -256,4 +256,9 @@ export class Ctx implements DebugHost {
   folder(): string {
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
   }
+}
+
+/** Who still runs old code, by pid: the Live view's annotation. */
+function oldCodeOf(r: UpgradeReport): Map<string, string> {
+  return new Map(r.oldCode.map((p) => [p.pid, p.module]));
 }
