@@ -43,6 +43,7 @@ import { gatherPitfallInput, sourceFileOf } from '../analysis/collect';
 import { Settings } from './settings';
 import { Locate, Outcomes } from './outcomes';
 import { Hazards } from '../analysis/hazards';
+import { oldCodeLine } from '../text/printReport';
 import { readDebugInfo } from '../beam/debugInfo';
 import { relative } from 'node:path';
 
@@ -266,7 +267,8 @@ export class LiveServer {
     await this.refreshPitfalls(scan);
     if (await engine.purged(report)) {
       void this.conn.sendNotification(UpgradePurgedNotification.type, { id, oldCode: report.oldCode, unpurged: report.unpurged, softPurgeMs: report.timings.softPurgeMs });
-      for (const o of report.oldCode) this.log.info(`${o.name ?? o.pid} still runs old code of ${o.module}: the next load of it kills this process`);
+      // Atom form, as everything the log says of modules.
+      for (const o of report.oldCode) this.log.info(oldCodeLine(o, (m) => m));
     }
     return report;
   }

@@ -32,6 +32,11 @@ export function printPlan(p: UpgradePlan, out: Out = console.log): void {
 
 
 
+/** A process an upgrade left in old code; `module` writes the module (the language's form by default). */
+export function oldCodeLine(o: UpgradeReport['oldCode'][number], module: (m: string) => string = moduleName): string {
+  return `still in old code: ${who(o)} (${module(o.module)}) — the next load of it kills this process`;
+}
+
 function printPitfalls(pitfalls: UpgradePitfall[], out: Out): void {
   for (const x of pitfalls) out(`${x.severity === 'error' ? 'error' : 'warning'} ${x.code}${x.risk ? ' (held)' : ''}: ${x.file}:${x.line}: ${x.message}`);
 }
@@ -55,7 +60,7 @@ export function printUpgrade(r: UpgradeReport, out: Out = console.log, err: Out 
   if (r.held?.length) err('Held: nothing was pushed. Fix it, or push it anyway with --force (Upgrade Anyway in VS Code).');
   for (const k of r.killed) err(`  killed by the load: ${who(k)} (it ran old code of ${moduleName(k.module)}); ${restartText(k)}`);
   if (r.undo) out(`  undone: ${r.undo.blocks} block(s) in reverse order, ${r.undo.states} state(s) put back, ${r.undo.resumed} process(es) resumed`);
-  for (const o of r.oldCode) out(`  still in old code: ${who(o)} (${moduleName(o.module)}) — the next load of it kills this process`);
+  for (const o of r.oldCode) out(`  ${oldCodeLine(o)}`);
   for (const w of r.warnings) out(`warning: ${w.message}`);
   if (r.errorDetail) err(r.errorDetail);
   if (r.release) err(r.release);
