@@ -483,10 +483,12 @@ export interface UpgradePurgedParams {
   oldCode: UpgradeReport['oldCode'];
   unpurged: string[];
   softPurgeMs: number;
+  /** One line per process left in old code, as a person reads it (for editors that only echo); null when none. */
+  message: string | null;
 }
 
 /** What the soft purge that followed the upgrade found, into its report (nothing known when the node forgot it). */
-export function applyPurge(report: UpgradeReport, p: Omit<UpgradePurgedParams, 'id'> | undefined): UpgradeReport {
+export function applyPurge(report: UpgradeReport, p: Omit<UpgradePurgedParams, 'id' | 'message'> | undefined): UpgradeReport {
   report.oldCode = p?.oldCode ?? [];
   report.unpurged = p?.unpurged ?? [];
   report.timings.softPurgeMs = p?.softPurgeMs ?? 0;

@@ -10,8 +10,9 @@
 ;;   M-x beam-live-attach    attach to a running node (beamLive/attach)
 ;;   M-x beam-live-upgrade   upgrade now
 ;; A save upgrades the node (the server's default); each upgrade's one-line summary
-;; (beamLive/upgradeFinished) goes to the echo area; diagnostics go to flymake. eglot 1.9 shows
-;; no code lenses.
+;; (beamLive/upgradeFinished) goes to the echo area, and so does each process the purge after
+;; it left in old code (beamLive/upgradePurged); diagnostics go to flymake. eglot 1.9 shows no
+;; code lenses.
 
 ;;; Code:
 
@@ -62,6 +63,12 @@
 
 (cl-defmethod eglot-handle-notification (_server (_method (eql beamLive/upgradeFinished)) &key summary &allow-other-keys)
   (message "BEAM Live: %s" summary))
+
+;; The soft purge after an upgrade ended: who it left in old code (the next load kills them).
+(cl-defmethod eglot-handle-notification (_server (_method (eql beamLive/upgradePurged)) &key message &allow-other-keys)
+  (when (stringp message)
+    (dolist (line (split-string message "\n" t))
+      (message "BEAM Live: %s" line))))
 
 ;; The views' notifications are for VS Code: nothing to show here.
 (cl-defmethod eglot-handle-notification (_server (_method (eql beamLive/status)) &rest _) nil)

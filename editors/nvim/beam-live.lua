@@ -10,7 +10,8 @@
 --   :BeamLiveDetach                           detach
 --   :BeamLiveUpgrade                          upgrade now, as "Upgrade Now" does
 -- A save upgrades the node (the server's default, beamLive.upgradeOnSave "always"); each
--- upgrade's one-line summary (beamLive/upgradeFinished) is echoed in the message area;
+-- upgrade's one-line summary (beamLive/upgradeFinished) is echoed in the message area, and so
+-- is each process the purge after it left in old code (beamLive/upgradePurged);
 -- diagnostics come through vim.diagnostic, code lenses through vim.lsp.codelens.
 local M = {}
 
@@ -47,6 +48,14 @@ local handlers = {
       vim.api.nvim_echo({ { 'BEAM Live: ' .. report.summary, report.ok and 'None' or 'WarningMsg' } }, true, {})
     end
     refresh_lenses()
+  end,
+  -- The soft purge after an upgrade ended: who it left in old code (the next load kills them).
+  ['beamLive/upgradePurged'] = function(_, p)
+    if p and type(p.message) == 'string' then
+      for line in p.message:gmatch('[^\n]+') do
+        vim.api.nvim_echo({ { 'BEAM Live: ' .. line, 'WarningMsg' } }, true, {})
+      end
+    end
   end,
   ['workspace/codeLens/refresh'] = function()
     refresh_lenses()

@@ -266,7 +266,8 @@ export class LiveServer {
     this.log.info(report.summary);
     await this.refreshPitfalls(scan);
     if (await engine.purged(report)) {
-      void this.conn.sendNotification(UpgradePurgedNotification.type, { id, oldCode: report.oldCode, unpurged: report.unpurged, softPurgeMs: report.timings.softPurgeMs });
+      const message = report.oldCode.length ? report.oldCode.map((o) => oldCodeLine(o)).join('\n') : null;
+      void this.conn.sendNotification(UpgradePurgedNotification.type, { id, oldCode: report.oldCode, unpurged: report.unpurged, softPurgeMs: report.timings.softPurgeMs, message });
       // Atom form, as everything the log says of modules.
       for (const o of report.oldCode) this.log.info(oldCodeLine(o, (m) => m));
     }

@@ -26,6 +26,12 @@
       (beam-live-attach (getenv "BEAM_LIVE_EMACS_NODE") (getenv "BEAM_LIVE_EMACS_COOKIE"))
       (drive-replace (getenv "BEAM_LIVE_EMACS_V2"))
       (drive-wait "the save upgraded the node" 60 (lambda () (string-match-p "BEAM Live: Upgraded" (drive-messages))))
+      ;; The Looper's process loops in a local call: it stays in old code, and the purge says so.
+      (let ((counter (current-buffer)))
+        (find-file (getenv "BEAM_LIVE_EMACS_LOOPER_FILE"))
+        (drive-replace (getenv "BEAM_LIVE_EMACS_LOOPER"))
+        (drive-wait "the purge names the process left in old code" 60 (lambda () (string-match-p "BEAM Live: still in old code" (drive-messages))))
+        (switch-to-buffer counter))
       (drive-replace (getenv "BEAM_LIVE_EMACS_BROKEN"))
       (drive-wait "a compile error shows in flymake" 60
                   (lambda ()

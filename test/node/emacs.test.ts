@@ -1,6 +1,7 @@
 // The language server driven by Emacs for real: Debian's Emacs 28 in batch, with Debian's
 // elpa-eglot and editors/emacs/beam-live.el. Attach, save a GenServer, and the node upgrades;
-// a compile error reaches flymake. (eglot 1.9 has no code lenses.)
+// a process left in old code is said; a compile error reaches flymake. (eglot 1.9 has no code
+// lenses.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -30,6 +31,8 @@ test('Emacs + eglot: beam-live-attach, a save upgrades the node, a compile error
             BEAM_LIVE_EMACS_COOKIE: e.node.cookieFile,
             BEAM_LIVE_EMACS_V2: e.v2,
             BEAM_LIVE_EMACS_BROKEN: e.broken,
+            BEAM_LIVE_EMACS_LOOPER_FILE: e.looperFile,
+            BEAM_LIVE_EMACS_LOOPER: e.looper,
             BEAM_LIVE_EMACS_OUT: e.outFile,
           }),
         },
@@ -38,6 +41,7 @@ test('Emacs + eglot: beam-live-attach, a save upgrades the node, a compile error
       assert.equal(out.failed, null, `${out.failed}\n${out.messages}`);
       assert.match(out.messages, /BEAM Live: attached to emacs_\w+@localhost \(OTP \d+\)/);
       assert.match(out.messages, /BEAM Live: Upgraded 1 module, 1 process/);
+      assert.match(out.messages, /BEAM Live: still in old code: sample_looper <[\d.]+> \(SampleApp\.Looper\) — the next load of it kills this process/);
       const error = out.diagnostics?.find((d) => d.type === 'eglot-error');
       assert.equal(error?.line, 7);
       assert.match(error?.text ?? '', /undefined function missing_fun\/0/);

@@ -177,6 +177,8 @@ test('the soft purge follows the report: upgradeFinished comes first, beamLive/u
   const p = await until('upgradePurged', () => purged.find((x) => x.id === report.id));
   assert.deepEqual(p.oldCode.map((o) => o.pid), [pid]);
   assert.deepEqual(p.unpurged, ['Elixir.SampleApp.Looper']);
+  // What editors that only echo show, in Elixir's form.
+  assert.equal(p.message, `still in old code: sample_looper ${pid} (SampleApp.Looper) — the next load of it kills this process`);
   assert.equal(await onNode(node, "atom_to_list(erlang:check_old_code('Elixir.SampleApp.Looper'))"), 'true');
 
   // A module nobody runs in old code: the purge leaves none behind.

@@ -1,6 +1,7 @@
 // The language server driven by Neovim for real: Debian's nvim, headless, its built-in LSP
 // client and editors/nvim/beam-live.lua, no plugins. Attach, save a GenServer, and the node
-// upgrades; the code lens and a compile error's diagnostic as Neovim reads them.
+// upgrades; the code lens, a process left in old code and a compile error's diagnostic as
+// Neovim reads them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ test('Neovim: :BeamLiveAttach, a save upgrades the node, the lens and a diagnost
           BEAM_LIVE_NVIM_COOKIE: e.node.cookieFile,
           BEAM_LIVE_NVIM_V2: e.v2,
           BEAM_LIVE_NVIM_BROKEN: e.broken,
+          BEAM_LIVE_NVIM_LOOPER_FILE: e.looperFile,
+          BEAM_LIVE_NVIM_LOOPER: e.looper,
           BEAM_LIVE_NVIM_OUT: e.outFile,
         }),
       }),
@@ -35,6 +38,8 @@ test('Neovim: :BeamLiveAttach, a save upgrades the node, the lens and a diagnost
       assert.match(out.messages, /BEAM Live: attached to nvim_\w+@localhost/);
       assert.match(out.messages, /BEAM Live: Upgraded 1 module, 1 process/);
       assert.equal(out.lens, '1 live process · running vsn "2" · saved vsn "2"');
+      // The Looper's save: its process stays in old code, and the purge's message says so.
+      assert.match(out.messages, /BEAM Live: still in old code: sample_looper <[\d.]+> \(SampleApp\.Looper\) — the next load of it kills this process/);
       assert.equal(out.diagnostic?.line, 6);
       assert.match(out.diagnostic?.message ?? '', /undefined function missing_fun\/0/);
       // And on the node itself: Counter's code_change ran with the old vsn.

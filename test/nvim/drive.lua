@@ -1,5 +1,6 @@
 -- Drives Neovim headless through BEAM Live's configuration, as a user would: open the
--- GenServer, :BeamLiveAttach, edit and :write, read the lens and the diagnostics. What it saw
+-- GenServer, :BeamLiveAttach, edit and :write, read the lens, save the Looper, read the
+-- diagnostics. What it saw
 -- goes to $BEAM_LIVE_NVIM_OUT as JSON; the test checks the node itself.
 local env = function(k) return os.getenv(k) end
 local out = { steps = {} }
@@ -57,6 +58,13 @@ step('the code lens follows the node', 30000, function()
   end
   return false
 end)
+
+-- The Looper's process loops in a local call: it stays in old code, and the purge says so.
+local counter = vim.api.nvim_get_current_buf()
+vim.cmd('edit ' .. vim.fn.fnameescape(env('BEAM_LIVE_NVIM_LOOPER_FILE')))
+set_text(env('BEAM_LIVE_NVIM_LOOPER'))
+step('the purge names the process left in old code', 60000, function() return messages():find('BEAM Live: still in old code', 1, true) ~= nil end)
+vim.api.nvim_set_current_buf(counter)
 
 set_text(env('BEAM_LIVE_NVIM_BROKEN'))
 step('a compile error shows as a diagnostic', 60000, function()
