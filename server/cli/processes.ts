@@ -1,4 +1,5 @@
 import type { ProcessInfo, ProcessesReport, TreeNode } from '../protocol';
+import { isMd5Vsn, moduleName, processLabel, vsnText } from '../text/names';
 import { NODE_OPTIONS, parse, positiveInt } from './args';
 import { withSession } from './attach';
 
@@ -11,10 +12,10 @@ export async function processesCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export function describe(p: ProcessInfo): string {
-  const who = p.name ? `${p.name} ${p.pid}` : (p.pid ?? '-');
-  const vsn = p.vsn === null ? '' : `  vsn ${p.vsn}`;
-  return `${who}  ${p.module ?? '?'}${vsn}`;
+/** A process, its module and the module's vsn, as the module's language writes them (an MD5 vsn reads "no @vsn"). */
+function describe(p: ProcessInfo): string {
+  const vsn = p.vsn === null || p.module === null ? '' : `  ${isMd5Vsn(p.vsn) ? '' : 'vsn '}${vsnText(p.vsn, p.module, { short: true })}`;
+  return `${processLabel(p)}  ${p.module === null ? '?' : moduleName(p.module)}${vsn}`;
 }
 
 export function printProcesses(r: ProcessesReport, out: (l: string) => void = console.log): void {
@@ -26,7 +27,7 @@ export function printProcesses(r: ProcessesReport, out: (l: string) => void = co
   }
   if (r.unsupervised.length) {
     out('  Outside supervision trees (a release upgrade will not suspend them or call their code_change):');
-    for (const p of r.unsupervised) out(`    ${describe(p)}  started by ${p.parent ?? (p.startedBy === 'spawn' ? 'a plain spawn' : 'an unknown process')}`);
+    for (const p of r.unsupervised) out(`    ${describe(p)}  started by ${p.parent ? moduleName(p.parent) : (p.startedBy === 'spawn' ? 'a plain spawn' : 'an unknown process')}`);
   }
   if (r.truncated) out('  … truncated (raise --limit to see more)');
 }

@@ -80,6 +80,17 @@ test('--app shows only the trees of the applications asked for', async () => {
   assert.deepEqual(report.projectApplications, ['sample_app']);
 });
 
+test('processes prints the trees as the project writes them: Elixir names, vsn "1", no @vsn for an MD5', async () => {
+  const r = await cli(['processes', '--node', node.name, '--cookie-file', node.cookieFile, '--app', 'sample_app']);
+  assert.equal(r.code, 0, r.stderr);
+  const counter = await onNode(node, "pid_to_list(whereis('Elixir.SampleApp.Counter'))");
+  assert.match(r.stdout, new RegExp(`• SampleApp\\.Counter ${counter.replace(/[<>.]/g, '\\$&')}  SampleApp\\.Counter  vsn "1"\n`));
+  assert.match(r.stdout, /• sample_erl_server <[\d.]+>  sample_erl_server  vsn "1"\n/);
+  assert.match(r.stdout, /SampleApp\.Hidden <[\d.]+>  SampleApp\.Hidden  vsn "1"  started by SampleApp\.Parent\n/);
+  assert.match(r.stdout, /sample_looper <[\d.]+>  SampleApp\.Looper  no @vsn  started by a plain spawn\n/);
+  assert.doesNotMatch(r.stdout, /Elixir\.|<<"/);
+});
+
 test('state prints one process state on the node, in Elixir or Erlang syntax, cut to --max-bytes', async () => {
   const ex = await cli(['state', '--node', node.name, '--cookie-file', node.cookieFile, 'Elixir.SampleApp.Machine']);
   assert.equal(ex.code, 0, ex.stderr);
