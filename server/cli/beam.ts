@@ -1,6 +1,7 @@
 import { readBeamFile, BeamError, formatVsn } from '../beam/beamFile';
 import type { BeamReport } from '../protocol';
 import { UsageError, parse } from './args';
+import { moduleName, vsnText } from '../text/names';
 
 export function beamReport(file: string): BeamReport {
   try {
@@ -28,7 +29,7 @@ export async function beamCommand(argv: string[]): Promise<number> {
     if ('error' in r) status = 2;
     if (values.json) console.log(JSON.stringify(r));
     else if ('error' in r) console.error(`${file}: ${r.error}`);
-    else console.log(`${r.module}  md5 ${r.md5}  vsn ${r.vsn ?? '-'}${r.behaviours.length ? `  behaviours ${r.behaviours.join(',')}` : ''}\n  exports ${r.exports.join(' ')}`);
+    else console.log(`${moduleName(r.module)}  md5 ${r.md5}  vsn ${vsnText(r.vsn, r.module)}${r.behaviours.length ? `  behaviours ${r.behaviours.map(moduleName).join(',')}` : ''}\n  exports ${r.exports.join(' ')}`);
   }
   return status;
 }

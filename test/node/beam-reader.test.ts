@@ -62,6 +62,9 @@ test('beam-live beam prints one JSON object per file, and a corrupt or truncated
   assert.match(r.md5, /^[0-9a-f]{32}$/);
   assert.ok(r.exports.includes('increment/0'));
   assert.deepEqual(r.behaviours, ['Elixir.GenServer']);
+  // The text reads as the project writes it.
+  const text = await cli(['beam', counter]);
+  assert.match(text.stdout, new RegExp(`^SampleApp\\.Counter  md5 ${r.md5}  vsn "1"  behaviours GenServer\n  exports .*increment/0`));
 
   const dir = tmp('corrupt');
   const { readFileSync } = await import('node:fs');
