@@ -83,8 +83,14 @@ plan(Req) ->
     DevOnly = maps:from_list([{P, true} || #{pid_term := P, special := true} <- Extra]),
     Users = [(summary(P, M))#{callback => callback(P)}
              || {P, Ms} <- Procs, is_list(Ms), M <- Mods, lists:member(M, Ms)],
-    %% Who runs old code: one pass serves the kills and the old-code users.
-    OldCode = beam_live_reach:old_code_pids(Mods),
+    %% Who runs old code: one pass serves the kills and the old-code users. An upgrade's plan
+    %% first soft-purges the old code nobody runs (purge => true), as
+    %% release_handler:check_install_release/2 does with [purge]: the load would purge it
+    %% anyway, and the upgrade then has no purge to wait for before its suspends.
+    OldCode = beam_live_reach:old_code_pids(case maps:get(purge, Req, false) of
+                                                true -> [M || M <- Mods, not soft_purged(M)];
+                                                false -> Mods
+                                            end),
     #{reach => [(summary(P, M))#{dev_only => maps:is_key(P, DevOnly)}
                 || {P, M} <- dedup_pairs(beam_live_reach:reach(Suspends, Procs, Extra))],
       missed => [strip(X) || X <- Missed],
@@ -95,6 +101,9 @@ plan(Req) ->
       versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs],
       invalid => case maps:get(validate, Req, false) of true -> invalid(Specs); false -> [] end,
       scan => beam_live_keeper:stash(Scan)}.
+
+%% true when M has no old code left: none, or none that a process runs (then purged).
+soft_purged(M) -> not erlang:check_old_code(M) orelse code:soft_purge(M).
 
 %% A cluster's prepare phase: erlang:prepare_loading/2 on each new binary, never followed by
 %% finish_loading, so nothing is installed; what this node's loader would refuse (a corrupt

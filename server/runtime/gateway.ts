@@ -37,6 +37,8 @@ export interface UpgradeRequest {
   scan?: number;
   /** The plan asks the node's loader about each new binary (erlang:prepare_loading/2). */
   validate?: boolean;
+  /** The plan of an upgrade soft-purges the planned modules' old code that nobody runs. */
+  purge?: boolean;
 }
 
 export interface RollbackRequest {

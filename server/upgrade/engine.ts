@@ -251,11 +251,16 @@ export class UpgradeEngine {
     });
   }
 
-  /** The plan call, with the project's modules so that its one scan of the node serves the checks after the upgrade too. */
-  private planOnNode(p: Prepared, opts: UpgradeOptions) {
+  /**
+   * The plan call, with the project's modules so that its one scan of the node serves the checks
+   * after the upgrade too. An upgrade's plan soft-purges the old code nobody runs, as
+   * release_handler:check_install_release/2 does with `purge` (the load would purge it anyway);
+   * a plan that is only shown changes nothing.
+   */
+  private planOnNode(p: Prepared, opts: UpgradeOptions, forUpgrade: boolean) {
     // A cluster's prepare asks each node's loader about the new binaries, this one's too.
     const req = { ...upgradeRequest(p.planned, p.loaded, this.store, opts), ...(clusterScoped(opts) ? { validate: true } : {}) };
-    return { req, plan: this.session.plan(req, [...(p.build?.modules.keys() ?? [])]) };
+    return { req, plan: this.session.plan(forUpgrade ? { ...req, purge: true } : req, [...(p.build?.modules.keys() ?? [])]) };
   }
 
   /** Compile, diff and plan; nothing on the node changes. */
@@ -282,7 +287,7 @@ export class UpgradeEngine {
       const elsewhere = notThisProject(p, this.project.dir, this.node);
       if (elsewhere) return { ...base, warnings: [{ module: '', code: 'project-not-loaded', message: elsewhere }] };
       if (!p.compile.ok || p.planned.length === 0) return base;
-      const r = await this.planOnNode(p, opts).plan;
+      const r = await this.planOnNode(p, opts, false).plan;
       return {
         ...base,
         modules: r.versions,
@@ -328,7 +333,7 @@ export class UpgradeEngine {
         return done();
       }
       const planStart = Date.now();
-      const { req, plan: asked } = this.planOnNode(p, opts);
+      const { req, plan: asked } = this.planOnNode(p, opts, true);
       const plan = await asked;
       report.modules = plan.versions;
       report.warnings = await this.warnings(p, plan);

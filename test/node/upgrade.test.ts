@@ -254,6 +254,34 @@ test('a process looping with a local call stays on old code after one load (oldC
     assert.equal(await onNode(node, `io_lib:format("~p", [whereis(sample_looper)])`), 'undefined');
   }));
 
+test("an upgrade's plan soft-purges the old code nobody runs, as check_install_release [purge] does; old code a process runs stays, and a plan alone changes nothing", () =>
+  withNode(async (node) => {
+    const [machine, looper] = ['lib/sample_app/machine.ex', 'lib/sample_app/looper.ex'];
+    const oldCode = (m: string) => onNode(node, `atom_to_list(erlang:check_old_code('Elixir.SampleApp.${m}'))`);
+    const pid = await onNode(node, 'pid_to_list(whereis(sample_looper))');
+    const counterMd5 = await loadedMd5(node, 'Elixir.SampleApp.Counter');
+    // Old code as IEx's recompile() leaves it: Machine's unused (its gen_statem waits in
+    // gen_statem's code), Looper's run by its local-call loop.
+    await onNode(node, "[begin {M, B, F} = code:get_object_code(M), {module, M} = code:load_binary(M, F, B) end || M <- ['Elixir.SampleApp.Machine', 'Elixir.SampleApp.Looper']], ok");
+    assert.deepEqual([await oldCode('Machine'), await oldCode('Looper')], ['true', 'true']);
+    writeSource(node.dir, machine, readFileSync(join(node.dir, machine), 'utf8').replace('flips: 0', 'flips: 1'));
+    writeSource(node.dir, looper, readFileSync(join(node.dir, looper), 'utf8').replace('send(from, {:pong, n})', 'send(from, {:pong, n * 10})'));
+    // A risky change beside them holds the upgrade after its plan: nothing is pushed.
+    writeSource(node.dir, COUNTER, readFileSync(join(node.dir, COUNTER), 'utf8').replace('defstruct count: 0', 'defstruct count: 0, step: 1'));
+
+    const plan = await cli(['plan', '--node', node.name, '--cookie-file', node.cookieFile, '--project', node.dir, '--json']);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.deepEqual((JSON.parse(plan.stdout) as { kills: Array<{ pid: string }> }).kills.map((k) => k.pid), [pid]);
+    assert.deepEqual([await oldCode('Machine'), await oldCode('Looper')], ['true', 'true'], 'a plan changes nothing');
+
+    const held = await upgrade(node);
+    assert.ok(held.report.held?.length, JSON.stringify(held.report, null, 1));
+    assert.equal(await oldCode('Machine'), 'false', "the upgrade's plan purged the old code nobody ran");
+    assert.equal(await oldCode('Looper'), 'true', 'old code a process runs is not purged');
+    assert.equal(await onNode(node, 'pid_to_list(whereis(sample_looper))'), pid);
+    assert.equal(await loadedMd5(node, 'Elixir.SampleApp.Counter'), counterMd5, 'nothing was pushed');
+  }));
+
 test('a consolidated protocol that changed is reloaded with the upgrade', () =>
   withNode(async (node) => {
     // The node uses String.Chars, so its consolidated version is loaded.
