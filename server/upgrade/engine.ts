@@ -255,12 +255,13 @@ export class UpgradeEngine {
    * The plan call, with the project's modules so that its one scan of the node serves the checks
    * after the upgrade too. An upgrade's plan soft-purges the old code nobody runs, as
    * release_handler:check_install_release/2 does with `purge` (the load would purge it anyway);
-   * a plan that is only shown changes nothing.
+   * a plan that is only shown, and a cluster's prepare (on every node), change nothing.
    */
   private planOnNode(p: Prepared, opts: UpgradeOptions, forUpgrade: boolean) {
     // A cluster's prepare asks each node's loader about the new binaries, this one's too.
-    const req = { ...upgradeRequest(p.planned, p.loaded, this.store, opts), ...(clusterScoped(opts) ? { validate: true } : {}) };
-    return { req, plan: this.session.plan(forUpgrade ? { ...req, purge: true } : req, [...(p.build?.modules.keys() ?? [])]) };
+    const cluster = clusterScoped(opts);
+    const req = { ...upgradeRequest(p.planned, p.loaded, this.store, opts), ...(cluster ? { validate: true } : {}) };
+    return { req, plan: this.session.plan(forUpgrade && !cluster ? { ...req, purge: true } : req, [...(p.build?.modules.keys() ?? [])]) };
   }
 
   /** Compile, diff and plan; nothing on the node changes. */
