@@ -103,15 +103,18 @@ export function watchForCookieArgs(root: string): { stop(): Promise<string[]> } 
   let rehearsalSeen = false;
   const poll = setInterval(() => {
     for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let line = '';
+      let argv: string[] = [];
       try {
-        line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       } catch {
         continue;
       }
+      const line = argv.join(' ');
       if (!line.includes(`${root}/beam-live-rehearse-`)) continue;
       rehearsalSeen = true;
-      if (/-setcookie|--cookie/.test(line)) seen.add(line);
+      // A cookie given as an argument: the flag as a word of its own (the release's start script
+      // greps its vm.args for `^-setcookie`, which names no cookie).
+      if (argv.some((a) => a === '-setcookie' || a === '--cookie' || a.startsWith('--cookie='))) seen.add(line);
     }
   }, 50);
   // A test that fails before stop() must not keep the test file running.
