@@ -1,7 +1,7 @@
 %% Which processes an upgrade touches: those a suspend reaches (release_handler_1's
 %% get_supervised_procs), those a release would miss, and those a load kills.
 -module(beam_live_reach).
--export([reach/3, missed/3, missed/4, victims/1, victim/1, supervisor_kind/1, predicted_kills/1, old_code_pids/1, kills_of/1, kill/3, restarted/1, soft_purge/1, summary/2, dedup/1]).
+-export([reach/3, missed/3, missed/4, victims/1, victim/1, supervisor_kind/1, predicted_kills/1, old_code_pids/1, kills_of/1, kill/3, restarted/1, unpurged/1, soft_purge/1, summary/2, dedup/1]).
 
 %% {Pid, Module} for every process whose child spec names one of Mods, in Mods' order, from
 %% the supervision trees Procs; in mode all also the missed special processes of those modules.
@@ -68,10 +68,14 @@ missed_entry(P, M, How, Supervised, Suspends) ->
 %% -> [{Pid, Supervisor | undefined, Restart}]
 -spec victims(module()) -> [{pid(), pid() | undefined, atom()}].
 victims(M) ->
-    case erlang:check_old_code(M) andalso not code:soft_purge(M) of
-        true -> [victim(P) || P <- processes(), erlang:check_process_code(P, M) =:= true];
-        false -> []
+    case unpurged([M]) of
+        [M] -> [victim(P) || P <- processes(), erlang:check_process_code(P, M) =:= true];
+        [] -> []
     end.
+
+%% Soft-purges the old code of Mods that nobody runs; -> the modules whose old code stays.
+-spec unpurged([module()]) -> [module()].
+unpurged(Mods) -> [M || M <- Mods, erlang:check_old_code(M), not code:soft_purge(M)].
 
 %% The same, changing nothing: for the plan.
 -spec predicted_kills([module()]) -> [map()].
@@ -165,7 +169,7 @@ kill(M, Victims, Reason) ->
 %% old code is named. -> {Unpurged, [#{pid, name, module, reason, function}]}
 -spec soft_purge([module()]) -> {[module()], [map()]}.
 soft_purge(Mods) ->
-    Unpurged = [M || M <- Mods, not code:soft_purge(M)],
+    Unpurged = unpurged(Mods),
     {Unpurged, [(summary(P, M))#{reason => <<"still runs old code">>,
                                  function => beam_live_agent:current(P),
                                  restart => element(3, victim(P))}

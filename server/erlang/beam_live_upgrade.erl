@@ -88,7 +88,7 @@ plan(Req) ->
     %% release_handler:check_install_release/2 does with [purge]: the load would purge it
     %% anyway, and the upgrade then has no purge to wait for before its suspends.
     OldCode = beam_live_reach:old_code_pids(case maps:get(purge, Req, false) of
-                                                true -> [M || M <- Mods, not soft_purged(M)];
+                                                true -> beam_live_reach:unpurged(Mods);
                                                 false -> Mods
                                             end),
     #{reach => [(summary(P, M))#{dev_only => maps:is_key(P, DevOnly)}
@@ -101,9 +101,6 @@ plan(Req) ->
       versions => [maps:remove(old_vsn_term, versions(S)) || S <- Specs],
       invalid => case maps:get(validate, Req, false) of true -> invalid(Specs); false -> [] end,
       scan => beam_live_keeper:stash(Scan)}.
-
-%% true when M has no old code left: none, or none that a process runs (then purged).
-soft_purged(M) -> not erlang:check_old_code(M) orelse code:soft_purge(M).
 
 %% A cluster's prepare phase: erlang:prepare_loading/2 on each new binary, never followed by
 %% finish_loading, so nothing is installed; what this node's loader would refuse (a corrupt
