@@ -52,6 +52,11 @@ export async function walkThrough({ dir, node, env }) {
     await page.keyboard.press('Enter');
   };
   const sideRows = () => page.locator('.part.sidebar .monaco-list-row');
+  /** Back to counter.ex's tab, with the focus in its text. */
+  const focusCounter = async () => {
+    await page.locator('.tabs-container .tab', { hasText: 'counter.ex' }).first().click();
+    await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  };
   /** Replaces the active editor's text through the clipboard, as a user pastes, and saves. */
   const pasteAndSave = async (text) => {
     await page.evaluate((t) => navigator.clipboard.writeText(t), text);
@@ -147,8 +152,7 @@ export async function walkThrough({ dir, node, env }) {
     await step('the code lens above defmodule follows the node', async () => {
       // Back in the editor, as a user reads it: VS Code cancels a lens request while the editor
       // has no focus (the Upgrades view had it) and asks again when it gets it.
-      await page.locator('.tabs-container .tab', { hasText: 'counter.ex' }).first().click();
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      await focusCounter();
       await waitText('.editor-instance .monaco-editor .codelens-decoration', 'running vsn "2" · saved vsn "2"', 30_000);
     });
 
@@ -170,8 +174,7 @@ export async function walkThrough({ dir, node, env }) {
     });
 
     await step('a failed upgrade on save: a notification, an error where it raised, the error colour', async () => {
-      await page.locator('.tabs-container .tab', { hasText: 'counter.ex' }).first().click();
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      await focusCounter();
       const source = readFileSync(join(dir, 'lib', 'sample_app', 'counter.ex'), 'utf8')
         .replace('@vsn "2"', '@vsn "3"')
         .replace(/def code_change\(old_vsn, state, _extra\), do: .*\n/, 'def code_change(_old_vsn, _state, _extra) do\n    raise "migration bug"\n  end\n');
@@ -184,8 +187,7 @@ export async function walkThrough({ dir, node, env }) {
 
     await step('a risky save is held: the notification offers Upgrade Anyway, the finding is in Problems', async () => {
       await page.keyboard.press('Escape');
-      await page.locator('.tabs-container .tab', { hasText: 'counter.ex' }).first().click();
-      await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+      await focusCounter();
       // The node runs vsn "1": a new struct field without a vsn bump changes the state's shape.
       const source = original.replace('defstruct count: 0', 'defstruct count: 0, step: 1');
       await pasteAndSave(source);
